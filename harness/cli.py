@@ -1,0 +1,238 @@
+"""`lab`: the command line. Thin: parses arguments, calls the library, and turns a
+HarnessError into a one-line message and an exit code (0 ok, 1 findings/regression,
+2 usage or input error, 3 device or environment error). `--debug` shows tracebacks.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from harness import __version__
+from harness.errors import HarnessError, NotBuiltError
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_DEVICE = 0, 1, 2, 3
+
+
+class HarnessGroup(click.Group):
+    """Turns library errors into messages at the one boundary where that belongs."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except HarnessError as e:
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            for line in str(e).splitlines() or [type(e).__name__]:
+                click.echo(f"lab: {line}", err=True)
+            ctx.exit(e.exit_code)
+        except KeyboardInterrupt:
+            click.echo("lab: interrupted", err=True)
+            ctx.exit(130)
+
+
+def emit_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
+
+
+def not_built(what: str) -> None:
+    raise NotBuiltError(f"`lab {what}` is not built yet")
+
+
+lab_option = click.option(
+    "--lab", "lab_path", type=click.Path(path_type=Path), default=Path("lab.yaml"),
+    show_default=True, help="The lab configuration file.",
+)
+
+
+@click.group(cls=HarnessGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="lab")
+@click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
+@click.pass_context
+def main(ctx: click.Context, debug: bool) -> None:
+    """Audit where Android handsets send data, and which code read it first."""
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+
+
+# --- config and profiles ---------------------------------------------------------------
+
+
+@main.group()
+def config() -> None:
+    """Check and describe lab.yaml and profiles."""
+
+
+@config.command("check")
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def config_check(files: tuple[Path, ...], as_json: bool) -> None:
+    """Validate LAB (default lab.yaml) and PROFILE files; errors name file:line:column."""
+    from harness.config_check import check_files
+
+    results = check_files(files or (Path("lab.yaml"),))
+    if as_json:
+        emit_json([r.as_dict() for r in results])
+    else:
+        for r in results:
+            click.echo(f"{r.path}: {'ok' if r.ok else 'error'} ({r.kind})")
+            for line in r.errors:
+                click.echo(f"  {line}", err=True)
+    if not all(r.ok for r in results):
+        sys.exit(EXIT_USAGE)
+
+
+@config.command("schema")
+@click.option("--write", "out_dir", type=click.Path(path_type=Path), help="Write the schemas into this folder.")
+def config_schema(out_dir: Path | None) -> None:
+    """Print (or write) the JSON Schemas of lab.yaml and profiles for editors."""
+    from harness.config_schema import schemas, write_schemas
+
+    if out_dir:
+        for path in write_schemas(out_dir):
+            click.echo(str(path))
+    else:
+        emit_json(schemas())
+
+
+@main.command()
+@click.option("--dir", "directory", type=click.Path(path_type=Path), default=Path("profiles"), show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+def profiles(directory: Path, as_json: bool) -> None:
+    """List the test profiles with their descriptions."""
+    from harness.config_check import list_profiles
+
+    rows = list_profiles(directory)
+    if as_json:
+        emit_json(rows)
+        return
+    for row in rows:
+        click.echo(f"{row['name']:<24} {row['path']}")
+        if row.get("description"):
+            click.echo(f"    {row['description']}")
+
+
+# --- handsets -------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@lab_option
+def devices(as_json: bool, lab_path: Path) -> None:
+    """List attached handsets with model, firmware and security patch."""
+    not_built("devices")
+
+
+@main.command()
+@click.option("--device", "serial", help="Handset serial (else ANDROID_SERIAL, else the only one).")
+@click.option("--out", type=click.Path(path_type=Path), help="Folder for journal.json and canaries.json.")
+@lab_option
+def prepare(serial: str | None, out: Path | None, lab_path: Path) -> None:
+    """Prepare a handset (proxy, CA, frida-server, canaries), journaling every change."""
+    not_built("prepare")
+
+
+@main.command()
+@click.argument("serial", required=False)
+@lab_option
+def restore(serial: str | None, lab_path: Path) -> None:
+    """Undo what prepare changed on a handset, from its journal (also after a kill -9)."""
+    not_built("restore")
+
+
+# --- runs -----------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("profile", type=click.Path(path_type=Path))
+@click.option("--device", "serials", multiple=True, help="Handset serial or virtual:<handset>; repeatable.")
+@click.option("--out", type=click.Path(path_type=Path), help="Captures folder (default from lab.yaml).")
+@click.option("--quiet", is_flag=True, help="No progress display.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("--report", "with_report", is_flag=True, help="Write the HTML report when done.")
+@lab_option
+def run(profile: Path, serials: tuple[str, ...], out: Path | None, quiet: bool, as_json: bool,
+        with_report: bool, lab_path: Path) -> None:
+    """Run PROFILE on one or more handsets, each into its own capture folder."""
+    not_built("run")
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--key", type=click.Path(path_type=Path), help="Public key to check the signature with.")
+def verify(run_dir: Path, key: Path | None) -> None:
+    """Re-hash a capture's artifacts; name any that changed or went missing (exit 1)."""
+    not_built("verify")
+
+
+@main.command("import")
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Capture folder to create.")
+@lab_option
+def import_(source: Path, out: Path, lab_path: Path) -> None:
+    """Build a capture folder from a mitmproxy flow file or a HAR."""
+    not_built("import")
+
+
+# --- reports and regressions ------------------------------------------------------------
+
+
+@main.command()
+@click.argument("runs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--format", "formats", default="html", show_default=True,
+              help="Comma-separated: html,csv,xlsx,json,md,parquet.")
+@click.option("--out", type=click.Path(path_type=Path), help="Report folder (default RUN/report).")
+@click.option("--reveal", is_flag=True, help="Show sensitive values unmasked.")
+@lab_option
+def report(runs: tuple[Path, ...], formats: str, out: Path | None, reveal: bool, lab_path: Path) -> None:
+    """Write the destination-server report of one or more captures."""
+    not_built("report")
+
+
+@main.command()
+@click.argument("baseline", type=click.Path(path_type=Path))
+@click.argument("new", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["md", "json", "html"]), default="md", show_default=True)
+@click.option("--junit", type=click.Path(path_type=Path), help="Write JUnit XML here.")
+@lab_option
+def diff(baseline: Path, new: Path, fmt: str, junit: Path | None, lab_path: Path) -> None:
+    """Compare a new capture with its baseline; exit 1 on a regression."""
+    not_built("diff")
+
+
+@main.command()
+@click.argument("profile", type=click.Path(path_type=Path))
+@click.option("--device", "serial", required=True, help="Handset serial or virtual:<handset>.")
+@click.option("--baseline", type=click.Path(path_type=Path), required=True, help="Baseline capture.")
+@click.option("--junit", type=click.Path(path_type=Path), help="Write JUnit XML here.")
+@lab_option
+def regress(profile: Path, serial: str, baseline: Path, junit: Path | None, lab_path: Path) -> None:
+    """Run PROFILE on a handset, then diff against BASELINE; exit 1 on a regression."""
+    not_built("regress")
+
+
+# --- the virtual handset ----------------------------------------------------------------
+
+
+@main.group()
+def virtual() -> None:
+    """The virtual handset: a phone on the real ADB protocol, for tests and the demo."""
+
+
+@virtual.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+def virtual_list(as_json: bool) -> None:
+    """List the built-in virtual handsets."""
+    not_built("virtual list")
+
+
+@virtual.command("serve")
+@click.option("--handset", default="reference", show_default=True, help="Built-in handset name or spec path.")
+@click.option("--port", type=int, default=0, help="TCP port (0: a free one).")
+def virtual_serve(handset: str, port: int) -> None:
+    """Serve one virtual handset in the foreground and print its serial."""
+    not_built("virtual serve")

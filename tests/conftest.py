@@ -1,0 +1,1 @@
+"""Shared pytest fixtures. Area fixtures live in tests/<area>/conftest.py."""
