@@ -1,0 +1,59 @@
+"""The virtual handset's apps: real JVM processes (see runner.py once built).
+
+The shell (`am start`, `monkey -p`, `am force-stop`, `pidof`, `ps`, `reboot`) and the
+handset's boot talk to apps only through the AppHost protocol below. `make_app_host`
+returns the real runner when it is available and a NullAppHost otherwise.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+
+class AppHost(Protocol):
+    def start(self, package: str, activity: str | None = None, reason: str = "launch") -> int:
+        """Start the app's process if not running; return its real PID."""
+
+    def stop(self, package: str) -> None:
+        """End the app's process (am force-stop); no error if not running."""
+
+    def pid_of(self, package: str) -> int | None: ...
+
+    def running(self) -> dict[str, int]:
+        """package -> PID of every live app process."""
+
+    def boot(self) -> None:
+        """Start the system apps that run at boot."""
+
+    def shutdown(self) -> None:
+        """End every app process (reboot, handset stop). Leaves no stray JVM."""
+
+
+class NullAppHost:
+    """No processes: used until the runner exists, and by tests of the shell alone."""
+
+    def __init__(self) -> None:
+        self._pids: dict[str, int] = {}
+
+    def start(self, package: str, activity: str | None = None, reason: str = "launch") -> int:
+        return self._pids.setdefault(package, 10000 + len(self._pids))
+
+    def stop(self, package: str) -> None:
+        self._pids.pop(package, None)
+
+    def pid_of(self, package: str) -> int | None:
+        return self._pids.get(package)
+
+    def running(self) -> dict[str, int]:
+        return dict(self._pids)
+
+    def boot(self) -> None:
+        return None
+
+    def shutdown(self) -> None:
+        self._pids.clear()
+
+
+def make_app_host(state: Any, internet: Any) -> AppHost:
+    """The app host for a handset state and its virtual internet (replaced by the runner)."""
+    return NullAppHost()
