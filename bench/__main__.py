@@ -10,9 +10,8 @@ from pathlib import Path
 
 
 def main(argv: list[str]) -> int:
-    names = sorted(
-        m.name for m in pkgutil.iter_modules([str(Path(__file__).parent]) if m.name.startswith("bench_")
-    )
+    here = str(Path(__file__).parent)
+    names = sorted(m.name for m in pkgutil.iter_modules([here]) if m.name.startswith("bench_"))
     wanted = [n for n in names if not argv or n.removeprefix("bench_") in argv or n in argv]
     failed = 0
     for name in wanted:

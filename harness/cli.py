@@ -166,7 +166,19 @@ def run(profile: Path, serials: tuple[str, ...], out: Path | None, quiet: bool, 
 @click.option("--key", type=click.Path(path_type=Path), help="Public key to check the signature with.")
 def verify(run_dir: Path, key: Path | None) -> None:
     """Re-hash a capture's artifacts; name any that changed or went missing (exit 1)."""
-    not_built("verify")
+    from harness.manifest import verify as verify_capture
+
+    result = verify_capture(run_dir, key)
+    for name in result.changed:
+        click.echo(f"changed: {name}")
+    for name in result.missing:
+        click.echo(f"missing: {name}")
+    for name in result.unlisted:
+        click.echo(f"not in manifest: {name}")
+    if result.signature != "absent":
+        click.echo(f"signature: {result.signature} ({result.key_id})")
+    click.echo(f"{run_dir}: {'ok' if result.ok else 'FAILED'}")
+    sys.exit(EXIT_OK if result.ok else EXIT_FINDINGS)
 
 
 @main.command("import")
