@@ -17,5 +17,10 @@ ISO_3166_ALPHA2: frozenset[str] = frozenset(
 )
 
 
+# User-assigned codes that geolocation databases use as countries (XK: Kosovo).
+USER_ASSIGNED_IN_USE: frozenset[str] = frozenset({"XK"})
+
+
 def is_country(code: str) -> bool:
-    return code in ISO_3166_ALPHA2
+    """True for an officially assigned ISO 3166-1 alpha-2 code (in capitals) or XK."""
+    return code in ISO_3166_ALPHA2 or code in USER_ASSIGNED_IN_USE
