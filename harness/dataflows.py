@@ -1,0 +1,177 @@
+"""Data flows: each sensitive read linked to the flows that carried its value.
+
+A read (hooks.jsonl: package, api, category, value, stack) names its value; a finding in
+a flow (findings: type, id, encoding) names the canary it matched. Both meet on the
+canary id from canaries.json: a read whose value equals a canary's value gets that
+canary's id. A finding is linked to a read of the same canary id by the app the flow is
+attributed to ("app+value"), else to the first read of that id by any app ("value");
+a finding with no read at all stays a row, its library "unknown (not hooked)".
+
+The calling library is the first stack frame outside the platform (android.*, java.*,
+javax.*, com.android.*, dalvik.*, kotlin.*, ...) and outside the virtual handset's stub
+runtime: the code that asked for the value.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+PLATFORM_PREFIXES = (
+    "android.", "androidx.", "java.", "javax.", "com.android.", "dalvik.", "kotlin.",
+    "kotlinx.", "sun.", "libcore.", "jdk.", "org.apache.harmony.",
+)
+STUB_PREFIXES = ("harness.", "labstub.", "vstub.", "stub.", "org.labharness.")
+NOT_HOOKED = "unknown (not hooked)"
+UNKNOWN = "unknown"
+
+DATA_FLOW_COLUMNS = [
+    "app", "library", "data_type", "canary_id", "api", "host", "server_ip", "country",
+    "country_sources", "country_confidence", "org", "org_country", "encodings", "flags",
+    "first_seen", "last_seen", "transmissions", "link", "evidence",
+]
+
+
+def calling_frame(stack: Any) -> str | None:
+    """The first frame of `stack` (innermost first) that is app or library code."""
+    if stack is None:
+        return None
+    for frame in stack:
+        if not isinstance(frame, str) or not frame.strip():
+            continue
+        name = frame.strip()
+        if name.startswith("at "):
+            name = name[3:]
+        if name.startswith(PLATFORM_PREFIXES) or name.startswith(STUB_PREFIXES):
+            continue
+        return name
+    return None
+
+
+def frame_class(frame: str | None) -> str | None:
+    """`com.x.Tracker.collect(Tracker.java:8)` -> `com.x.Tracker`."""
+    if not frame:
+        return None
+    head = frame.split("(", 1)[0].strip()
+    return head.rsplit(".", 1)[0] if "." in head else head
+
+
+def canary_index(canaries: dict[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
+    """{value: canary id} and {canary id: data type} from a canaries.json object."""
+    by_value: dict[str, str] = {}
+    types: dict[str, str] = {}
+    identifiers = canaries.get("identifiers")
+    if isinstance(identifiers, dict):
+        for key, value in identifiers.items():
+            types[str(key)] = str(key)
+            if isinstance(value, str | int) and str(value):
+                by_value[str(value)] = str(key)
+    planted = canaries.get("planted")
+    if isinstance(planted, list):
+        for item in planted:
+            if not isinstance(item, dict) or item.get("id") is None:
+                continue
+            cid = str(item["id"])
+            types[cid] = str(item.get("type") or cid)
+            value = item.get("value")
+            if isinstance(value, str | int) and str(value):
+                by_value[str(value)] = cid
+    return by_value, types
+
+
+def reads_frame(hooks: pd.DataFrame, canaries_by_run: dict[str, dict[str, Any]]) -> pd.DataFrame:
+    """Sensitive reads with canary_id, data_type, frame and library columns."""
+    kind = hooks["type"].fillna("hook:event")
+    reads = hooks[(kind == "hook:event") & hooks["api"].notna()].copy()
+    if reads.empty:
+        for col in ("canary_id", "data_type", "frame", "library"):
+            reads[col] = pd.Series(dtype=object)
+        return reads
+    reads["canary_id"] = None
+    reads["data_type"] = reads["category"].astype(object)
+    for run_id, canaries in canaries_by_run.items():
+        by_value, types = canary_index(canaries)
+        mask = reads["run_id"] == run_id
+        ids = reads.loc[mask, "value"].map(by_value)
+        reads.loc[mask, "canary_id"] = ids
+        known = ids.notna()
+        reads.loc[mask & known.reindex(reads.index, fill_value=False), "data_type"] = (
+            ids[known].map(types))
+    stacks = reads["stack"]
+    keys = stacks.map(lambda s: "\n".join(s) if s is not None else "")
+    frames = {k: calling_frame(k.split("\n")) for k in keys.unique()}
+    reads["frame"] = keys.map(frames)
+    reads["library"] = reads["frame"].map(frame_class).fillna(UNKNOWN)
+    reads["data_type"] = reads["data_type"].fillna(reads["canary_id"]).fillna(UNKNOWN)
+    return reads
+
+
+def data_flows(findings: pd.DataFrame, reads: pd.DataFrame, types_by_run: dict[str, dict[str, str]]) -> pd.DataFrame:
+    """One row per (app, library, data type, API, destination): see the module doc."""
+    if findings.empty:
+        return pd.DataFrame(columns=DATA_FLOW_COLUMNS)
+    f = findings.copy()
+    f["canary_id"] = f["finding_id"].fillna(f["finding_type"])
+    f["data_type"] = f["finding_type"]
+    for run_id, types in types_by_run.items():
+        mask = f["run_id"] == run_id
+        mapped = f.loc[mask, "canary_id"].map(types)
+        f.loc[mask, "data_type"] = mapped.fillna(f.loc[mask, "data_type"])
+    f["data_type"] = f["data_type"].fillna(UNKNOWN)
+
+    key = ["run_id", "device", "canary_id"]
+    linked = reads.dropna(subset=["canary_id"])
+    if linked.empty:
+        f["reader"] = None
+        f["library"] = NOT_HOOKED
+        f["api"] = ""
+        f["link"] = "none"
+    else:
+        first = (linked.sort_values("ts")
+                 .drop_duplicates(subset=key + ["package"])
+                 [key + ["package", "library", "api"]])
+        r = first.copy()
+        r["device"] = r["device"].fillna("")
+        f["device"] = f["device"].fillna("")
+        same = f.merge(r, how="left", left_on=key + ["app"], right_on=key + ["package"])
+        anyapp = f[key].merge(r.drop_duplicates(subset=key), how="left", on=key)
+        have_same = same["package"].notna().to_numpy()
+        f["reader"] = np.where(have_same, same["package"], anyapp["package"])
+        f["library"] = np.where(have_same, same["library"], anyapp["library"])
+        f["api"] = np.where(have_same, same["api"], anyapp["api"])
+        f["link"] = np.where(have_same, "app+value", np.where(anyapp["package"].notna(), "value", "none"))
+        f["library"] = f["library"].where(pd.notna(f["library"]), NOT_HOOKED)
+        f["api"] = f["api"].where(pd.notna(f["api"]), "")
+    # a value read by an app, found in a flow nobody could attribute: name the reader
+    unknown_app = f["app"].isin(["unattributed", "system (boot)"]) | f["app"].isna()
+    f["app"] = np.where(unknown_app & pd.notna(f["reader"]), f["reader"], f["app"])
+
+    group = ["app", "library", "data_type", "canary_id", "api", "host", "server_ip", "country",
+             "country_sources", "country_confidence", "org", "org_country"]
+    for col in group:
+        f[col] = f[col].astype(object).where(f[col].notna(), "")
+    g = f.groupby(group, sort=False, dropna=False)
+    out = g.agg(first_seen=("ts_start", "min"), last_seen=("ts_start", "max"),
+                transmissions=("flow_id", "nunique")).reset_index()
+    for col, kw in (("encodings", {"src": "encoding"}), ("flags", {"src": "flags", "split": True}),
+                    ("link", {"src": "link"}), ("evidence", {"src": "flow_id", "sep": " "})):
+        out = out.merge(join_distinct(f, group, col=col, **kw), how="left", on=group)
+        out[col] = out[col].fillna("")
+    out = out.sort_values(["transmissions", "app"], ascending=[False, True], kind="stable")
+    return out[DATA_FLOW_COLUMNS].reset_index(drop=True)
+
+
+def join_distinct(f: pd.DataFrame, group: list[str], *, col: str, src: str, split: bool = False,
+            sep: str = ",") -> pd.DataFrame:
+    """Per group, the sorted distinct values of `src`, joined, in a column `col`."""
+    pairs = f[group + [src]].drop_duplicates()
+    values = pairs[src].astype(object).where(pairs[src].notna(), "")
+    pairs = pairs.assign(**{src: values})
+    if split:
+        pairs = pairs.assign(**{src: pairs[src].str.split(",")}).explode(src)
+    pairs = pairs[pairs[src].astype(str) != ""].drop_duplicates()
+    joined = pairs.groupby(group, sort=False, dropna=False)[src].agg(
+        lambda s: sep.join(sorted(map(str, s))))
+    return joined.rename(col).reset_index()
