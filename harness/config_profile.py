@@ -84,8 +84,10 @@ class InputArgs(StrictModel):
     """Exactly one of tap, text, keyevent."""
 
     tap: tuple[Count, Count] | None = Field(default=None, description="[x, y] in pixels")
-    text: str | None = Field(default=None, description="printable ASCII, 1-512 characters")
-    keyevent: str | None = Field(default=None, description="KEYCODE_HOME, HOME or 3")
+    text: str | None = Field(default=None, description="printable ASCII, 1-512 characters",
+                             json_schema_extra={"pattern": _TEXT.pattern})
+    keyevent: str | int | None = Field(default=None, description="KEYCODE_HOME, HOME or 3",
+                                       json_schema_extra={"pattern": _KEYEVENT.pattern})
 
     @field_validator("tap")
     @classmethod
