@@ -1,0 +1,383 @@
+"""Canaries and patterns -> needles in every encoding; one pass over a message per text.
+
+The needles are built once per run from canaries.json (device identifiers and planted
+values, see docs/architecture.md) in every form and encoding (`harness.encodings`) and
+compiled into one Aho-Corasick automaton, so a text is read once whatever the number of
+needles. Patterns catch identifiers the canaries do not list (another IMEI, an e-mail
+address, a MAC); they run over the same texts with a size cap.
+
+A finding says what (type, id: the canary id or `pattern:<name>`), where (`url`,
+`header:<name>`, `cookie:<name>`, `body`, `body:$.json.path`, `body:<form field>`,
+`body:pb.1.2`), through which encoding chain (the sender's order, innermost first:
+`sha256+gzip` is a sha256 digest in a gzip'd body) and at which offset of the text.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ahocorasick
+
+from harness.body_decode import (
+    MAX_DECODED,
+    ProtobufError,
+    base64_blobs,
+    content_decode,
+    form_fields,
+    json_leaves,
+    multipart_parts,
+    protobuf_strings,
+)
+from harness.encodings import forms_of, needles_of
+from harness.errors import CaptureError
+
+IDENTIFIER_KEYS = (
+    "imei", "imsi", "iccid", "phone", "serial", "android_id", "wifi_mac", "bt_mac", "advertising_id",
+)
+
+
+@dataclass(frozen=True)
+class Finding:
+    type: str
+    id: str
+    where: str
+    encoding: str
+    offset: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Canary:
+    type: str  # imei, wifi_mac, contact, sms, location, ...
+    id: str  # the identifier key, or the planted value's id
+    value: str
+
+
+@dataclass(frozen=True)
+class PlantedLocation:
+    id: str
+    lat: float
+    lon: float
+
+
+@dataclass
+class Canaries:
+    values: list[Canary] = field(default_factory=list)
+    locations: list[PlantedLocation] = field(default_factory=list)
+
+
+def parse_canaries(data: Any, origin: str = "canaries.json") -> Canaries:
+    """canaries.json -> Canaries; unknown extra keys are ignored, a wrong shape is an error."""
+    if not isinstance(data, dict):
+        raise CaptureError(f"{origin}: expected an object with identifiers and planted")
+    result = Canaries()
+    identifiers = data.get("identifiers", {})
+    if identifiers is None:
+        identifiers = {}
+    if not isinstance(identifiers, dict):
+        raise CaptureError(f"{origin}: identifiers must be an object")
+    for key, value in identifiers.items():
+        if isinstance(value, str | int) and str(value).strip():
+            result.values.append(Canary(str(key), str(key), str(value)))
+    planted = data.get("planted", [])
+    if planted is None:
+        planted = []
+    if not isinstance(planted, list):
+        raise CaptureError(f"{origin}: planted must be a list")
+    for index, item in enumerate(planted):
+        if not isinstance(item, dict):
+            raise CaptureError(f"{origin}: planted[{index}] must be an object")
+        kind = str(item.get("type") or "planted")
+        ident = str(item.get("id") or f"{kind}-{index}")
+        location = _location_of(item)
+        if kind == "location" and location is not None:
+            result.locations.append(PlantedLocation(ident, *location))
+            continue
+        for key in ("value", "name", "phone", "number", "email", "text", "account"):
+            value = item.get(key)
+            if isinstance(value, str | int) and str(value).strip():
+                result.values.append(Canary(kind if key in ("value", "text") else _kind_of(key, kind), ident, str(value)))
+    return result
+
+
+def _kind_of(key: str, kind: str) -> str:
+    return {"phone": "phone", "number": "phone", "email": "email", "account": "email"}.get(key, kind)
+
+
+def _location_of(item: dict[str, Any]) -> tuple[float, float] | None:
+    source = item.get("value") if isinstance(item.get("value"), dict) else item
+    try:
+        if "lat" in source and "lon" in source:
+            return float(source["lat"]), float(source["lon"])
+        if isinstance(item.get("value"), str) and "," in item["value"]:
+            lat, lon = item["value"].split(",", 1)
+            return float(lat), float(lon)
+    except (TypeError, ValueError):
+        return None
+    return None
+
+
+def load_canaries(path: Path) -> Canaries:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise CaptureError(f"{path}: cannot read ({e})") from e
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise CaptureError(f"{path}: not valid JSON ({e})") from e
+    return parse_canaries(data, str(path))
+
+
+# --- patterns ----------------------------------------------------------------------------
+
+_EMAIL = re.compile(rb"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}")
+_PHONE = re.compile(rb"(?<![\w+])\+[1-9]\d{9,13}(?!\d)")
+_MAC = re.compile(rb"(?<![0-9A-Fa-f:-])[0-9A-Fa-f]{2}([:-])(?:[0-9A-Fa-f]{2}\1){4}[0-9A-Fa-f]{2}(?![0-9A-Fa-f:-])")
+_DIGITS15 = re.compile(rb"(?<!\d)(?:\d{15}|89\d{16,18})(?!\d)")
+_KEYED = re.compile(
+    rb"(?i)[\"']?(imsi|subscriber_?id|android_?id|ssaid|ad(?:vertising)?_?id|gaid|idfa)[\"']?"
+    rb"\s*[:=]\s*[\"']?([0-9A-Za-z-]{8,40})"
+)
+_UUID = re.compile(rb"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_HEX16 = re.compile(rb"^[0-9a-fA-F]{16}$")
+_DECIMAL = re.compile(rb"-?\d{1,3}\.\d{3,}")
+# GSMA reporting bodies that issue most TACs (first two IMEI digits).
+_IMEI_BODIES = frozenset({"01", "35", "86", "99", "33", "44", "45", "49", "50", "51", "52", "53", "54", "91", "98"})
+
+
+def luhn_ok(digits: str) -> bool:
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        value = int(char)
+        if index % 2:
+            value *= 2
+            if value > 9:
+                value -= 9
+        total += value
+    return total % 10 == 0
+
+
+def pattern_findings(data: bytes, known: frozenset[bytes]) -> Iterator[tuple[str, int, bytes]]:
+    """(type, offset, matched) for identifiers recognised by shape; values in `known`
+    (the canaries' own forms) are left to the needles."""
+    if b"@" in data:
+        for m in _EMAIL.finditer(data):
+            yield "email", m.start(), m.group()
+    if b"+" in data:
+        for m in _PHONE.finditer(data):
+            yield "phone", m.start(), m.group()
+    if b":" in data or b"-" in data:
+        for m in _MAC.finditer(data):
+            flat = m.group().lower().replace(b":", b"").replace(b"-", b"")
+            if flat not in (b"000000000000", b"ffffffffffff"):
+                yield "mac", m.start(), m.group()
+    for m in _DIGITS15.finditer(data):
+        digits = m.group().decode()
+        if len(digits) == 15 and luhn_ok(digits) and digits[:2] in _IMEI_BODIES and len(set(digits)) > 2:
+            yield "imei", m.start(), m.group()
+        elif digits.startswith("89") and len(digits) >= 18 and luhn_ok(digits):
+            yield "iccid", m.start(), m.group()
+    for m in _KEYED.finditer(data):
+        key, value = m.group(1).lower().replace(b"_", b""), m.group(2)
+        if key in (b"imsi", b"subscriberid") and value.isdigit() and len(value) in (14, 15):
+            yield "imsi", m.start(2), value
+        elif key in (b"androidid", b"ssaid") and _HEX16.match(value):
+            yield "android_id", m.start(2), value
+        elif key in (b"adid", b"advertisingid", b"gaid", b"idfa") and _UUID.match(value):
+            yield "advertising_id", m.start(2), value
+
+
+# --- the scanner -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Needle:
+    type: str
+    id: str
+    encoding: str
+
+
+@dataclass
+class ScanResult:
+    findings: list[Finding] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def encoding_chain(needle_encoding: str, decoded: tuple[str, ...]) -> str:
+    """Sender's order, innermost first: the needle's own encoding, then the decodings
+    the scanner undid, last undone first."""
+    steps = [needle_encoding] + list(reversed(decoded))
+    if len(steps) > 1 and steps[0] == "plain":
+        steps = steps[1:]
+    return "+".join(steps)
+
+
+class Scanner:
+    """Built once per run; `scan_message` for a request or response, `scan_text` for one text."""
+
+    def __init__(
+        self,
+        canaries: Canaries | None = None,
+        *,
+        patterns: bool = True,
+        pattern_max_bytes: int = 256 * 1024,
+        location_tolerance: float = 0.05,
+        max_decoded: int = MAX_DECODED,
+    ):
+        self.canaries = canaries or Canaries()
+        self.patterns = patterns
+        self.pattern_max_bytes = pattern_max_bytes
+        self.location_tolerance = location_tolerance
+        self.max_decoded = max_decoded
+        self.needle_count = 0
+        self._automaton: Any = None
+        self._known: frozenset[bytes] = frozenset()
+        self._build()
+
+    @classmethod
+    def from_file(cls, path: Path | None, **options: Any) -> Scanner:
+        return cls(load_canaries(path) if path else None, **options)
+
+    def _build(self) -> None:
+        table: dict[str, list[Needle]] = {}
+        known: set[bytes] = set()
+        for canary in self.canaries.values:
+            for form in forms_of(canary.type, canary.value):
+                known.add(form.encode("utf-8"))
+            for encoding, text in needles_of(canary.type, canary.value):
+                needle = Needle(canary.type, canary.id, encoding)
+                bucket = table.setdefault(text, [])
+                if needle not in bucket:
+                    bucket.append(needle)
+        self._known = frozenset(known)
+        self.needle_count = len(table)
+        if table:
+            automaton = ahocorasick.Automaton()
+            for text, needles in table.items():
+                automaton.add_word(text, (len(text), tuple(needles)))
+            automaton.make_automaton()
+            self._automaton = automaton
+
+    # -- one text ---------------------------------------------------------------------
+
+    def scan_text(self, data: bytes, where: str, chain: tuple[str, ...] = (), blobs: bool = True) -> list[Finding]:
+        findings: list[Finding] = []
+        if self._automaton is not None and data:
+            for end, (length, needles) in self._automaton.iter(data.decode("latin-1")):
+                for needle in needles:
+                    findings.append(
+                        Finding(needle.type, needle.id, where, encoding_chain(needle.encoding, chain), end - length + 1)
+                    )
+        if self.patterns and data:
+            window = data[: self.pattern_max_bytes]
+            for kind, offset, matched in pattern_findings(window, self._known):
+                if matched not in self._known:
+                    findings.append(Finding(kind, f"pattern:{kind}", where, encoding_chain("plain", chain), offset))
+            findings.extend(self._locations(window, where, chain))
+        if blobs and data:
+            for offset, decoded, inner in base64_blobs(data):
+                for found in self.scan_text(decoded, where, chain + inner, blobs=False):
+                    findings.append(Finding(found.type, found.id, where, found.encoding, offset))
+        return findings
+
+    def _locations(self, data: bytes, where: str, chain: tuple[str, ...]) -> Iterator[Finding]:
+        if not self.canaries.locations or b"." not in data:
+            return
+        numbers = [(m.start(), float(m.group())) for m in _DECIMAL.finditer(data)]
+        tol = self.location_tolerance
+        for planted in self.canaries.locations:
+            lats = [pos for pos, value in numbers if abs(value - planted.lat) <= tol]
+            lons = [pos for pos, value in numbers if abs(value - planted.lon) <= tol]
+            near = [a for a in lats if any(abs(a - b) <= 256 for b in lons)]
+            if near:
+                yield Finding("location", planted.id, where, encoding_chain("plain", chain), near[0])
+
+    # -- a message --------------------------------------------------------------------
+
+    def scan_message(
+        self,
+        *,
+        url: str | None = None,
+        headers: Iterable[tuple[str, str]] = (),
+        body: bytes | None = None,
+        content_type: str | None = None,
+        content_encoding: str | None = None,
+    ) -> ScanResult:
+        result = ScanResult()
+        if url:
+            result.findings += self.scan_text(url.encode("utf-8", "surrogateescape"), "url")
+        for name, value in headers:
+            lname = _safe_name(name.lower())
+            raw = value.encode("utf-8", "surrogateescape")
+            if lname == "cookie":
+                for cookie in raw.split(b";"):
+                    key, _, val = cookie.strip().partition(b"=")
+                    where = f"cookie:{_safe_name(key.decode('latin-1'))}"
+                    result.findings += self.scan_text(val, where)
+            elif lname not in ("content-length", "content-type", "content-encoding", "host"):
+                result.findings += self.scan_text(raw, f"header:{lname}")
+        if body:
+            self._scan_body(body, content_type or "", content_encoding, "body", result)
+        result.findings = _dedupe(result.findings)
+        return result
+
+    def _scan_body(self, body: bytes, ctype: str, cenc: str | None, where: str, result: ScanResult) -> None:
+        decoded = content_decode(body, cenc, self.max_decoded)
+        result.notes += [note.replace("body:", f"{where}:", 1) for note in decoded.notes]
+        data, chain = decoded.data, decoded.chain
+        declared, ctype = ctype, ctype.lower()
+        if ctype.startswith("multipart/"):
+            parts = multipart_parts(data, declared)
+            if parts:
+                for name, part_type, content in parts:
+                    self._scan_body(content, part_type or "", None, f"{where}:{name}", result)
+                return
+        flat = self.scan_text(data, where, chain)
+        leaves = None
+        if flat or "proto" in ctype or "grpc" in ctype or (b"\\" in data and "json" in ctype):
+            leaves = self._structure(data, ctype, where, result)
+        if leaves is None:
+            if "json" in ctype and json_leaves(data) is None:
+                result.notes.append(f"{where}: declared JSON but does not parse; scanned as text")
+            result.findings += flat
+            return
+        structured: list[Finding] = []
+        for leaf_where, value in leaves:
+            structured += self.scan_text(value, leaf_where, chain)
+        seen = {(f.type, f.id, f.encoding) for f in structured}
+        result.findings += structured + [f for f in flat if (f.type, f.id, f.encoding) not in seen]
+
+    def _structure(self, data: bytes, ctype: str, where: str, result: ScanResult) -> list[tuple[str, bytes]] | None:
+        leaves = json_leaves(data, where)
+        if leaves is not None:
+            return list(leaves)
+        if "x-www-form-urlencoded" in ctype:
+            return list(form_fields(data, where))
+        if "protobuf" in ctype or "grpc" in ctype or "proto" in ctype:
+            found: list[tuple[str, bytes]] = []
+            try:
+                for item in protobuf_strings(data[5:] if "grpc" in ctype else data, where):
+                    found.append(item)
+            except ProtobufError as e:
+                result.notes.append(f"{where}: protobuf wire format did not parse ({e}); scanned as bytes")
+            return found or None
+        return None
+
+
+def _safe_name(name: str) -> str:
+    clean = "".join(ch if 32 < ord(ch) < 127 else "?" for ch in name)
+    return clean[:64]
+
+
+def _dedupe(findings: list[Finding]) -> list[Finding]:
+    """One finding per (type, id, where, encoding): a value repeated in a body is one finding."""
+    seen: dict[tuple[str, str, str, str], Finding] = {}
+    for finding in findings:
+        seen.setdefault((finding.type, finding.id, finding.where, finding.encoding), finding)
+    return list(seen.values())
