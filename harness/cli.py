@@ -147,24 +147,103 @@ def profiles(directory: Path, as_json: bool) -> None:
 @lab_option
 def devices(as_json: bool, lab_path: Path) -> None:
     """List attached handsets with model, firmware and security patch."""
-    not_built("devices")
+    from harness.devices import list_devices
+
+    infos, problems = list_devices()
+    if as_json:
+        emit_json([info.as_dict() for info in infos] + [{"problem": p} for p in problems])
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("serial", "manufacturer", "model", "android", "sdk", "security patch",
+                  "fingerprint", "root", "frida-server")
+    for i in infos:
+        table.add_row(i.serial, i.manufacturer, i.model, i.android_release, str(i.sdk),
+                      i.security_patch, i.fingerprint, i.root_method, i.frida_server_version or "-")
+    Console(width=200).print(table) if infos else click.echo("no handset is attached")
+    for problem in problems:
+        click.echo(f"not usable: {problem}", err=True)
 
 
 @main.command()
 @click.option("--device", "serial", help="Handset serial (else ANDROID_SERIAL, else the only one).")
 @click.option("--out", type=click.Path(path_type=Path), help="Folder for journal.json and canaries.json.")
+@click.option("--profile", "profile_path", type=click.Path(path_type=Path),
+              help="Profile whose app targets get installed and their permissions set.")
+@click.option("--proxy-port", type=click.IntRange(1, 65535),
+              help="Point the handset's http_proxy at 127.0.0.1:PORT (with adb reverse).")
+@click.option("--ca", "ca_path", type=click.Path(path_type=Path),
+              help="CA certificate (PEM) to install (default: mitmproxy-ca-cert.pem in proxy.confdir).")
+@click.option("--ca-store", type=click.Choice(["auto", "user"]), default="auto", show_default=True,
+              help="auto: system store on rooted handsets (tmpfs / conscrypt APEX by SDK).")
+@click.option("--no-canaries", is_flag=True, help="Do not plant canaries.")
+@click.option("--no-frida", is_flag=True, help="Do not push or start frida-server.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @lab_option
-def prepare(serial: str | None, out: Path | None, lab_path: Path) -> None:
+def prepare(serial: str | None, out: Path | None, profile_path: Path | None, proxy_port: int | None,
+            ca_path: Path | None, ca_store: str, no_canaries: bool, no_frida: bool, as_json: bool,
+            lab_path: Path) -> None:
     """Prepare a handset (proxy, CA, frida-server, canaries), journaling every change."""
-    not_built("prepare")
+    from harness.config import load_lab, load_profile
+    from harness.devices import device_entry, open_device
+    from harness.devices import prepare as prepare_handset
+    from harness.errors import ConfigError
+
+    lab = load_lab(lab_path)
+    profile = load_profile(profile_path) if profile_path else None
+    if ca_path is None and lab.proxy.confdir and (lab.proxy.confdir / "mitmproxy-ca-cert.pem").is_file():
+        ca_path = lab.proxy.confdir / "mitmproxy-ca-cert.pem"
+    try:
+        ca_pem = ca_path.read_bytes() if ca_path else None
+    except OSError as e:
+        raise ConfigError(f"cannot read the CA {ca_path}: {e}") from e
+    handset = open_device(serial, lab)
+    prepared = prepare_handset(
+        handset, lab, profile, proxy_port, ca_pem, out, entry=device_entry(lab, handset.serial, serial),
+        ca_store=ca_store, canaries=not no_canaries, frida=not no_frida,
+    )
+    result = {
+        "serial": handset.serial,
+        "journal": [str(p) for p in prepared.journal.paths],
+        "canaries": str(prepared.canaries_path),
+        "changes": [e.kind for e in prepared.journal.entries],
+        "notes": prepared.journal.notes,
+        "ca_method": prepared.ca_method,
+        "planted": [c["type"] for c in prepared.canaries.planted],
+        "not_planted": prepared.canaries.not_planted,
+    }
+    if handset.virtual is not None:
+        result["virtual_pid"] = getattr(handset.virtual, "pid", None)
+    if as_json:
+        emit_json(result)
+        return
+    click.echo(f"prepared {handset.serial}: {', '.join(result['changes']) or 'no changes'}")
+    click.echo(f"journal: {result['journal'][0]}")
+    click.echo(f"canaries: {result['canaries']}")
+    for note in prepared.journal.notes:
+        click.echo(f"note: {note}")
+    for skipped in prepared.canaries.not_planted:
+        click.echo(f"not planted: {skipped['type']}: {skipped['reason']}")
 
 
 @main.command()
 @click.argument("serial", required=False)
 @lab_option
 def restore(serial: str | None, lab_path: Path) -> None:
-    """Undo what prepare changed on a handset, from its journal (also after a kill -9)."""
-    not_built("restore")
+    """Undo what prepare changed on a handset, from its journal (also after a kill -9).
+
+    With no SERIAL, every journal in the lab state folder that is not restored yet.
+    """
+    from harness.config import load_lab
+    from harness.devices import adb_client, restore_pending
+
+    lab = load_lab(lab_path)
+    results = restore_pending(adb_client(), lab.state_dir, serial)
+    if not results:
+        click.echo(f"nothing to restore{' for ' + serial if serial else ''}")
+    for r in results:
+        click.echo(f"restored {r.serial}: {', '.join(r.restored) or 'nothing to undo'}")
 
 
 # --- runs -----------------------------------------------------------------------------

@@ -1,0 +1,205 @@
+"""One handset over adbutils: shell with exit status, root, push, reverse forwards.
+
+Every adbutils exception is converted here, narrowly, into the DeviceError family:
+a handset the adb server no longer knows (or whose socket died) is DeviceLostError,
+offline/unauthorized is DeviceOfflineError, a non-zero exit is DeviceCommandError with
+its output. Shell strings come from `shellquote` builders only.
+"""
+
+from __future__ import annotations
+
+import io
+import socket
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from adbutils import AdbClient, AdbDevice
+from adbutils.errors import AdbConnectionError, AdbError, AdbTimeout
+
+from harness.devices.shellquote import W, check_adb_socket, check_path, cmd
+from harness.errors import (
+    DeviceCommandError,
+    DeviceError,
+    DeviceLostError,
+    DeviceOfflineError,
+)
+
+
+class RootMethod(StrEnum):
+    """How this handset runs a command as root (id-su-whoami.txt)."""
+
+    NONE = "none"
+    ADBD = "adbd"  # adbd itself runs as root (`adb root`, userdebug builds)
+    SU_C = "su -c"  # Magisk/SuperSU: su -c 'cmd'
+    SU_0 = "su 0"  # AOSP userdebug su: rejects -c; su 0 sh -c 'cmd'
+
+
+@dataclass(frozen=True)
+class ShellResult:
+    command: str
+    exit_status: int
+    stdout: str
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_status == 0
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+@dataclass(frozen=True)
+class Reverse:
+    remote: str  # on the handset, e.g. tcp:8080
+    local: str  # on the host, e.g. tcp:8080
+
+
+def convert_adb_error(e: BaseException, serial: str, doing: str) -> DeviceError:
+    """Map one adbutils/socket exception to the DeviceError family."""
+    text = " ".join(str(a) for a in getattr(e, "args", ()) if isinstance(a, str)) or str(e)
+    low = text.lower()
+    if "unauthorized" in low:
+        return DeviceOfflineError(f"handset {serial} is unauthorized (while {doing})")
+    if "offline" in low:
+        return DeviceOfflineError(f"handset {serial} is offline (while {doing})")
+    if isinstance(e, AdbConnectionError):
+        return DeviceError(f"the adb server went away while {doing} on {serial}: {text}")
+    if isinstance(e, AdbTimeout | socket.timeout | TimeoutError):
+        return DeviceLostError(f"handset {serial} stopped answering while {doing}")
+    if "not found" in low or "no devices" in low or isinstance(e, OSError | EOFError):
+        return DeviceLostError(f"handset {serial} disappeared while {doing}: {text}")
+    return DeviceCommandError(f"adb failed while {doing} on {serial}: {text}", output=text)
+
+
+class Handset:
+    """A chosen handset. `virtual` is the virtual handset handle when we started one."""
+
+    def __init__(self, client: AdbClient, serial: str, virtual: Any = None):
+        self.client = client
+        self.serial = serial
+        self.adb: AdbDevice = client.device(serial)
+        self.virtual = virtual
+        self._root: RootMethod | None = None
+        self._info: Any = None
+
+    def __repr__(self) -> str:
+        return f"Handset({self.serial!r})"
+
+    # --- shell ------------------------------------------------------------------
+
+    def sh(self, command: str, *, check: bool = True, timeout: float = 120) -> ShellResult:
+        """Run one command line (built with shellquote.cmd) as the shell user."""
+        try:
+            raw = self.adb.shell2(command, timeout=timeout, v2=True)
+        except (AdbError, OSError, EOFError) as e:
+            raise convert_adb_error(e, self.serial, f"running `{command}`") from e
+        result = ShellResult(command, raw.returncode, raw.stdout or "", raw.stderr or "")
+        if check and not result.ok:
+            raise DeviceCommandError(
+                f"`{command}` failed on {self.serial} (exit {result.exit_status}): "
+                f"{result.output.strip()[:500]}",
+                output=result.output,
+                exit_status=result.exit_status,
+            )
+        return result
+
+    @property
+    def root(self) -> RootMethod:
+        if self._root is None:
+            from harness.devices.info import probe_root
+
+            self._root = probe_root(self)
+        return self._root
+
+    def set_root(self, method: RootMethod) -> None:
+        self._root = method
+
+    def su(self, command: str, *, check: bool = True, timeout: float = 120) -> ShellResult:
+        """Run one command line as root, the way this handset allows."""
+        return self.sh(as_root(self.root, command, self.serial), check=check, timeout=timeout)
+
+    # --- files ------------------------------------------------------------------
+
+    def push_bytes(self, data: bytes, remote: str, mode: int = 0o644) -> None:
+        remote = check_path(remote)
+        try:
+            self.adb.sync.push(io.BytesIO(data), remote, mode)
+        except (AdbError, OSError, EOFError) as e:
+            raise convert_adb_error(e, self.serial, f"pushing {remote}") from e
+
+    def exists(self, path: str, *, as_root: bool = False) -> bool:
+        line = cmd(W("ls"), W("-d"), check_path(path))
+        run = self.su if as_root else self.sh
+        return run(line, check=False).ok
+
+    # --- reverse forwards ---------------------------------------------------------
+
+    def reverse_list(self) -> list[Reverse]:
+        try:
+            items = self.adb.reverse_list()
+        except (AdbError, OSError, EOFError) as e:
+            raise convert_adb_error(e, self.serial, "listing reverse forwards") from e
+        return [Reverse(i.remote, i.local) for i in items]
+
+    def reverse(self, remote: str, local: str) -> None:
+        remote, local = check_adb_socket(remote), check_adb_socket(local)
+        try:
+            self.adb.reverse(remote, local)
+        except (AdbError, OSError, EOFError) as e:
+            raise convert_adb_error(e, self.serial, f"adb reverse {remote} {local}") from e
+
+    def reverse_remove(self, remote: str) -> None:
+        remote = check_adb_socket(remote)
+        try:
+            self.adb.reverse_remove(remote)
+        except AdbError as e:
+            if "not found" in str(e).lower() and "listener" in str(e).lower():
+                return
+            raise convert_adb_error(e, self.serial, f"removing reverse {remote}") from e
+        except (OSError, EOFError) as e:
+            raise convert_adb_error(e, self.serial, f"removing reverse {remote}") from e
+
+    # --- state ----------------------------------------------------------------------
+
+    @property
+    def info(self) -> Any:
+        """DeviceInfo, read once (harness.devices.info.read_info)."""
+        if self._info is None:
+            from harness.devices.info import read_info
+
+            self._info = read_info(self)
+        return self._info
+
+    def state(self) -> str:
+        try:
+            return self.adb.get_state()
+        except (AdbError, OSError, EOFError) as e:
+            raise convert_adb_error(e, self.serial, "reading its state") from e
+
+    def close(self) -> None:
+        """Stop the virtual handset we started (real handsets stay as they are)."""
+        if self.virtual is not None:
+            from harness.devices.virtual_launch import stop_virtual
+
+            stop_virtual(self.client, self.virtual)
+            self.virtual = None
+
+    def __enter__(self) -> Handset:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def as_root(method: RootMethod, command: str, serial: str = "") -> str:
+    """The command line that runs `command` as root with `method`."""
+    if method == RootMethod.ADBD:
+        return command
+    if method == RootMethod.SU_C:
+        return cmd(W("su"), W("-c"), command)
+    if method == RootMethod.SU_0:
+        return cmd(W("su"), W("0"), W("sh"), W("-c"), command)
+    raise DeviceCommandError(f"handset {serial} is not rooted; this step needs root")

@@ -1,0 +1,115 @@
+"""Undo exactly what a journal says, newest change first, idempotently.
+
+Works from a journal left by a killed process: `pending` entries are undone the same way
+as `done` ones (every undo checks the current state first). Failed undo steps are kept
+(state `failed`, with the error) and retried by the next restore; a handset lost in the
+middle stops the restore with the journal saved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from adbutils import AdbClient
+
+from harness.devices.apps import undo_permission, uninstall
+from harness.devices.ca import undo_ca
+from harness.devices.canaries import undo_clipboard, undo_contact, undo_location, undo_sms
+from harness.devices.choice import attached
+from harness.devices.frida_server import undo_frida_server
+from harness.devices.handset import Handset
+from harness.devices.journal import EntryState, Journal, JournalStatus, pending_journals
+from harness.devices.proxy_setting import undo_http_proxy, undo_reverse
+from harness.errors import DeviceCommandError, DeviceError, DeviceLostError, HarnessError
+
+
+def _undo_install(handset: Handset, undo: dict) -> None:
+    uninstall(handset, undo["package"])
+
+
+UNDO: dict[str, Callable[[Handset, dict], None]] = {
+    "http_proxy": undo_http_proxy,
+    "reverse": undo_reverse,
+    "ca": undo_ca,
+    "frida_server": undo_frida_server,
+    "permission": undo_permission,
+    "install": _undo_install,
+    "canary_contact": undo_contact,
+    "canary_sms": undo_sms,
+    "canary_clipboard": undo_clipboard,
+    "canary_location": undo_location,
+}
+
+
+@dataclass
+class RestoreResult:
+    serial: str
+    restored: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    journal_paths: list[Path] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+def restore(handset: Handset, journal: Journal) -> RestoreResult:
+    """Undo the journal's changes on `handset`; raise DeviceCommandError if any undo failed."""
+    result = RestoreResult(handset.serial, journal_paths=list(journal.paths))
+    if journal.status == JournalStatus.RESTORED:
+        return result
+    journal.set_status(JournalStatus.RESTORING)
+    for entry in reversed(journal.entries):
+        if entry.state == EntryState.RESTORED:
+            continue
+        undo = UNDO.get(entry.kind)
+        try:
+            if undo is None:
+                raise DeviceCommandError(f"unknown journal entry kind {entry.kind!r}")
+            undo(handset, entry.undo)
+        except DeviceLostError as e:
+            journal.save()
+            raise DeviceLostError(
+                f"{e}; restore stopped, the journal stays for `lab restore {journal.serial}`"
+            ) from e
+        except (HarnessError, KeyError, TypeError, ValueError) as e:
+            entry.state = EntryState.FAILED
+            entry.error = f"{type(e).__name__}: {e}"
+            result.failed.append(f"{entry.kind}: {e}")
+        else:
+            entry.state = EntryState.RESTORED
+            entry.error = None
+            result.restored.append(entry.kind)
+        journal.save()
+    journal.set_status(JournalStatus.RESTORED if result.ok else JournalStatus.INCOMPLETE)
+    if not result.ok:
+        raise DeviceCommandError(
+            f"restore of {handset.serial} incomplete; failed: {'; '.join(result.failed)} "
+            f"(journal {journal.paths[0]}; run `lab restore {journal.serial}` again)"
+        )
+    return result
+
+
+def restore_pending(client: AdbClient, state_dir: Path, serial: str | None = None) -> list[RestoreResult]:
+    """`lab restore [SERIAL]`: every pending journal in the lab state folder (or SERIAL's)."""
+    journals = pending_journals(state_dir, serial)
+    if serial is not None and not journals:
+        return []
+    present = {a.serial: a.state for a in attached(client)}
+    results: list[RestoreResult] = []
+    errors: list[str] = []
+    for journal in journals:
+        state = present.get(journal.serial)
+        if state != "device":
+            errors.append(f"{journal.serial}: {'not attached' if state is None else state}; "
+                          f"journal {journal.paths[0]} kept")
+            continue
+        try:
+            results.append(restore(Handset(client, journal.serial), journal))
+        except DeviceError as e:
+            errors.append(str(e))
+    if errors:
+        raise DeviceError("; ".join(errors))
+    return results
