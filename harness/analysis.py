@@ -64,6 +64,9 @@ class Analysis:
         return reads
 
 
+_INT_MAPPER = {pa.int64(): pd.Int64Dtype()}
+
+
 # --- frames from Arrow -----------------------------------------------------------------
 
 
@@ -87,7 +90,7 @@ def flows_frame(raw: RawCapture) -> pd.DataFrame:
     cols["flags"] = _joined(t["flags"], ",")
     cols["notes"] = _joined(t["notes"], "; ")
     cols["n_findings"] = pc.fill_null(pc.list_value_length(t["findings"]), 0)
-    df = pa.table(cols).to_pandas()
+    df = pa.table(cols).to_pandas(types_mapper=_INT_MAPPER.get)
     df.insert(0, "run_id", raw.run_id)
     df = df.rename(columns={"id": "flow_id"})
     if df["flow_id"].isna().any():
@@ -116,7 +119,7 @@ def findings_base(raw: RawCapture) -> pd.DataFrame:
 
 
 def hooks_frame(raw: RawCapture) -> pd.DataFrame:
-    df = raw.hooks.to_pandas()
+    df = raw.hooks.to_pandas(types_mapper=_INT_MAPPER.get)
     df.insert(0, "run_id", raw.run_id)
     return df
 

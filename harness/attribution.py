@@ -150,7 +150,7 @@ def attribute(flows: pd.DataFrame, connects: pd.DataFrame, steps: pd.DataFrame) 
     out["app"] = app
     out["attribution_method"] = method
     out["attribution_confidence"] = confidence
-    out["step"] = step_no
+    out["step"] = pd.array(step_no, dtype="Float64").astype("Int64")
     out["step_kind"] = step_kind
     return out
 

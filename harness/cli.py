@@ -304,7 +304,20 @@ def import_(source: Path, out: Path, lab_path: Path) -> None:
 @lab_option
 def report(runs: tuple[Path, ...], formats: str, out: Path | None, reveal: bool, lab_path: Path) -> None:
     """Write the destination-server report of one or more captures."""
-    not_built("report")
+    from harness.report import write_reports
+
+    lab = _load_lab_if_present(lab_path)
+    for path in write_reports(list(runs), formats, out=out, reveal=reveal, lab=lab):
+        click.echo(str(path))
+
+
+def _load_lab_if_present(lab_path: Path) -> Any:
+    """lab.yaml's policy when the file exists (the default path may be absent): else None."""
+    from harness.config import load_lab
+
+    if lab_path == Path("lab.yaml") and not lab_path.exists():
+        return None
+    return load_lab(lab_path)
 
 
 @main.command()

@@ -1,0 +1,137 @@
+"""The HTML report: one self-contained file, no network fetch, every capture value escaped.
+
+jinja2 autoescapes every cell; the JSON embedded for machines has `<`, `>` and `&`
+escaped as \\u003c, \\u003e, \\u0026 so no `</script>` or `<!--` can end its script; a
+Content-Security-Policy forbids any fetch. Tables are aggregates plus the first rows of
+the large ones: full rows live in CSV and Parquet.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import pandas as pd
+from markupsafe import Markup
+
+from harness.analysis import Analysis
+from harness.report.charts import bar_chart, timeline
+from harness.report.tables import ReportTables
+
+HTML_MAX_ROWS = 2000
+HTML_FLOW_ROWS = 500
+
+HTML_TABLES = ("destinations", "data_flows", "bypassed", "apps", "reads", "flows")
+FLOW_COLUMNS = ["flow_id", "ts_start", "app", "attribution_method", "attribution_confidence", "method",
+                "url", "destination", "server_ip", "server_port", "status", "kind", "request_bytes",
+                "response_bytes", "country", "org", "flags", "n_findings", "tls_failure", "notes"]
+READ_COLUMNS = ["package", "library", "api", "data_type", "value", "reads", "first", "last"]
+
+_ENV = jinja2.Environment(
+    loader=jinja2.PackageLoader("harness.report", "templates"),
+    autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
+    undefined=jinja2.StrictUndefined,
+)
+
+
+def script_json(data: Any) -> Markup:
+    """JSON safe inside <script>: no `</script>`, `<!--` or `]]>` can survive it."""
+    text = json.dumps(data, default=str, sort_keys=True)
+    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    text = text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    return Markup(text)
+
+
+def _cell(value: Any) -> tuple[str, str | None]:
+    """(shown text, numeric sort key or None)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        return "", None
+    if isinstance(value, bool):
+        return ("yes" if value else "no"), None
+    if isinstance(value, int | float) or hasattr(value, "dtype"):
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            return str(value), None
+        if math.isnan(number):
+            return "", None
+        shown = str(int(number)) if number.is_integer() and abs(number) < 1e15 else f"{number:.3f}"
+        return shown, repr(number)
+    return str(value), None
+
+
+def _table(df: pd.DataFrame, limit: int) -> dict[str, Any]:
+    shown = df.head(limit)
+    rows = [[_cell(v) for v in row] for row in shown.itertuples(index=False, name=None)]
+    return {"columns": list(df.columns), "rows": rows, "total": len(df), "shown": len(shown)}
+
+
+def _reads_agg(reads: pd.DataFrame) -> pd.DataFrame:
+    if reads.empty:
+        return pd.DataFrame(columns=READ_COLUMNS)
+    r = reads.copy()
+    for col in ("package", "library", "api", "data_type", "value"):
+        r[col] = r[col].astype(object).where(r[col].notna(), "")
+    out = r.groupby(["package", "library", "api", "data_type", "value"], sort=False).agg(
+        reads=("ts", "size"), first=("ts", "min"), last=("ts", "max")).reset_index()
+    from harness.analysis_summary import iso
+
+    out["first"] = out["first"].map(iso)
+    out["last"] = out["last"].map(iso)
+    return out[READ_COLUMNS].sort_values(["reads", "package"], ascending=[False, True])
+
+
+def _flows_view(flows: pd.DataFrame) -> pd.DataFrame:
+    if flows.empty:
+        return flows.reindex(columns=FLOW_COLUMNS)
+    order = flows.assign(_flagged=flows["flags"].astype(str) != "").sort_values(
+        ["n_findings", "_flagged", "ts_start"], ascending=[False, False, True], kind="stable")
+    view = order.head(HTML_FLOW_ROWS).reindex(columns=FLOW_COLUMNS)
+    from harness.analysis_summary import iso
+
+    view["ts_start"] = view["ts_start"].map(iso)
+    return view
+
+
+def render_html(analysis: Analysis, tables: ReportTables) -> str:
+    t = tables.tables
+    charts = [
+        bar_chart(t["countries"], "country", "bytes", "Bytes per country"),
+        bar_chart(t["countries"], "country", "flows", "Flows per country", color="#4bacc6"),
+        bar_chart(t["orgs"], "org", "bytes", "Bytes per organisation", color="#8064a2"),
+        bar_chart(t["orgs"], "org", "flows", "Flows per organisation", color="#9bbb59"),
+    ]
+    views = {
+        "destinations": t["destinations"],
+        "data_flows": t["data_flows"],
+        "bypassed": t["bypassed"],
+        "apps": t["apps"],
+        "reads": _reads_agg(t["reads"]),
+        "flows": _flows_view(t["flows"]),
+    }
+    sections = []
+    for name in HTML_TABLES:
+        limit = HTML_FLOW_ROWS if name == "flows" else HTML_MAX_ROWS
+        table = _table(views[name], limit)
+        table["name"] = name
+        table["title"] = tables.title(name)
+        table["full"] = len(t[name]) if name in ("flows", "reads") else table["total"]
+        sections.append(table)
+    template = _ENV.get_template("report.html.j2")
+    return template.render(
+        summary=tables.summary,
+        revealed=tables.revealed,
+        charts=charts,
+        timeline=timeline(t["flows"], t["reads"], analysis.steps),
+        sections=sections,
+        data=script_json({"summary": tables.summary}),
+    )
+
+
+def write_html(analysis: Analysis, tables: ReportTables, out: Path) -> Path:
+    path = out / "report.html"
+    path.write_text(render_html(analysis, tables), encoding="utf-8")
+    return path

@@ -1,0 +1,60 @@
+"""The XLSX workbook for auditors: a summary sheet, then one sheet per table."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+from harness.report.flat import defuse
+from harness.report.tables import FULL_TABLES, SUMMARY_TABLES, ReportTables
+
+XLSX_MAX_ROWS = 100_000
+
+
+def _value(v: object) -> object:
+    if v is None or v is pd.NA:
+        return None
+    if isinstance(v, float) and math.isnan(v):
+        return None
+    if hasattr(v, "item"):
+        v = v.item()
+    if isinstance(v, str):
+        return defuse(ILLEGAL_CHARACTERS_RE.sub("", v))
+    if isinstance(v, int | float | bool):
+        return v
+    return str(v)
+
+
+def write_xlsx(tables: ReportTables, out: Path) -> list[Path]:
+    wb = Workbook(write_only=True)
+    s = tables.summary
+    ws = wb.create_sheet("summary")
+    ws.append(["key", "value"])
+    for r in s["runs"]:
+        ws.append(["run", _value(r["run_id"])])
+        for k, v in r["device"].items():
+            ws.append([f"device.{k}", _value(v)])
+        ws.append(["profile", _value(r["profile"])])
+        ws.append(["duration_s", r["duration_s"]])
+    for k, v in s["counts"].items():
+        ws.append([k, v])
+    for k, v in s["decryption"].items():
+        ws.append([f"decryption.{k}", v])
+    notes = []
+    for name in SUMMARY_TABLES + FULL_TABLES:
+        df = tables.tables[name]
+        sheet = wb.create_sheet(name[:31])
+        sheet.append(list(df.columns))
+        for row in df.head(XLSX_MAX_ROWS).itertuples(index=False, name=None):
+            sheet.append([_value(v) for v in row])
+        if len(df) > XLSX_MAX_ROWS:
+            notes.append(f"{name}: first {XLSX_MAX_ROWS} of {len(df)} rows; all rows in {name}.csv / .parquet")
+    if notes:
+        ws.append(["notes", "; ".join(notes)])
+    path = out / "report.xlsx"
+    wb.save(path)
+    return [path]
