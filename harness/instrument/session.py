@@ -1,0 +1,175 @@
+"""One instrumented app process: a frida session, its one script, and its teardown.
+
+Frida's callbacks (messages, detach) arrive on frida's thread; they only hand things to
+the HookSink's queue. Teardown flushes the agent, unloads the script (frida reverts every
+Interceptor and Java hook with it), detaches the session, and removes our handlers.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import frida
+
+from harness.errors import InstrumentError
+from harness.instrument.receiver import HookSink, Origin
+
+log = logging.getLogger(__name__)
+
+_FRIDA_ERRORS = (
+    frida.InvalidOperationError, frida.TransportError, frida.ProcessNotFoundError,
+    frida.ProcessNotRespondingError, frida.PermissionDeniedError, frida.NotSupportedError,
+    frida.InvalidArgumentError, frida.TimedOutError, frida.ProtocolError,
+)
+
+
+class SessionState(StrEnum):
+    ATTACHED = "attached"
+    DETACHED = "detached"  # by us
+    DIED = "died"  # the process ended
+    LOST = "lost"  # the connection or the device went away
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    """What attach/spawn returns: the process, the parts loaded, what the agent installed."""
+
+    package: str
+    pid: int
+    parts: tuple[str, ...]
+    spawned: bool
+    installed: dict[str, Any]
+
+
+class AppSession:
+    def __init__(self, device: frida.core.Device, origin: Origin, sink: HookSink):
+        self.origin = origin
+        self.state = SessionState.ATTACHED
+        self.detach_reason: str | None = None
+        self._device = device
+        self._sink = sink
+        self._session: frida.core.Session | None = None
+        self._script: frida.core.Script | None = None
+        self._lock = threading.Lock()
+
+    # -- setup ---------------------------------------------------------------------------
+
+    def start(self, source: str, options: dict[str, Any]) -> dict[str, Any]:
+        """Attach, load the agent, install its hooks; returns the agent's install summary."""
+        pid = self.origin.pid
+        try:
+            self._session = self._device.attach(pid)
+        except _FRIDA_ERRORS as e:
+            raise InstrumentError(f"cannot attach to {self.origin.package} (pid {pid}): {e}") from e
+        self._session.on("detached", self._on_detached)
+        try:
+            self._script = self._session.create_script(source, name=f"lab-{self.origin.package}")
+            self._script.on("message", self._on_message)
+            self._script.load()
+            summary = self._script.exports_sync.init(options)
+        except (frida.InvalidOperationError, frida.TransportError, frida.ProcessNotFoundError,
+                frida.TimedOutError, frida.InvalidArgumentError, frida.NotSupportedError,
+                frida.PermissionDeniedError) as e:
+            self.close()
+            raise InstrumentError(f"cannot load the agent into {self.origin.package} (pid {pid}): {e}") from e
+        return summary if isinstance(summary, dict) else {"summary": summary}
+
+    # -- frida's thread ----------------------------------------------------------------------
+
+    def _on_message(self, message: dict[str, Any], data: bytes | None) -> None:
+        kind = message.get("type")
+        if kind == "send":
+            payload = message.get("payload")
+            if isinstance(payload, dict) and payload.get("type") == "batch":
+                events = payload.get("events")
+                if isinstance(events, list):
+                    seq = payload.get("seq")
+                    dropped = payload.get("dropped")
+                    self._sink.submit_batch(
+                        self.origin, events, dropped if isinstance(dropped, int) else 0,
+                        lambda: self._ack(seq),
+                    )
+                    return
+            self._sink.submit_unhandled(self.origin, payload)
+        elif kind == "error":
+            log.warning("agent error in %s: %s", self.origin.package, message.get("description"))
+            self._sink.submit_record(self.origin, {
+                "type": "hook:error", "ts": time.time(), "api": "agent", "category": "agent",
+                "value": message.get("description"), "stack": str(message.get("stack", "")).splitlines(),
+                "thread": None,
+            })
+        else:
+            self._sink.submit_unhandled(self.origin, message)
+
+    def _ack(self, seq: Any) -> None:
+        script = self._script
+        if script is None or self.state is not SessionState.ATTACHED:
+            return
+        try:
+            script.post({"type": "ack", "seq": seq})
+        except _FRIDA_ERRORS as e:
+            log.debug("ack to %s after detach: %s", self.origin.package, e)
+
+    def _on_detached(self, reason: str, crash: Any) -> None:
+        with self._lock:
+            if self.state is not SessionState.ATTACHED:
+                return
+            self.detach_reason = reason
+            if reason == "application-requested":
+                self.state = SessionState.DETACHED
+                return
+            died = reason in ("process-terminated", "process-replaced")
+            self.state = SessionState.DIED if died else SessionState.LOST
+        record: dict[str, Any] = {
+            "type": "app:died" if died else "app:detached", "ts": time.time(), "api": None,
+            "category": "lifecycle", "value": reason, "stack": [], "thread": None, "reason": reason,
+        }
+        if crash is not None:
+            record["crash"] = {"summary": getattr(crash, "summary", None), "report": getattr(crash, "report", None)}
+        log.info("%s (pid %s) %s: %s", self.origin.package, self.origin.pid, record["type"], reason)
+        self._sink.submit_record(self.origin, record)
+
+    # -- control ---------------------------------------------------------------------------
+
+    def call(self, name: str, *args: Any) -> Any:
+        """Call one of the agent's rpc exports (flush, stats, set_enabled, stop)."""
+        script = self._script
+        if script is None or self.state is not SessionState.ATTACHED:
+            raise InstrumentError(f"{self.origin.package} is not attached ({self.state.value})")
+        try:
+            return getattr(script.exports_sync, name)(*args)
+        except _FRIDA_ERRORS as e:
+            raise InstrumentError(f"rpc {name} to {self.origin.package} failed: {e}") from e
+
+    def close(self) -> dict[str, Any] | None:
+        """Flush the agent, unload it, detach; safe to call twice and after the app died."""
+        final: dict[str, Any] | None = None
+        script, session = self._script, self._session
+        if script is not None and self.state is SessionState.ATTACHED:
+            try:
+                final = script.exports_sync.stop()
+            except _FRIDA_ERRORS as e:
+                log.debug("final flush of %s failed: %s", self.origin.package, e)
+        with self._lock:
+            if self.state is SessionState.ATTACHED:
+                self.state = SessionState.DETACHED
+                self.detach_reason = "application-requested"
+        if script is not None:
+            try:
+                script.unload()
+            except _FRIDA_ERRORS as e:
+                log.debug("unload in %s: %s", self.origin.package, e)
+            script.off("message", self._on_message)
+        if session is not None:
+            try:
+                session.detach()
+            except _FRIDA_ERRORS as e:
+                log.debug("detach from %s: %s", self.origin.package, e)
+            session.off("detached", self._on_detached)
+        self._script = self._session = None
+        return final
