@@ -64,10 +64,21 @@ def choose_method(sdk: int, root: RootMethod, store: str = "auto") -> CaMethod:
     return CaMethod.SYSTEM_APEX if sdk >= 34 else CaMethod.SYSTEM_TMPFS
 
 
+def mount_points(text: str) -> list[str]:
+    """Mount points from `mount` (toybox: `dev on /point type fs (opts)`) or /proc/mounts."""
+    points = []
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) >= 3 and fields[1] == "on":
+            points.append(fields[2])
+        elif len(fields) >= 2:
+            points.append(fields[1])
+    return points
+
+
 def mounted_on(handset: Handset, mountpoint: str) -> bool:
     """Whether something is mounted on `mountpoint` in the shell's namespace."""
-    text = handset.sh(cmd(W("cat"), W("/proc/mounts")), check=False).stdout
-    return any(len(f) > 1 and f[1] == mountpoint for f in (line.split() for line in text.splitlines()))
+    return mountpoint in mount_points(handset.sh(cmd(W("mount")), check=False).stdout)
 
 
 def _pids(text: str) -> list[int]:
@@ -195,7 +206,7 @@ def undo_ca(handset: Handset, undo: dict) -> None:
         (handset.su if root else handset.sh)(line, check=False)
 
 
-def _umount_all(handset: Handset, mountpoint: str, tries: int = 8) -> None:
+def _umount_all(handset: Handset, mountpoint: str, tries: int = 64) -> None:
     """Unmount every layer stacked on `mountpoint` (a re-run after a kill may have two)."""
     for _ in range(tries):
         if not mounted_on(handset, mountpoint):
