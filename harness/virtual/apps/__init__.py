@@ -1,8 +1,8 @@
-"""The virtual handset's apps: real JVM processes (see runner.py once built).
+"""The virtual handset's apps: real JVM processes (runner.py), one per running app.
 
 The shell (`am start`, `monkey -p`, `am force-stop`, `pidof`, `ps`, `reboot`) and the
 handset's boot talk to apps only through the AppHost protocol below. `make_app_host`
-returns the real runner when it is available and a NullAppHost otherwise.
+returns the real runner (AppRunner); NullAppHost serves tests of the shell alone.
 """
 
 from __future__ import annotations
@@ -55,5 +55,7 @@ class NullAppHost:
 
 
 def make_app_host(state: Any, internet: Any) -> AppHost:
-    """The app host for a handset state and its virtual internet (replaced by the runner)."""
-    return NullAppHost()
+    """The app host for a handset state and its virtual internet: real JVMs per app."""
+    from harness.virtual.apps.runner import AppRunner
+
+    return AppRunner(state, internet)

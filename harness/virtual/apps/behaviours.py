@@ -1,0 +1,201 @@
+"""What a virtual app does, from the `behaviours:` mapping of its package in a handset spec.
+
+Schema (every key optional; unknown keys are an error):
+
+    behaviours:
+      autostart: false            # start at boot (system services); implied by a send on boot
+      sdk: com.vendor.analytics.Tracker   # Java class (generated) that reads and sends
+      user_agent: dalvik          # dalvik | okhttp | any literal User-Agent
+      trust_user_cas: false       # networkSecurityConfig <certificates src="user"/>
+      ignore_proxy: false         # connect directly, as some SDKs do
+      pins: []                    # okhttp pins: "internet-ca" or "sha256/<base64 SPKI digest>"
+      sends:
+        - id: imei-hash
+          url: https://analytics.vendor-cloud.example/v2/collect
+          method: POST            # GET for body: query
+          body: json              # json | form | protobuf | query
+          gzip: false             # gzip the body (Content-Encoding: gzip)
+          on: [launch]            # launch | boot: run once when started for that reason
+          every: 10               # seconds between repeats (0: no timer)
+          fields:                 # in order (protobuf numbers them 1..n)
+            - {name: did, read: imei, encoding: sha256}
+            - {name: app_version, value: "4.2.0"}
+          # sdk, user_agent, trust_user_cas, ignore_proxy, pins may be overridden per send
+
+`read` names one data type read through the Android stubs (READS); `encoding` is a chain
+of steps joined by "+" applied left to right (ENCODING_STEPS), e.g. "gzip+base64".
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+READS = (
+    "imei", "device_id", "imsi", "phone", "iccid", "android_id", "serial", "wifi_mac", "bssid",
+    "advertising_id", "location", "contacts", "sms", "call_log", "accounts", "packages",
+    "clipboard", "model", "manufacturer", "fingerprint", "sdk_int", "package",
+)
+ENCODING_STEPS = ("plain", "base64", "hex", "md5", "sha1", "sha256", "gzip", "url")
+_JAVA_CLASS = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+\.[A-Z][A-Za-z0-9_]*$")
+_PIN = re.compile(r"^(internet-ca|sha256/[A-Za-z0-9+/]{43}=)$")
+_JAVA_KEYWORDS = frozenset(
+    "abstract assert boolean break byte case catch char class const continue default do double else "
+    "enum extends final finally float for goto if implements import instanceof int interface long "
+    "native new package private protected public return short static strictfp super switch "
+    "synchronized this throw throws transient try void volatile while true false null var record "
+    "yield sealed permits".split())
+DEFAULT_SDK = "com.labvirt.app.DefaultSdk"
+OKHTTP_UA = "okhttp/4.12.0"
+
+
+class BehaviourError(ValueError):
+    """A package's behaviours mapping is malformed."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Field_(_Model):
+    name: str = Field(min_length=1, max_length=64)
+    read: Literal[READS] | None = None  # type: ignore[valid-type]
+    value: str | None = None
+    encoding: str = "plain"
+
+    @field_validator("encoding")
+    @classmethod
+    def _encoding(cls, v: str) -> str:
+        steps = v.split("+")
+        bad = [s for s in steps if s not in ENCODING_STEPS]
+        if bad:
+            raise ValueError(f"unknown encoding step {bad[0]!r} (known: {', '.join(ENCODING_STEPS)})")
+        if steps[-1] == "gzip":
+            raise ValueError("a field encoding cannot end with gzip (follow it with base64 or hex)")
+        return v
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Field_:
+        if (self.read is None) == (self.value is None):
+            raise ValueError("a field has exactly one of `read` or `value`")
+        return self
+
+
+class _Net(_Model):
+    sdk: str | None = None
+    user_agent: str | None = None
+    trust_user_cas: bool | None = None
+    ignore_proxy: bool | None = None
+    pins: list[str] | None = None
+
+    @field_validator("sdk")
+    @classmethod
+    def _sdk(cls, v: str | None) -> str | None:
+        if v is not None and (not _JAVA_CLASS.match(v) or set(v.split(".")) & _JAVA_KEYWORDS):
+            raise ValueError(f"not a Java class name like com.vendor.analytics.Tracker: {v!r}")
+        return v
+
+    @field_validator("pins")
+    @classmethod
+    def _pins(cls, v: list[str] | None) -> list[str] | None:
+        for p in v or []:
+            if not _PIN.match(p):
+                raise ValueError(f"a pin is 'internet-ca' or 'sha256/<base64>': {p!r}")
+        return v
+
+    @field_validator("user_agent")
+    @classmethod
+    def _ua(cls, v: str | None) -> str | None:
+        if v is not None and (not v or any(ord(c) < 0x20 or ord(c) > 0x7e for c in v)):
+            raise ValueError("a User-Agent is printable ASCII")
+        return v
+
+
+class Send(_Net):
+    id: str = Field(min_length=1, max_length=64)
+    url: str
+    method: Literal["GET", "POST", "PUT"] = "POST"
+    body: Literal["json", "form", "protobuf", "query"] = "json"
+    gzip: bool = False
+    on: list[Literal["launch", "boot"]] = ["launch"]
+    every: float = Field(default=0, ge=0, le=86400)
+    fields: list[Field_] = []
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        parts = urlsplit(v)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"not an http(s) URL: {v!r}")
+        if any(ord(c) <= 0x20 or ord(c) > 0x7e for c in v):
+            raise ValueError("a URL is printable ASCII without spaces")
+        return v
+
+    @model_validator(mode="after")
+    def _timer(self) -> Send:
+        if 0 < self.every < 1:
+            raise ValueError("every is 0 (no timer) or at least 1 second")
+        if self.body == "query" and self.gzip:
+            raise ValueError("a query-string send has no body to gzip")
+        return self
+
+
+class Behaviours(_Net):
+    autostart: bool = False
+    sends: list[Send] = []
+
+    @property
+    def starts_at_boot(self) -> bool:
+        return self.autostart or any("boot" in s.on for s in self.sends)
+
+
+def parse_behaviours(package: str, data: Any) -> Behaviours:
+    """Validate one package's behaviours mapping (from an untrusted spec)."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise BehaviourError(f"{package}: behaviours is a mapping")
+    try:
+        return Behaviours.model_validate(data)
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise BehaviourError(f"{package}: behaviours.{where}: {first['msg']}") from e
+
+
+def sdk_classes(behaviours: Behaviours) -> set[str]:
+    """Every SDK class the package's sends run in (each becomes a generated Java class)."""
+    default = behaviours.sdk or DEFAULT_SDK
+    return {s.sdk or default for s in behaviours.sends} | {default}
+
+
+def resolve_sends(behaviours: Behaviours, *, user_agents: dict[str, str], internet_pin: str | None
+                  ) -> list[dict[str, Any]]:
+    """The sends as the JVM reads them: defaults applied, user agents and pins resolved."""
+    out = []
+    for s in behaviours.sends:
+        ua = s.user_agent or behaviours.user_agent or "dalvik"
+        pins = s.pins if s.pins is not None else (behaviours.pins or [])
+        resolved_pins = []
+        for p in pins:
+            if p == "internet-ca":
+                if internet_pin:
+                    resolved_pins.append(internet_pin)
+            else:
+                resolved_pins.append(p)
+        out.append({
+            "id": s.id, "url": s.url, "method": s.method, "body": s.body, "gzip": s.gzip,
+            "on": list(s.on), "every": s.every,
+            "sdk": s.sdk or behaviours.sdk or DEFAULT_SDK,
+            "user_agent": user_agents.get(ua, ua),
+            "trust_user_cas": bool(s.trust_user_cas if s.trust_user_cas is not None
+                                   else behaviours.trust_user_cas),
+            "ignore_proxy": bool(s.ignore_proxy if s.ignore_proxy is not None
+                                 else behaviours.ignore_proxy),
+            "pins": resolved_pins,
+            "fields": [f.model_dump(exclude_none=True) for f in s.fields],
+        })
+    return out

@@ -1,0 +1,217 @@
+"""The app runner: one real JVM per running virtual app.
+
+`start(pkg)` spawns `java ... com.labvirt.runtime.AppMain` with argv[0] set to the package
+name (so /proc/PID/cmdline reads like Android's) and /proc/PID/comm set by the app to the
+package's last 15 characters; `pidof`/`ps` come from `running()`. Stub packages are kept
+out of the JIT inliner so Frida's Java hooks see every call. Every JVM halts by itself if
+the handset process ends (see control.py); `stop`/`shutdown` terminate and reap.
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from harness.virtual.apps.answers import StateAnswers
+from harness.virtual.apps.behaviours import (
+    OKHTTP_UA, Behaviours, BehaviourError, parse_behaviours, resolve_sends, sdk_classes,
+)
+from harness.virtual.apps.control import ControlServer
+from harness.virtual.apps.jar import build_jar
+
+MAIN_CLASS = "com.labvirt.runtime.AppMain"
+HOOKABLE_PACKAGES = ("android.*", "com.google.android.gms.*", "okhttp3.*", "com.android.org.conscrypt.*")
+JVM_OPTIONS = (
+    "-XX:+UseSerialGC", "-Xshare:auto", "-XX:TieredStopAtLevel=1", "-XX:CICompilerCount=1",
+    "-Xss512k", "-Xms8m", "-Xmx64m", "-XX:MaxMetaspaceSize=64m", "-XX:ReservedCodeCacheSize=16m",
+    "-XX:-UsePerfData", "-XX:CompileCommand=quiet",
+    *(f"-XX:CompileCommand=dontinline,{p}::*" for p in HOOKABLE_PACKAGES),
+)
+STOP_GRACE = 2.0
+
+
+class AppRunner:
+    """The AppHost of a handset: real JVM processes for its packages."""
+
+    def __init__(self, state: Any, internet: Any = None, runtime_dir: Path | None = None,
+                 java: str | None = None) -> None:
+        self.state = state
+        self.internet = internet
+        if runtime_dir is None and internet is not None and getattr(internet, "zone_path", None):
+            runtime_dir = Path(internet.zone_path).parent
+        self._own_dir = runtime_dir is None
+        self.runtime_dir = Path(runtime_dir) if runtime_dir else Path(tempfile.mkdtemp(prefix="vapps-"))
+        self.log_path = self.runtime_dir / "apps.log"
+        self._java = java or shutil.which("java") or "java"
+        self._procs: dict[str, subprocess.Popen[bytes]] = {}
+        self._lock = threading.RLock()
+        self._control: ControlServer | None = None
+        self._jar: Path | None = None
+        self._behaviours: dict[str, Behaviours] = {}
+        self._answers = StateAnswers(state, self._resolve, self._sends_for, self.pid_of)
+        self._install_internet_ca()
+
+    # --- setup -----------------------------------------------------------------------
+    def _install_internet_ca(self) -> None:
+        """The virtual internet's root is part of the image, like a public root CA."""
+        ca_pem = getattr(self.internet, "ca_pem", None)
+        add = getattr(self.state, "add_system_ca", None)
+        if ca_pem is not None and add is not None:
+            add(Path(ca_pem).read_bytes())
+
+    def behaviours(self, package: str) -> Behaviours:
+        """The package's validated behaviours (BehaviourError when malformed)."""
+        with self._lock:
+            if package not in self._behaviours:
+                pkg = self.state.packages.get(package)
+                self._behaviours[package] = parse_behaviours(package, getattr(pkg, "behaviours", None))
+            return self._behaviours[package]
+
+    def _all_sdk_classes(self) -> set[str]:
+        out: set[str] = set()
+        for name in list(self.state.packages):
+            try:
+                out |= sdk_classes(self.behaviours(name))
+            except BehaviourError:
+                continue  # reported when that app starts
+        return out
+
+    def _ensure_ready(self) -> tuple[Path, ControlServer]:
+        with self._lock:
+            if self._jar is None or not self._jar.exists():
+                self._jar = build_jar(self._all_sdk_classes())
+            if self._control is None:
+                self._control = ControlServer(self._answers)
+            return self._jar, self._control
+
+    def _user_agents(self) -> dict[str, str]:
+        props = getattr(self.state, "props", {}) or {}
+        dalvik = (f"Dalvik/2.1.0 (Linux; U; Android {props.get('ro.build.version.release', '13')}; "
+                  f"{props.get('ro.product.model', 'Virtual')} Build/{props.get('ro.build.id', 'TQ3A')})")
+        return {"dalvik": dalvik, "okhttp": OKHTTP_UA}
+
+    def _sends_for(self, package: str) -> list[dict[str, Any]]:
+        try:
+            b = self.behaviours(package)
+        except BehaviourError:
+            return []
+        return resolve_sends(b, user_agents=self._user_agents(),
+                             internet_pin=getattr(self.internet, "ca_pin", None))
+
+    def _resolve(self, host: str, port: int) -> str | None:
+        if self.internet is None:
+            return None
+        return self.internet.resolve(host, port)
+
+    # --- AppHost ---------------------------------------------------------------------
+    def start(self, package: str, activity: str | None = None, reason: str = "launch") -> int:
+        with self._lock:
+            self._reap()
+            proc = self._procs.get(package)
+            if proc is not None:
+                return proc.pid
+            if package not in self.state.packages:
+                raise LookupError(f"package {package} is not installed")
+            self.behaviours(package)  # a malformed spec fails here, before any process
+            jar, control = self._ensure_ready()
+            self.runtime_dir.mkdir(parents=True, exist_ok=True)
+            log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
+            try:
+                proc = subprocess.Popen(
+                    [package, *JVM_OPTIONS, f"-Dlabvirt.ctl={control.path}", f"-Dlabvirt.pkg={package}",
+                     f"-Dlabvirt.reason={'boot' if reason == 'boot' else 'launch'}",
+                     "-Djava.io.tmpdir=" + str(self.runtime_dir), "-cp", str(jar), MAIN_CLASS],
+                    executable=self._java, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                    start_new_session=True, cwd=self.runtime_dir)
+            finally:
+                log.close()
+            self._procs[package] = proc
+            return proc.pid
+
+    def stop(self, package: str) -> None:
+        with self._lock:
+            proc = self._procs.pop(package, None)
+        if proc is not None:
+            _terminate(proc)
+
+    def pid_of(self, package: str) -> int | None:
+        with self._lock:
+            self._reap()
+            proc = self._procs.get(package)
+            return proc.pid if proc is not None else None
+
+    def running(self) -> dict[str, int]:
+        with self._lock:
+            self._reap()
+            return {name: p.pid for name, p in self._procs.items()}
+
+    def boot(self) -> None:
+        for name in list(self.state.packages):
+            try:
+                if self.behaviours(name).starts_at_boot:
+                    self.start(name, reason="boot")
+            except BehaviourError as e:
+                self._log_error(name, str(e))
+
+    def shutdown(self) -> None:
+        with self._lock:
+            procs = list(self._procs.values())
+            self._procs.clear()
+            control, self._control = self._control, None
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in procs:
+            _terminate(p)
+        if control is not None:
+            control.close()
+
+    def close(self) -> None:
+        """shutdown() and remove a runtime dir this runner created itself."""
+        self.shutdown()
+        if self._own_dir:
+            shutil.rmtree(self.runtime_dir, ignore_errors=True)
+
+    # --- helpers ---------------------------------------------------------------------
+    def _reap(self) -> None:
+        for name, proc in list(self._procs.items()):
+            if proc.poll() is not None:
+                del self._procs[name]
+
+    def _log_error(self, package: str, message: str) -> None:
+        logcat = getattr(self.state, "logcat", None)
+        if logcat is not None:
+            logcat("E", 558, "ActivityManager", f"{package}: {message}")
+
+
+def _terminate(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL after a grace period; always reaped."""
+    if proc.poll() is None:
+        try:
+            proc.terminate()
+            proc.wait(timeout=STOP_GRACE)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+        except ProcessLookupError:
+            pass
+    else:
+        proc.wait()
+
+
+def wait_for(predicate: Any, timeout: float, interval: float = 0.05) -> bool:
+    """Poll predicate() until true or timeout (for tests and the benchmark)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return bool(predicate())
+
+

@@ -1,0 +1,191 @@
+package com.labvirt.net;
+
+import com.android.org.conscrypt.TrustManagerImpl;
+import com.labvirt.runtime.Device;
+import java.io.BufferedInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.ConnectException;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.net.URI;
+import java.net.UnknownHostException;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import javax.net.ssl.SNIHostName;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLParameters;
+import javax.net.ssl.SSLSocket;
+import javax.net.ssl.TrustManager;
+import okhttp3.CertificatePinner;
+
+/**
+ * HTTP/1.1 over plain sockets, as the app's network stack: the handset's http_proxy
+ * (absolute URI for http, CONNECT for https), or a direct connection through the zone's
+ * resolver; TLS trusting the handset's CA stores, with okhttp pins.
+ */
+public final class HttpClient {
+    private static final int CONNECT_TIMEOUT_MS = 5000;
+    private static final int READ_TIMEOUT_MS = 15000;
+
+    private HttpClient() {}
+
+    public static int execute(Request r) throws Exception {
+        URI uri = new URI(r.url);
+        String scheme = uri.getScheme().toLowerCase(Locale.ROOT);
+        boolean tls = scheme.equals("https");
+        String host = uri.getHost();
+        int port = uri.getPort() > 0 ? uri.getPort() : (tls ? 443 : 80);
+        String proxy = r.ignoreProxy ? null : (String) Device.query("proxy", null);
+        Socket sock = new Socket();
+        try {
+            if (proxy != null) {
+                int colon = proxy.lastIndexOf(':');
+                String phost = mapLoopback(proxy.substring(0, colon));
+                int pport = Integer.parseInt(proxy.substring(colon + 1));
+                sock.connect(new InetSocketAddress(phost, pport), CONNECT_TIMEOUT_MS);
+            } else {
+                String addr = (String) Device.query("resolve", host + ":" + port);
+                if (addr == null) {
+                    throw new UnknownHostException("Unable to resolve host \"" + host
+                            + "\": No address associated with hostname");
+                }
+                int colon = addr.lastIndexOf(':');
+                sock.connect(new InetSocketAddress(addr.substring(0, colon),
+                        Integer.parseInt(addr.substring(colon + 1))), CONNECT_TIMEOUT_MS);
+            }
+            sock.setSoTimeout(READ_TIMEOUT_MS);
+            Socket io = sock;
+            if (tls) {
+                if (proxy != null) connectTunnel(sock, host, port, r.headers.get("User-Agent"));
+                io = handshake(sock, host, port, r);
+            }
+            String target = uri.getRawPath() == null || uri.getRawPath().isEmpty() ? "/" : uri.getRawPath();
+            if (uri.getRawQuery() != null) target += "?" + uri.getRawQuery();
+            if (proxy != null && !tls) target = scheme + "://" + authority(host, port, 80) + target;
+            writeRequest(io.getOutputStream(), r, target, authority(host, port, tls ? 443 : 80));
+            return readResponse(new BufferedInputStream(io.getInputStream()));
+        } finally {
+            sock.close();
+        }
+    }
+
+    private static String authority(String host, int port, int dflt) {
+        return port == dflt ? host : host + ":" + port;
+    }
+
+    /** What the phone calls 127.0.0.1 is the handset's own loopback address. */
+    private static String mapLoopback(String host) throws ConnectException {
+        if (host.equals("127.0.0.1") || host.equalsIgnoreCase("localhost")) {
+            return Device.envString("device_loopback", "127.0.0.1");
+        }
+        if (host.startsWith("127.")) return host;
+        throw new ConnectException("failed to connect to " + host + ": Network is unreachable");
+    }
+
+    private static void connectTunnel(Socket sock, String host, int port, String ua) throws IOException {
+        String req = "CONNECT " + host + ":" + port + " HTTP/1.1\r\nHost: " + host + ":" + port
+                + "\r\nProxy-Connection: Keep-Alive\r\n" + (ua == null ? "" : "User-Agent: " + ua + "\r\n")
+                + "\r\n";
+        sock.getOutputStream().write(req.getBytes(StandardCharsets.ISO_8859_1));
+        sock.getOutputStream().flush();
+        InputStream in = sock.getInputStream();
+        String status = readLine(in);
+        while (true) {
+            String h = readLine(in);
+            if (h == null || h.isEmpty()) break;
+        }
+        if (status == null || status.split(" ").length < 2 || !status.split(" ")[1].equals("200")) {
+            throw new IOException("Unexpected response code for CONNECT: " + status);
+        }
+    }
+
+    @SuppressWarnings("unchecked")
+    private static Socket handshake(Socket sock, String host, int port, Request r) throws Exception {
+        List<Object> pems = (List<Object>) Device.query("cacerts", r.trustUserCas ? "user" : "system");
+        CertificatePinner pinner = null;
+        if (!r.pins.isEmpty()) {
+            pinner = new CertificatePinner.Builder().add(host, r.pins.toArray(new String[0])).build();
+        }
+        List<String> anchors = new java.util.ArrayList<>();
+        if (pems != null) for (Object o : pems) anchors.add(o.toString());
+        TrustManagerImpl tm = new TrustManagerImpl(anchors, pinner);
+        SSLContext ctx = SSLContext.getInstance("TLS");
+        ctx.init(null, new TrustManager[] {tm}, null);
+        SSLSocket ssl = (SSLSocket) ctx.getSocketFactory().createSocket(sock, host, port, true);
+        SSLParameters params = ssl.getSSLParameters();
+        params.setServerNames(List.of(new SNIHostName(host)));
+        params.setEndpointIdentificationAlgorithm("HTTPS");
+        ssl.setSSLParameters(params);
+        ssl.startHandshake();
+        return ssl;
+    }
+
+    private static void writeRequest(OutputStream out, Request r, String target, String hostHeader)
+            throws IOException {
+        StringBuilder b = new StringBuilder();
+        b.append(r.method).append(' ').append(target).append(" HTTP/1.1\r\n");
+        b.append("Host: ").append(hostHeader).append("\r\n");
+        for (Map.Entry<String, String> e : r.headers.entrySet()) {
+            b.append(e.getKey()).append(": ").append(e.getValue()).append("\r\n");
+        }
+        if (r.body != null) b.append("Content-Length: ").append(r.body.length).append("\r\n");
+        b.append("Connection: Keep-Alive\r\nAccept-Encoding: gzip\r\n\r\n");
+        out.write(b.toString().getBytes(StandardCharsets.ISO_8859_1));
+        if (r.body != null) out.write(r.body);
+        out.flush();
+    }
+
+    private static int readResponse(InputStream in) throws IOException {
+        String status = readLine(in);
+        if (status == null) throw new IOException("unexpected end of stream");
+        String[] parts = status.split(" ");
+        if (parts.length < 2) throw new IOException("Unexpected status line: " + status);
+        int code = Integer.parseInt(parts[1]);
+        long length = -1;
+        boolean chunked = false;
+        while (true) {
+            String h = readLine(in);
+            if (h == null || h.isEmpty()) break;
+            String lower = h.toLowerCase(Locale.ROOT);
+            if (lower.startsWith("content-length:")) length = Long.parseLong(h.substring(15).trim());
+            if (lower.startsWith("transfer-encoding:") && lower.contains("chunked")) chunked = true;
+        }
+        if (chunked) {
+            while (true) {
+                String sz = readLine(in);
+                if (sz == null) break;
+                int n = Integer.parseInt(sz.split(";")[0].trim(), 16);
+                skip(in, n);
+                readLine(in);
+                if (n == 0) break;
+            }
+        } else if (length >= 0) {
+            skip(in, length);
+        }
+        return code;
+    }
+
+    private static void skip(InputStream in, long n) throws IOException {
+        while (n > 0) {
+            if (in.read() < 0) return;
+            n--;
+        }
+    }
+
+    private static String readLine(InputStream in) throws IOException {
+        ByteArrayOutputStream b = new ByteArrayOutputStream();
+        while (true) {
+            int c = in.read();
+            if (c < 0) return b.size() == 0 ? null : b.toString(StandardCharsets.ISO_8859_1);
+            if (c == '\n') break;
+            if (c != '\r') b.write(c);
+            if (b.size() > 65536) throw new IOException("header line too long");
+        }
+        return b.toString(StandardCharsets.ISO_8859_1);
+    }
+}
