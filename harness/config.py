@@ -11,12 +11,15 @@ import ipaddress
 import re
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import (
     BaseModel,
     Field,
+    Tag,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -146,8 +149,7 @@ class Policy(StrictModel):
                 hints = [did_you_mean(k, flags) for k in unknown]
                 raise PydanticCustomError(
                     "unknown_key", "unknown flag '{key}'{hint}; flags are: {known}",
-                    {"key": unknown[0], "hint": hints[0], "known": ", ".join(flags),
-                     "keys": unknown, "hints": hints},
+                    {"key": unknown[0], "hint": hints[0], "known": ", ".join(flags)},
                 )
         return value
 
@@ -156,12 +158,13 @@ class Policy(StrictModel):
     def _fill_severity(cls, value: dict[Flag, Severity]) -> dict[Flag, Severity]:
         return {**DEFAULT_SEVERITY, **value}
 
-    @model_validator(mode="after")
-    def _consistent(self) -> Policy:
-        both = sorted(set(self.allowed_countries) & set(self.watchlist_countries))
+    @field_validator("watchlist_countries", mode="after")
+    @classmethod
+    def _not_allowed(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        both = sorted(set(info.data.get("allowed_countries") or ()) & set(value))
         if both:
             raise ValueError(f"{', '.join(both)} cannot be both allowed and on the watch list")
-        return self
+        return value
 
 
 class NetworkMode(StrEnum):
@@ -267,10 +270,15 @@ class GeoConfig(StrictModel):
     mmdb: Path | None = Field(default=None, description="a MaxMind-format .mmdb file (source mmdb)")
     overrides: list[GeoOverride] = Field(default_factory=list)
 
+    @field_validator("sources", mode="after")
+    @classmethod
+    def _once(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("each source at most once")
+        return value
+
     @model_validator(mode="after")
     def _sources(self) -> GeoConfig:
-        if len(set(self.sources)) != len(self.sources):
-            raise ValueError("sources: each source at most once")
         if "mmdb" in self.sources and self.mmdb is None:
             raise ValueError("source mmdb needs `mmdb: <path of the .mmdb file>`")
         return self
@@ -307,14 +315,15 @@ class LabConfig(StrictModel):
     )
     signing_key: Path | None = Field(default=None, description="key that signs run.json")
 
-    @model_validator(mode="after")
-    def _unique_devices(self) -> LabConfig:
+    @field_validator("devices", mode="after")
+    @classmethod
+    def _unique_devices(cls, value: list[DeviceEntry]) -> list[DeviceEntry]:
         seen: set[str] = set()
-        for device in self.devices:
+        for device in value:
             if device.serial in seen:
                 raise ValueError(f"device {device.serial} is listed twice")
             seen.add(device.serial)
-        return self
+        return value
 
 
 # --- loading -------------------------------------------------------------------------
@@ -340,7 +349,51 @@ def _is_tag(part: Any) -> bool:
     )
 
 
-def _problems(doc: YamlDocument, error: ValidationError) -> list[ConfigProblem]:
+def _model_at(root: type[BaseModel], raw_loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The model class that validated the mapping at `raw_loc` (pydantic's own loc)."""
+    current: Any = root
+    for part in raw_loc:
+        if _is_tag(part):
+            continue
+        current = _step_into(current, part)
+        if current is None:
+            return None
+    current = _unwrap(current)
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _unwrap(tp: Any) -> Any:
+    while get_origin(tp) is Annotated:
+        tp = get_args(tp)[0]
+    if get_origin(tp) in (Union, UnionType):
+        members = [a for a in get_args(tp) if a is not type(None)]
+        if len(members) == 1:
+            return _unwrap(members[0])
+    return tp
+
+
+def _step_into(tp: Any, part: Any) -> Any:
+    tagged = tp
+    while get_origin(tagged) is Annotated:
+        tagged = get_args(tagged)[0]
+    tp = _unwrap(tp)
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        field = tp.model_fields.get(part) if isinstance(part, str) else None
+        return field.annotation if field else None
+    origin, args = get_origin(tp), get_args(tp)
+    if origin in (list, tuple) and isinstance(part, int) and args:
+        return args[0]
+    if origin is dict and args:
+        return args[1]
+    if origin in (Union, UnionType):  # a tagged union: the loc names the member's tag
+        for member in get_args(tagged):
+            meta = get_args(member)[1:] if get_origin(member) is Annotated else ()
+            if any(isinstance(m, Tag) and m.tag == part for m in meta):
+                return get_args(member)[0]
+    return None
+
+
+def _problems(root: type[BaseModel], doc: YamlDocument, error: ValidationError) -> list[ConfigProblem]:
     problems: list[ConfigProblem] = []
     for err in error.errors(include_url=False):
         loc = _clean_loc(err["loc"])
@@ -348,21 +401,24 @@ def _problems(doc: YamlDocument, error: ValidationError) -> list[ConfigProblem]:
         message = err["msg"]
         if message.startswith(("Value error, ", "Assertion failed, ")):
             message = message.split(", ", 1)[1]
-        if err["type"] == "unknown_key":
-            known = ctx.get("known", "")
-            for key, hint in zip(ctx.get("keys", [ctx.get("key")]), ctx.get("hints", [ctx.get("hint", "")]),
-                                 strict=False):
-                what = "step" if message.startswith("unknown step") else (
-                    "flag" if message.startswith("unknown flag") else "key")
-                listing = "steps are" if what == "step" else ("flags are" if what == "flag" else "known keys")
-                path = loc + (key,)
-                pos = doc.position_of(path)
-                problems.append(ConfigProblem(pos.file, pos.line, pos.column, format_path(path),
-                                              f"unknown {what} '{key}'{hint}; {listing}: {known}"))
-            continue
-        if err["type"] == "missing":
+        if err["type"] == "extra_forbidden":
+            model = _model_at(root, err["loc"][:-1])
+            known = model.known_keys() if model else []
+            key = str(loc[-1])
+            message = f"unknown key '{key}'{did_you_mean(key, known)}"
+            if known:
+                message += f"; known keys: {', '.join(known)}"
+            pos = doc.position_of(loc)
+        elif err["type"] == "unknown_key":  # an unknown step kind or severity flag
+            loc = loc + (ctx["key"],)
+            pos = doc.position_of(loc)
+        elif err["type"] == "missing" and loc and isinstance(loc[-1], int):
             pos = doc.value_position_of(loc[:-1])
-            message = f"missing required key '{loc[-1]}'" if loc else message
+            message = f"too few items: item [{loc[-1]}] is missing"
+            loc = loc[:-1]
+        elif err["type"] == "missing" and loc:
+            pos = doc.value_position_of(loc[:-1])
+            message = f"missing required key '{loc[-1]}'"
         else:
             pos = doc.value_position_of(loc)
         problems.append(ConfigProblem(pos.file, pos.line, pos.column, format_path(loc), message))
@@ -387,7 +443,7 @@ def _validate(model: type[BaseModel], doc: YamlDocument) -> Any:
     try:
         return model.model_validate(doc.data)
     except ValidationError as e:
-        raise ConfigProblems(_problems(doc, e)) from e
+        raise ConfigProblems(_problems(model, doc, e)) from e
 
 
 def validate_lab(doc: YamlDocument) -> LabConfig:

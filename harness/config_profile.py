@@ -18,6 +18,7 @@ from pydantic import (
     Discriminator,
     Field,
     Tag,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -51,12 +52,13 @@ class AppTarget(StrictModel):
     grant: list[Permission] = Field(default_factory=list, description="permissions to grant")
     revoke: list[Permission] = Field(default_factory=list, description="permissions to revoke")
 
-    @model_validator(mode="after")
-    def _no_overlap(self) -> AppTarget:
-        both = sorted(set(self.grant) & set(self.revoke))
+    @field_validator("revoke", mode="after")
+    @classmethod
+    def _no_overlap(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        both = sorted(set(info.data.get("grant") or ()) & set(value))
         if both:
             raise ValueError(f"{', '.join(both)} is both granted and revoked")
-        return self
+        return value
 
 
 class LaunchArgs(StrictModel):
@@ -234,8 +236,7 @@ def _step_shorthand(value: Any) -> Any:
         hint = did_you_mean(str(kind), STEP_KINDS, 0.5)
         raise PydanticCustomError(
             "unknown_key", "unknown step '{key}'{hint}; steps are: {known}",
-            {"key": str(kind), "hint": hint, "known": ", ".join(STEP_KINDS),
-             "keys": [str(kind)], "hints": [hint]},
+            {"key": str(kind), "hint": hint, "known": ", ".join(STEP_KINDS)},
         )
     return value
 
@@ -295,14 +296,15 @@ class Profile(StrictModel):
             )
         return value
 
-    @model_validator(mode="after")
-    def _unique_apps(self) -> Profile:
+    @field_validator("apps", mode="after")
+    @classmethod
+    def _unique_apps(cls, value: list[AppTarget]) -> list[AppTarget]:
         seen: set[str] = set()
-        for app in self.apps:
+        for app in value:
             if app.package in seen:
                 raise ValueError(f"app {app.package} is listed twice")
             seen.add(app.package)
-        return self
+        return value
 
     def estimated_seconds(self) -> float:
         """A lower bound of the run time: the sum of the steps' waits (no handset latency)."""

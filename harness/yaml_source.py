@@ -22,7 +22,7 @@ from harness.errors import ConfigError
 PathKey = tuple[str | int, ...]
 
 MAX_FILE_BYTES = 1024 * 1024
-MAX_NODES = 100_000
+MAX_NODES = 50_000
 MAX_DEPTH = 64
 
 _MAP_TAG = "tag:yaml.org,2002:map"
