@@ -18,7 +18,7 @@ from harness.devices.choice import adb_client, attached, choose_serial
 from harness.devices.handset import Handset, RootMethod, ShellResult
 from harness.devices.info import DeviceInfo
 from harness.devices.journal import Journal, pending_journals
-from harness.devices.prepare import Prepared, device_entry, prepare
+from harness.devices.prepare import Prepared, after_reboot, device_entry, prepare
 from harness.devices.restore import RestoreResult, restore, restore_pending
 
 if TYPE_CHECKING:
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from harness.config import LabConfig
 
 __all__ = [
-    "DeviceInfo", "Handset", "Journal", "Prepared", "RestoreResult", "RootMethod", "ShellResult",
+    "DeviceInfo", "Handset", "Journal", "Prepared", "after_reboot", "RestoreResult", "RootMethod", "ShellResult",
     "adb_client", "attached", "choose_serial", "device_entry", "list_devices", "open_device",
     "pending_journals", "prepare", "restore", "restore_pending",
 ]

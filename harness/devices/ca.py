@@ -36,6 +36,9 @@ class CaMethod(StrEnum):
     USER_MANUAL = "user-manual"  # not rooted: pushed for a manual install
 
 
+SYSTEM_METHODS = (CaMethod.SYSTEM_TMPFS, CaMethod.SYSTEM_APEX)
+
+
 def subject_hash_old(pem: bytes) -> str:
     """`openssl x509 -subject_hash_old`: MD5 of the DER subject, first 4 bytes LE, hex."""
     cert = load_cert(pem)

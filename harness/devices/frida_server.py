@@ -114,3 +114,23 @@ def undo_frida_server(handset: Handset, undo: dict) -> None:
     backup = undo.get("backup")
     if backup and handset.exists(check_path(backup), as_root=True):
         handset.su(cmd(W("mv"), check_path(backup), check_path(undo.get("path", REMOTE_PATH))))
+
+
+def restart_frida_server(handset: Handset, journal: Journal, expected: str | None = None) -> str | None:
+    """After a reboot: start the frida-server pushed earlier again (journaled)."""
+    expected = expected or frida.__version__
+    if running_pids(handset):
+        return parse_version(handset.sh(cmd(REMOTE_PATH, W("--version")), check=False).stdout)
+    version = parse_version(handset.sh(cmd(REMOTE_PATH, W("--version")), check=False).stdout)
+    if version != expected:
+        raise InstrumentError(f"frida-server at {REMOTE_PATH} is {version}, not {expected}, after the reboot")
+    entry = journal.begin("frida_server", path=REMOTE_PATH, backup=None, pushed=False, started_pids=[])
+    handset.su(cmd(REMOTE_PATH, W("-D")), check=False, timeout=30)
+    pids: list[int] = []
+    for _ in range(50):
+        pids = running_pids(handset)
+        if pids:
+            break
+        time.sleep(0.1)
+    journal.done(entry, started_pids=pids)
+    return version

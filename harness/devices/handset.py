@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import socket
+import time
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -178,6 +179,45 @@ class Handset:
             return self.adb.get_state()
         except (AdbError, OSError, EOFError) as e:
             raise convert_adb_error(e, self.serial, "reading its state") from e
+
+    def reboot(self, timeout: float = 180.0) -> float:
+        """Reboot and wait until the handset answers a shell again; returns the seconds taken.
+
+        A reboot drops tmpfs/bind mounts and reverse forwards: see prepare.after_reboot.
+        """
+        start = time.monotonic()
+        try:
+            with self.adb.open_transport() as c:
+                c.send_command("reboot:")
+                c.check_okay()
+        except (AdbError, OSError, EOFError) as e:
+            raise convert_adb_error(e, self.serial, "rebooting") from e
+        time.sleep(1.0)
+        deadline = start + timeout
+        while time.monotonic() < deadline:
+            state = self._state_or_none()
+            if state is None and ":" in self.serial:
+                try:  # a TCP handset must be connected again once it listens
+                    self.client.connect(self.serial, timeout=5)
+                except (AdbError, OSError):
+                    pass
+            elif state == "device":
+                try:
+                    if self.sh(cmd(W("getprop"), W("sys.boot_completed")), check=False).stdout.strip() == "1":
+                        return time.monotonic() - start
+                except DeviceError:
+                    pass
+            time.sleep(0.5)
+        raise DeviceLostError(f"handset {self.serial} did not come back within {timeout:.0f}s of a reboot")
+
+    def _state_or_none(self) -> str | None:
+        try:
+            for info in self.client.list():
+                if info.serial == self.serial:
+                    return info.state
+        except (AdbError, OSError):
+            return None
+        return None
 
     def close(self) -> None:
         """Stop the virtual handset we started (real handsets stay as they are)."""

@@ -16,14 +16,14 @@ from typing import Any
 from harness.capture import CANARIES_JSON, make_private_dir, write_json_atomic
 from harness.config import DeviceEntry, FridaMode, LabConfig, Profile
 from harness.devices import apps
-from harness.devices.ca import CaMethod, install_ca
+from harness.devices.ca import SYSTEM_METHODS, CaMethod, install_ca
 from harness.devices.canaries import CanaryRecord, plant_all, run_suffix
-from harness.devices.frida_server import ensure_frida_server
+from harness.devices.frida_server import ensure_frida_server, restart_frida_server
 from harness.devices.handset import Handset
 from harness.devices.identifiers import Identifiers, read_identifiers
 from harness.devices.info import DeviceInfo
 from harness.devices.journal import Journal, JournalStatus, pending_journals, sanitise_serial
-from harness.devices.proxy_setting import set_proxy
+from harness.devices.proxy_setting import ensure_reverse, set_proxy
 from harness.devices.restore import restore
 from harness.errors import DeviceError, DeviceLostError, HarnessError
 
@@ -129,3 +129,18 @@ def _write_canaries(prepared: Prepared, lab: LabConfig, capture_dir: Path | None
         path = folder / f"{sanitise_serial(prepared.info.serial)}.json"
     write_json_atomic(path, prepared.canaries_json())
     return path
+
+
+def after_reboot(handset: Handset, prepared: Prepared, proxy_port: int | None = None,
+                 ca_pem: bytes | None = None) -> None:
+    """Re-apply what a reboot dropped (reverse forward, CA mounts, frida-server), journaled."""
+    journal = prepared.journal
+    try:
+        if proxy_port is not None:
+            ensure_reverse(handset, journal, proxy_port)
+        if ca_pem is not None and prepared.ca_method in SYSTEM_METHODS:
+            install_ca(handset, journal, ca_pem, prepared.info.sdk)
+        if prepared.frida_server_version is not None:
+            restart_frida_server(handset, journal, prepared.frida_server_version)
+    except DeviceLostError as e:
+        raise DeviceLostError(f"{e}; after the reboot: {journal.summary()}") from e

@@ -31,16 +31,21 @@ def _check_proxy_value(value: str) -> str:
     return value
 
 
+def ensure_reverse(handset: Handset, journal: Journal, port: int) -> None:
+    """`adb reverse tcp:PORT tcp:PORT`, journaled unless it already exists."""
+    spec = check_adb_socket(f"tcp:{check_port(port)}")
+    existing = {r.remote: r.local for r in handset.reverse_list()}
+    if existing.get(spec) == spec:
+        journal.note(f"adb reverse {spec} {spec} already existed; left in place")
+        return
+    entry = journal.begin("reverse", remote=spec, local=spec, previous_local=existing.get(spec))
+    handset.reverse(spec, spec)
+    journal.done(entry)
+
+
 def set_proxy(handset: Handset, journal: Journal, port: int) -> None:
     port = check_port(port)
-    spec = check_adb_socket(f"tcp:{port}")
-    existing = {r.remote: r.local for r in handset.reverse_list()}
-    if existing.get(spec) != spec:
-        entry = journal.begin("reverse", remote=spec, local=spec, previous_local=existing.get(spec))
-        handset.reverse(spec, spec)
-        journal.done(entry)
-    else:
-        journal.note(f"adb reverse {spec} {spec} already existed; left in place")
+    ensure_reverse(handset, journal, port)
     previous = read_setting(handset, "global", "http_proxy")
     entry = journal.begin("http_proxy", previous=previous)
     handset.sh(cmd(W("settings"), W("put"), W("global"), W("http_proxy"), f"127.0.0.1:{port}"))
@@ -49,6 +54,8 @@ def set_proxy(handset: Handset, journal: Journal, port: int) -> None:
 
 def undo_http_proxy(handset: Handset, undo: dict) -> None:
     previous = undo.get("previous")
+    if previous is not None:
+        previous = _check_proxy_value(str(previous))
     current = read_setting(handset, "global", "http_proxy")
     if previous is None:
         if current is None:
@@ -57,8 +64,7 @@ def undo_http_proxy(handset: Handset, undo: dict) -> None:
         handset.sh(cmd(W("settings"), W("delete"), W("global"), W("http_proxy")))
         return
     if current != previous:
-        handset.sh(cmd(W("settings"), W("put"), W("global"), W("http_proxy"),
-                       _check_proxy_value(str(previous))))
+        handset.sh(cmd(W("settings"), W("put"), W("global"), W("http_proxy"), previous))
 
 
 def undo_reverse(handset: Handset, undo: dict) -> None:
