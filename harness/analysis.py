@@ -82,9 +82,11 @@ def flows_frame(raw: RawCapture) -> pd.DataFrame:
     cols["tls_version"] = pc.struct_field(tls, "version")
     cols["tls_failure"] = pc.struct_field(tls, "failure")
     sources = t["country_sources"]
-    parts = [pc.binary_join_element_wise(f"{s}=", pc.struct_field(sources, s), "") for s in GEO_SOURCES]
-    cols["country_sources"] = pc.fill_null(
-        pc.binary_join_element_wise(*parts, ", ", null_handling="skip"), "")
+    # "overrides=CN, iptocc=CN": each present source with its separator, joined, the last
+    # separator trimmed (null_handling="skip" miscounts rows in pyarrow 26 when all are null)
+    parts = [pc.fill_null(pc.binary_join_element_wise(f"{s}=", pc.struct_field(sources, s), ", ", ""), "")
+             for s in GEO_SOURCES]
+    cols["country_sources"] = pc.utf8_rtrim(pc.binary_join_element_wise(*parts, ""), characters=", ")
     cols["attribution_method"] = pc.struct_field(t["attribution"], "method")
     cols["attribution_confidence"] = pc.struct_field(t["attribution"], "confidence")
     cols["flags"] = _joined(t["flags"], ",")

@@ -1,0 +1,214 @@
+"""Analysis of capture folders: frames, attribution, data flows, destinations, summary."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from capture_builder import (
+    ANALYTICS_HOST,
+    BYPASS_HOST,
+    IMEI,
+    TELEMETRY_HOST,
+    CaptureBuilder,
+    _geo,
+    build_capture,
+)
+
+from harness.analysis import analyse
+from harness.config import Flag, Policy, Severity
+from harness.errors import CaptureError
+
+
+@pytest.fixture
+def demo(tmp_path):
+    return build_capture(tmp_path / "run")
+
+
+def test_imei_read_is_linked_to_the_foreign_flow_that_carried_its_sha256(demo):
+    a = analyse([demo])
+    row = a.data_flows[a.data_flows["data_type"] == "imei"].iloc[0]
+    assert row["app"] == "com.vendor.weather"
+    assert row["library"] == "com.vendor.analytics.Tracker"
+    assert row["api"] == "android.telephony.TelephonyManager.getImei"
+    assert row["host"] == ANALYTICS_HOST
+    assert row["server_ip"] == "198.51.100.20"
+    assert (row["country"], row["org"], row["org_country"]) == ("US", "Example Analytics Inc", "US")
+    assert row["encodings"] == "sha256"
+    assert "foreign" in row["flags"].split(",")
+    assert row["transmissions"] == 2
+    assert row["link"] == "app+value"
+    assert row["evidence"].split() == ["run-vendor-1.0-f0005", "run-vendor-1.0-f0006"]
+
+
+def test_value_in_traffic_without_a_read_is_a_row_of_its_own(demo):
+    a = analyse([demo])
+    row = a.data_flows[a.data_flows["data_type"] == "android_id"].iloc[0]
+    assert row["library"] == "unknown (not hooked)"
+    assert row["app"] == "com.vendor.telemetry"
+    assert row["host"] == TELEMETRY_HOST
+    assert row["transmissions"] == 3
+
+
+def test_attribution_methods_in_order(tmp_path):
+    b = CaptureBuilder(tmp_path / "run")
+    cn = _geo("CN", "Example Watch-list Cloud", "CN")
+    b.connect("com.vendor.telemetry", TELEMETRY_HOST, "203.0.113.10", 443, at=1.0)
+    b.flow(TELEMETRY_HOST, at=1.1, server_ip="203.0.113.10", geo=cn)            # connect, host+port
+    b.connect("com.vendor.telemetry", None, "203.0.113.11", 443, at=2.0)
+    b.flow("other.example", at=2.1, server_ip="203.0.113.11", geo=cn)          # connect, world IP
+    b.flow("boot.example", at=20, server_ip="203.0.113.12", geo=cn)            # reboot window
+    b.flow("fg.example", at=40, server_ip="203.0.113.13", geo=cn)              # weather in front
+    b.flow("idle.example", at=100, server_ip="203.0.113.14", geo=cn)           # nothing
+    b.flow("known.example", at=101, server_ip="203.0.113.15", geo=cn, app="com.example.given",
+           attribution={"method": "proxy_uid", "confidence": "high"})
+    b.write()
+    f = analyse([b.root]).flows.set_index("host")
+    got = {h: (f.at[h, "app"], f.at[h, "attribution_method"], f.at[h, "attribution_confidence"])
+           for h in f.index}
+    assert got[TELEMETRY_HOST] == ("com.vendor.telemetry", "frida_connect_host", "high")
+    assert got["other.example"] == ("com.vendor.telemetry", "frida_connect_ip", "high")
+    assert got["boot.example"] == ("system (boot)", "step_window", "low")
+    assert got["fg.example"] == ("com.vendor.weather", "foreground_app", "low")
+    assert got["idle.example"] == ("unattributed", "none", "none")
+    assert got["known.example"] == ("com.example.given", "proxy_uid", "high")
+
+
+def test_connect_far_from_the_flow_is_not_used(tmp_path):
+    b = CaptureBuilder(tmp_path / "run")
+    b.connect("com.vendor.telemetry", "far.example", "203.0.113.10", 443, at=85)
+    b.flow("far.example", at=115, server_ip="203.0.113.10", geo=_geo("CN", "X", "CN"))
+    b.write()
+    assert analyse([b.root]).flows["app"].tolist() == ["unattributed"]
+
+
+def test_destinations_sorted_by_policy_severity_with_bypass_row(demo):
+    a = analyse([demo])
+    d = a.destinations.set_index("destination")
+    assert list(a.destinations["severity_rank"]) == sorted(a.destinations["severity_rank"], reverse=True)
+    assert d.at[TELEMETRY_HOST, "severity"] == "high"
+    assert d.at[TELEMETRY_HOST, "bytes_up"] == 512 + 513 + 514
+    assert d.at[ANALYTICS_HOST, "data_types"] == "imei"
+    assert d.at["secure.bank.example.in", "tls_rejected"] == 1
+    assert d.at[BYPASS_HOST, "flags"] == "bypassed_proxy"
+    assert d.at[BYPASS_HOST, "bypassed"] == 1
+    # the policy decides severity: make tls_rejected critical and it leads
+    policy = Policy(severity={Flag.TLS_REJECTED: Severity.CRITICAL})
+    first = analyse([demo], policy).destinations.iloc[0]
+    assert (first["destination"], first["severity"]) == ("secure.bank.example.in", "critical")
+
+
+def test_summary_counts_and_coverage(demo):
+    s = analyse([demo]).summary
+    assert s["runs"][0]["device"]["security_patch"] == "2026-01-05"
+    assert s["runs"][0]["duration_s"] == 120.0
+    assert s["counts"]["flows"] == 8
+    assert s["decryption"] == {"flows": 8, "intercepted": 7, "cleartext": 0, "tls_rejected": 1,
+                               "not_http": 0, "coverage_percent": 87.5}
+    assert {d["destination"] for d in s["foreign_destinations"]} == {
+        TELEMETRY_HOST, ANALYTICS_HOST, "cdn1.vendor-static.example"}
+    leaving = {d["data_type"]: d["foreign_destinations"] for d in s["data_types_leaving"]}
+    assert leaving == {"imei": [ANALYTICS_HOST], "android_id": [TELEMETRY_HOST]}
+
+
+def test_garbled_torn_and_ill_typed_lines_are_counted_not_fatal(tmp_path):
+    b = CaptureBuilder(tmp_path / "run").vendor_scenario()
+    b.flows[0]["status"] = "two hundred"        # ill-typed: becomes null, the flow stays
+    b.flows[1]["surprise"] = {"nested": [1, 2]}  # unknown field: ignored
+    b.raw_flow_lines.append("[1, 2, 3]")         # JSON, but not an object
+    path = b.write(garbled=2, torn_tail=True)
+    a = analyse([path])
+    assert len(a.flows) == 8
+    assert pd.isna(a.flows.loc[0, "status"])
+    assert a.summary["counts"]["garbled_lines"] == 4
+    assert any("4 garbled" in w for w in a.summary["warnings"])
+
+
+def test_fast_and_line_by_line_reading_agree(tmp_path):
+    from harness.analysis_read import FLOW_SCHEMA, ReadStats, read_jsonl_table
+
+    b = CaptureBuilder(tmp_path / "run").vendor_scenario()
+    clean = b.write()
+    fast = read_jsonl_table(clean / "flows.jsonl", FLOW_SCHEMA)
+    stats = ReadStats()
+    slow = read_jsonl_table(b.write(garbled=1) / "flows.jsonl", FLOW_SCHEMA, stats)
+    assert stats.coerced_blocks == 1 and stats.garbled == 1
+    assert fast.to_pylist() == slow.to_pylist()
+
+
+def test_stack_frames_given_as_objects_still_name_the_class(tmp_path):
+    b = CaptureBuilder(tmp_path / "run")
+    b.read("com.vendor.weather", "android.telephony.TelephonyManager.getImei", "imei", IMEI,
+           [{"class": "android.telephony.TelephonyManager", "method": "getImei"},
+            {"class": "com.sdk.Ids", "method": "imei", "file": "Ids.java", "line": 3}], at=31)
+    b.write()
+    reads = analyse([b.root]).reads
+    assert reads["library"].tolist() == ["com.sdk.Ids"]
+    assert reads["canary_id"].tolist() == ["imei"]
+
+
+def test_value_read_by_one_app_found_in_an_unattributed_flow_names_the_reader(tmp_path):
+    b = CaptureBuilder(tmp_path / "run")
+    b.read("com.vendor.weather", "android.telephony.TelephonyManager.getImei", "imei", IMEI,
+           ["com.x.Sdk.run(Sdk.java:1)"], at=31)
+    b.flow("exfil.example", at=100, server_ip="203.0.113.40", geo=_geo("CN", "X", "CN"),
+           findings=[{"type": "imei", "id": "imei", "where": "url", "encoding": "md5"}])
+    b.write()
+    row = analyse([b.root]).data_flows.iloc[0]
+    assert (row["app"], row["library"], row["link"]) == ("com.vendor.weather", "com.x.Sdk", "value")
+
+
+def test_several_runs_merge(tmp_path):
+    one = build_capture(tmp_path / "a")
+    two = CaptureBuilder(tmp_path / "b", run_id="run-b", serial="SERIAL2").vendor_scenario().write()
+    a = analyse([one, two])
+    assert len(a.flows) == 16
+    assert set(a.flows["run_id"]) == {"run-vendor-1.0", "run-b"}
+    d = a.destinations.set_index("destination")
+    assert d.at[ANALYTICS_HOST, "flows"] == 4
+    imei = a.data_flows[a.data_flows["data_type"] == "imei"]
+    assert imei["transmissions"].sum() == 4
+    assert len(a.summary["runs"]) == 2
+
+
+def test_same_run_twice_stays_apart(tmp_path):
+    one = build_capture(tmp_path / "a")
+    a = analyse([one, one])
+    assert a.flows["run_id"].nunique() == 2
+
+
+@pytest.mark.parametrize("manifest,message", [
+    ({"format": "lab-harness-capture", "format_version": 99}, "newer"),
+    ({"format": "something-else"}, "unknown format"),
+    ([1, 2], "not a capture manifest"),
+])
+def test_foreign_manifests_are_capture_errors(tmp_path, manifest, message):
+    (tmp_path / "run.json").write_text(json.dumps(manifest))
+    with pytest.raises(CaptureError, match=message):
+        analyse([tmp_path])
+
+
+def test_not_a_capture_folder(tmp_path):
+    with pytest.raises(CaptureError, match="not a capture folder"):
+        analyse([tmp_path])
+    (tmp_path / "run.json").write_text("{not json")
+    with pytest.raises(CaptureError, match="not valid JSON"):
+        analyse([tmp_path])
+
+
+def test_interrupted_run_without_manifest_is_reported_with_a_warning(tmp_path):
+    path = build_capture(tmp_path / "run")
+    (path / "run.json").unlink()
+    a = analyse([path])
+    assert len(a.flows) == 8
+    assert a.summary["runs"][0]["status"] == "incomplete"
+    assert any("no run.json" in w for w in a.summary["warnings"])
+
+
+def test_empty_capture(tmp_path):
+    b = CaptureBuilder(tmp_path / "run")
+    b.write()
+    a = analyse([b.root])
+    assert a.destinations.empty and a.data_flows.empty
+    assert a.summary["counts"]["flows"] == 0
