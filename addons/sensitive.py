@@ -1,0 +1,167 @@
+"""Find sensitive values in what flows carry: canaries in every encoding, and patterns.
+
+    mitmdump -s addons/sensitive.py --set audit_canaries=captures/run/canaries.json
+
+Each request (and, with audit_scan_responses, each response) is scanned over URL,
+headers, cookies and decoded body; findings ({type, id, where, encoding, offset}) go
+into flow.metadata["audit"]["findings"] and the flow gets the `sensitive_data` flag.
+A body larger than audit_max_body_bytes is never buffered: it streams through, scanned
+chunk by chunk for the canaries as sent (not decoded), and the flow says so in a note.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from pathlib import Path
+
+from mitmproxy import ctx, exceptions, http, tcp
+
+from harness.config import Flag
+from harness.errors import CaptureError
+from harness.flow_audit import add_flags, add_note, audit_of
+from harness.sensitive import Finding, Scanner
+
+logger = logging.getLogger(__name__)
+
+
+def parse_scanner(canaries: str, patterns: bool) -> Scanner:
+    try:
+        return Scanner.from_file(Path(canaries) if canaries else None, patterns=patterns)
+    except CaptureError as e:
+        raise ValueError(str(e)) from e
+
+
+class StreamScan:
+    """A body streamed through (`message.stream`): each chunk is scanned with the tail
+    of the previous one, and passed on unchanged."""
+
+    def __init__(self, scanner: Scanner, where: str):
+        self.scanner = scanner
+        self.where = where
+        self.seen = 0
+        self.tail = b""
+        self.findings: list[Finding] = []
+        self.keep = max(scanner.longest_needle - 1, 0)
+        self._reported: set[tuple[str, str, str]] = set()
+
+    def __call__(self, chunk: bytes) -> bytes:
+        if chunk:
+            data = self.tail + chunk
+            base = self.seen - len(self.tail)
+            for found in self.scanner.scan_needles(data, self.where):
+                key = (found.id, found.type, found.encoding)
+                if key not in self._reported:  # one finding per value and encoding
+                    self._reported.add(key)
+                    self.findings.append(replace(found, offset=base + found.offset))
+            self.seen += len(chunk)
+            self.tail = data[-self.keep :] if self.keep else b""
+        return chunk
+
+
+class Sensitive:
+    def __init__(self) -> None:
+        self.scanner: Scanner | None = None
+        self.max_body = 8 * 1024 * 1024
+
+    def load(self, loader):
+        loader.add_option("audit_canaries", str, "", "canaries.json with the identifiers and planted values.")
+        loader.add_option(
+            "audit_max_body_bytes", int, 8 * 1024 * 1024,
+            "Bodies larger than this stream through and are scanned raw, chunk by chunk.",
+        )
+        loader.add_option("audit_patterns", bool, True, "Also look for identifiers by shape (IMEI, e-mail, ...).")
+        loader.add_option("audit_scan_responses", bool, False, "Also scan response bodies.")
+
+    def configure(self, updated):
+        if self.scanner is None or updated & {"audit_canaries", "audit_patterns"}:
+            try:
+                self.scanner = parse_scanner(ctx.options.audit_canaries, ctx.options.audit_patterns)
+            except ValueError as e:
+                raise exceptions.OptionsError(f"audit_canaries: {e}") from e
+        if "audit_max_body_bytes" in updated:
+            if ctx.options.audit_max_body_bytes < 1024:
+                raise exceptions.OptionsError("audit_max_body_bytes must be at least 1024")
+            self.max_body = ctx.options.audit_max_body_bytes
+
+    # -- streaming large bodies ---------------------------------------------------------
+
+    def _too_large(self, message: http.Message) -> bool:
+        length = message.headers.get("content-length", "")
+        return bool(message.stream) or (length.isdigit() and int(length) > self.max_body)
+
+    def requestheaders(self, flow: http.HTTPFlow) -> None:
+        if self.scanner is not None and self._too_large(flow.request):
+            flow.request.stream = StreamScan(self.scanner, "body")
+
+    def responseheaders(self, flow: http.HTTPFlow) -> None:
+        if flow.response is not None and self._too_large(flow.response):
+            flow.response.stream = True
+            add_note(audit_of(flow), "response body not scanned: streamed (larger than audit_max_body_bytes)")
+
+    # -- scanning -------------------------------------------------------------------------
+
+    def request(self, flow: http.HTTPFlow) -> None:
+        if self.scanner is None:
+            return
+        audit = audit_of(flow)
+        request = flow.request
+        stream = request.stream
+        body = None
+        if isinstance(stream, StreamScan):
+            audit["request_bytes"] = stream.seen
+            add_note(audit, f"request body streamed ({stream.seen} bytes): scanned raw for canaries, not decoded")
+        elif stream:
+            add_note(audit, "request body not scanned: streamed (larger than audit_max_body_bytes)")
+        else:
+            body = request.raw_content
+        result = self.scanner.scan_message(
+            url=request.pretty_url,
+            headers=request.headers.items(multi=True),
+            body=body,
+            content_type=request.headers.get("content-type"),
+            content_encoding=request.headers.get("content-encoding"),
+        )
+        findings = result.findings + (stream.findings if isinstance(stream, StreamScan) else [])
+        self._record(flow, findings, result.notes)
+
+    def response(self, flow: http.HTTPFlow) -> None:
+        if self.scanner is None or not ctx.options.audit_scan_responses or flow.response is None:
+            return
+        if flow.response.stream:
+            return
+        result = self.scanner.scan_message(
+            body=flow.response.raw_content,
+            content_type=flow.response.headers.get("content-type"),
+            content_encoding=flow.response.headers.get("content-encoding"),
+        )
+        findings = [replace(f, where=f"response:{f.where}") for f in result.findings]
+        self._record(flow, findings, [f"response {note}" for note in result.notes])
+
+    def tcp_message(self, flow: tcp.TCPFlow) -> None:
+        message = flow.messages[-1]
+        if self.scanner is None or not message.from_client:
+            return
+        result = self.scanner.scan_text(message.content[: self.max_body], "tcp")
+        self._record(flow, result, [])
+
+    def _record(self, flow, findings: list[Finding], notes: list[str]) -> None:
+        audit = audit_of(flow)
+        for note in notes:
+            add_note(audit, note)
+        if not findings:
+            return
+        stored = audit.setdefault("findings", [])
+        for finding in findings:
+            item = finding.as_dict()
+            if item not in stored:
+                stored.append(item)
+        add_flags(audit, str(Flag.SENSITIVE_DATA))
+        logger.info(
+            "sensitive: %s -> %s",
+            flow.request.pretty_host if isinstance(flow, http.HTTPFlow) else "tcp",
+            ", ".join(f"{f.id} in {f.where} ({f.encoding})" for f in findings),
+        )
+
+
+addons = [Sensitive()]

@@ -1,0 +1,189 @@
+"""The audit verdicts a flow carries, and the flow record built from them.
+
+Addons write their verdicts into `flow.metadata["audit"]`, a plain dict (it is saved in
+flows.mitm with the flow, so it holds only JSON-like values); `flow_record` turns a
+flow and its verdicts into the flow record of the capture contract
+(docs/architecture.md), for the flowlog addon and for `lab import` alike.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+from typing import Any
+
+from mitmproxy import flow as mflow
+from mitmproxy import http, tcp, udp
+
+AUDIT = "audit"
+MAX_HOST = 1024  # hostile hostnames are data; a bounded one
+
+
+def audit_of(flow: mflow.Flow) -> dict[str, Any]:
+    """The flow's verdict dict, created on first use."""
+    audit = flow.metadata.get(AUDIT)
+    if not isinstance(audit, dict):
+        audit = {}
+        flow.metadata[AUDIT] = audit
+    return audit
+
+
+def add_flags(audit: dict[str, Any], *flags: str) -> None:
+    current = audit.setdefault("flags", [])
+    for flag in flags:
+        if flag not in current:
+            current.append(flag)
+
+
+def add_note(audit: dict[str, Any], note: str) -> None:
+    notes = audit.setdefault("notes", [])
+    if note not in notes:
+        notes.append(note)
+
+
+def clean_host(host: Any) -> str | None:
+    """A hostname as data: text, bounded, lower case, no trailing dot."""
+    if host is None:
+        return None
+    if isinstance(host, bytes):
+        host = host.decode("utf-8", "replace")
+    text = str(host)[:MAX_HOST].strip().lower().rstrip(".")
+    return text or None
+
+
+def is_ip(value: str | None) -> bool:
+    if not value:
+        return False
+    try:
+        ipaddress.ip_address(value.split("%", 1)[0].strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+def flow_host(flow: mflow.Flow) -> str | None:
+    """Host/:authority for HTTP; else SNI; else the address the client asked for."""
+    if isinstance(flow, http.HTTPFlow):
+        return clean_host(flow.request.pretty_host)
+    sni = flow.client_conn.sni or flow.server_conn.sni
+    if sni:
+        return clean_host(sni)
+    address = flow.server_conn.address
+    return clean_host(address[0]) if address else None
+
+
+def connected_ip(flow: mflow.Flow) -> str | None:
+    """The address actually connected to (or the one requested, if it is an IP)."""
+    peer = flow.server_conn.peername
+    if peer:
+        return str(peer[0])
+    address = flow.server_conn.address
+    if address and is_ip(str(address[0])):
+        return str(address[0])
+    return None
+
+
+def flow_kind(flow: mflow.Flow) -> str:
+    audit = flow.metadata.get(AUDIT) or {}
+    if audit.get("kind"):
+        return str(audit["kind"])
+    if isinstance(flow, http.HTTPFlow):
+        return "error" if flow.error and not flow.response else "http"
+    if isinstance(flow, udp.UDPFlow):
+        return "udp"
+    return "tcp"
+
+
+def _body_size(message: http.Message | None, audit: dict[str, Any], key: str) -> int | None:
+    if message is None:
+        return None
+    if key in audit:
+        return int(audit[key])
+    raw = message.raw_content
+    if raw is not None:
+        return len(raw)
+    length = message.headers.get("content-length")
+    return int(length) if length and length.isdigit() else None
+
+
+def _tls(flow: mflow.Flow, audit: dict[str, Any]) -> dict[str, Any]:
+    client = flow.client_conn
+    return {
+        "intercepted": bool(client.tls_established),
+        "version": client.tls_version,
+        "failure": audit.get("tls_failure"),
+    }
+
+
+def _timestamps(flow: mflow.Flow) -> tuple[float, float]:
+    start = flow.timestamp_created
+    end: float | None = None
+    if isinstance(flow, http.HTTPFlow):
+        start = flow.request.timestamp_start or start
+        if flow.response is not None:
+            end = flow.response.timestamp_end or flow.response.timestamp_start
+        end = end or flow.request.timestamp_end
+    if flow.error is not None:
+        end = max(end or 0.0, flow.error.timestamp)
+    elif isinstance(flow, tcp.TCPFlow | udp.UDPFlow) and flow.messages:
+        end = flow.messages[-1].timestamp
+    return float(start), float(end or time.time())
+
+
+def flow_record(flow: mflow.Flow, device: str | None = None) -> dict[str, Any]:
+    """The flow record of the capture contract, from a flow and its audit verdicts."""
+    audit = dict(flow.metadata.get(AUDIT) or {})
+    ts_start, ts_end = _timestamps(flow)
+    client = flow.client_conn
+    server_address = flow.server_conn.address
+    record: dict[str, Any] = {
+        "id": flow.id,
+        "ts_start": ts_start,
+        "ts_end": ts_end,
+        "device": audit.get("device") or device,
+        "client_ip": str(client.peername[0]) if client.peername else None,
+        "host": audit.get("host", flow_host(flow)),
+        "sni": clean_host(client.sni),
+        "server_ip": audit.get("server_ip", audit.get("world_ip") or connected_ip(flow)),
+        "server_port": audit.get("server_port", server_address[1] if server_address else None),
+        "scheme": None,
+        "method": None,
+        "url": None,
+        "http_version": None,
+        "status": None,
+        "request_bytes": None,
+        "response_bytes": None,
+        "tls": _tls(flow, audit),
+        "country": audit.get("country"),
+        "country_sources": audit.get("country_sources", {}),
+        "country_confidence": audit.get("country_confidence", "unknown"),
+        "org": audit.get("org"),
+        "org_country": audit.get("org_country"),
+        "flags": list(audit.get("flags", [])),
+        "findings": list(audit.get("findings", [])),
+        "app": audit.get("app"),
+        "attribution": audit.get("attribution"),
+        "kind": flow_kind(flow),
+        "notes": list(audit.get("notes", [])),
+        "error": flow.error.msg if flow.error else None,
+        "geo_label": audit.get("geo_label"),
+        "connected_ip": connected_ip(flow),
+    }
+    if isinstance(flow, http.HTTPFlow):
+        request = flow.request
+        record.update(
+            scheme=request.scheme,
+            method=request.method,
+            url=request.pretty_url,
+            http_version=request.http_version,
+            status=flow.response.status_code if flow.response else None,
+            request_bytes=_body_size(request, audit, "request_bytes"),
+            response_bytes=_body_size(flow.response, audit, "response_bytes"),
+        )
+    elif isinstance(flow, tcp.TCPFlow | udp.UDPFlow):
+        record.update(
+            scheme="tls" if client.tls_established else flow.type,
+            request_bytes=sum(len(m.content) for m in flow.messages if m.from_client),
+            response_bytes=sum(len(m.content) for m in flow.messages if not m.from_client),
+        )
+    return record
