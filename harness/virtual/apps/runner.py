@@ -20,7 +20,12 @@ from typing import Any
 
 from harness.virtual.apps.answers import StateAnswers
 from harness.virtual.apps.behaviours import (
-    OKHTTP_UA, Behaviours, BehaviourError, parse_behaviours, resolve_sends, sdk_classes,
+    OKHTTP_UA,
+    BehaviourError,
+    Behaviours,
+    parse_behaviours,
+    resolve_sends,
+    sdk_classes,
 )
 from harness.virtual.apps.control import ControlServer
 from harness.virtual.apps.jar import build_jar
