@@ -193,6 +193,8 @@ class ProxyConfig(StrictModel):
     def _host(cls, value: Any) -> Any:
         if value == "localhost":
             return "127.0.0.1"
+        if not isinstance(value, str):
+            raise ValueError(f"{value!r} is not an IP address (like 127.0.0.1)")
         try:
             return str(ipaddress.ip_address(value))
         except ValueError as e:

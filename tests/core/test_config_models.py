@@ -77,6 +77,7 @@ LAB_CASES = [
     ("open proxy", LAB + "proxy: {listen_host: 0.0.0.0}\n", "proxy", "needs client_allowlist or auth"),
     ("open v6 proxy", LAB + "proxy: {listen_host: '::'}\n", "proxy", "needs client_allowlist or auth"),
     ("host name", LAB + "proxy: {listen_host: lab-host}\n", "proxy.listen_host", "not an IP address"),
+    ("host number", LAB + "proxy: {listen_host: 5}\n", "proxy.listen_host", "not an IP address"),
     ("bad cidr", LAB + "proxy: {listen_host: 0.0.0.0, client_allowlist: [10.0.0.0/33]}\n",
      "proxy.client_allowlist", "not a CIDR"),
     ("auth shape", LAB + "proxy: {listen_host: 0.0.0.0, auth: nopassword}\n", "proxy.auth", "match pattern"),
