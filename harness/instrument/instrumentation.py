@@ -62,6 +62,7 @@ class AgentOptions:
 @dataclass(frozen=True)
 class InstrumentStats:
     events: int
+    records: int
     dropped: int
     dropped_agent: int
     dropped_host: int
@@ -199,7 +200,7 @@ class Instrumentation:
     def stats(self) -> InstrumentStats:
         s: SinkStats = self._sink.stats()
         return InstrumentStats(
-            events=s.events, dropped=s.dropped, dropped_agent=s.dropped_agent,
+            events=s.events, records=s.records, dropped=s.dropped, dropped_agent=s.dropped_agent,
             dropped_host=s.dropped_host, unhandled=s.unhandled,
             per_package={k: vars(v) for k, v in s.per_package.items()},
             sessions={k: v.state.value for k, v in self._sessions.items()},

@@ -36,7 +36,8 @@ class Origin:
 
 @dataclass
 class PackageCounts:
-    events: int = 0
+    events: int = 0  # agent events written
+    records: int = 0  # lines written (events, control records, drop reports)
     dropped_agent: int = 0
     dropped_host: int = 0
     unhandled: int = 0
@@ -45,6 +46,7 @@ class PackageCounts:
 @dataclass(frozen=True)
 class SinkStats:
     events: int
+    records: int
     dropped_agent: int
     dropped_host: int
     unhandled: int
@@ -76,7 +78,7 @@ class HookSink:
     def submit_batch(self, origin: Origin, events: list[Any], dropped: int, ack: Ack) -> None:
         """Queue one agent batch; when the queue is full, count its events as dropped."""
         try:
-            self._queue.put_nowait((origin, events, dropped, ack))
+            self._queue.put_nowait((origin, events, dropped, ack, False))
         except queue.Full:
             with self._lock:
                 counts = self._package(origin.package)
@@ -88,12 +90,18 @@ class HookSink:
 
     def submit_record(self, origin: Origin, record: dict[str, Any], timeout: float = 5.0) -> None:
         """Queue a control record (app:died, hook:error ...): waits for room, never dropped."""
-        item = (origin, [record], 0, None)
+        item = (origin, [record], 0, None, True)
         try:
             self._queue.put(item, timeout=timeout)
         except queue.Full:
             log.warning("hooks queue stayed full for %.0f s; writing %s directly", timeout, record.get("type"))
             self._writer.write(self._enrich(origin, record))
+
+    def record_loss(self, origin: Origin, count: int, where: str) -> None:
+        """Count events lost outside the batch path (e.g. left in the agent at teardown)."""
+        with self._lock:
+            self._package(origin.package).dropped_agent += count
+        self.submit_record(origin, self.dropped_record(origin, count, where))
 
     def submit_unhandled(self, origin: Origin, message: Any) -> None:
         """A message the protocol does not know: logged and kept in hooks.jsonl, not dropped."""
@@ -118,10 +126,12 @@ class HookSink:
             finally:
                 self._queue.task_done()
 
-    def _handle(self, origin: Origin, events: list[Any], dropped: int, ack: Ack | None) -> None:
+    def _handle(
+        self, origin: Origin, events: list[Any], dropped: int, ack: Ack | None, control: bool
+    ) -> None:
         records = [self._enrich(origin, e) for e in events]
         if dropped:
-            records.append(self._dropped(origin, dropped, "agent"))
+            records.append(self.dropped_record(origin, dropped, "agent"))
         try:
             if records:
                 self._writer.write_many(records)
@@ -129,8 +139,10 @@ class HookSink:
             log.error("cannot write hooks.jsonl: %s", e)
         with self._lock:
             counts = self._package(origin.package)
-            counts.events += len(events)
-            counts.dropped_agent += dropped
+            counts.records += len(records)
+            if not control:
+                counts.events += len(events)
+                counts.dropped_agent += dropped
         if ack is not None:
             ack()
         self._report_host_drops()
@@ -139,10 +151,10 @@ class HookSink:
         with self._lock:
             pending, self._host_unreported = self._host_unreported, {}
         if pending:
-            self._writer.write_many([self._dropped(o, n, "host-queue") for o, n in pending.items()])
+            self._writer.write_many([self.dropped_record(o, n, "host-queue") for o, n in pending.items()])
 
     @staticmethod
-    def _dropped(origin: Origin, count: int, where: str) -> dict[str, Any]:
+    def dropped_record(origin: Origin, count: int, where: str) -> dict[str, Any]:
         return {
             "ts": time.time(), "device": origin.device, "package": origin.package, "pid": origin.pid,
             "api": None, "category": "agent", "value": str(count), "stack": [],
@@ -176,6 +188,7 @@ class HookSink:
             per = {k: PackageCounts(**vars(v)) for k, v in self._counts.items()}
         return SinkStats(
             events=sum(c.events for c in per.values()),
+            records=sum(c.records for c in per.values()),
             dropped_agent=sum(c.dropped_agent for c in per.values()),
             dropped_host=sum(c.dropped_host for c in per.values()),
             unhandled=sum(c.unhandled for c in per.values()),

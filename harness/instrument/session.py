@@ -51,6 +51,7 @@ class AppSession:
         self.origin = origin
         self.state = SessionState.ATTACHED
         self.detach_reason: str | None = None
+        self.final_stats: dict[str, Any] | None = None  # the agent's counters at teardown
         self._device = device
         self._sink = sink
         self._session: frida.core.Session | None = None
@@ -146,15 +147,30 @@ class AppSession:
         except _FRIDA_ERRORS as e:
             raise InstrumentError(f"rpc {name} to {self.origin.package} failed: {e}") from e
 
+    def _final_flush(self, script: frida.core.Script, timeout: float = 5.0) -> dict[str, Any] | None:
+        """Stop the agent's hooks and take every event it holds; count what cannot come."""
+        final: dict[str, Any] | None = None
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                final = script.exports_sync.stop()
+                pending = int(final.get("pending", 0)) if isinstance(final, dict) else 0
+                if pending == 0 or time.monotonic() > deadline:
+                    break
+                self._sink.drain(0.5)  # the writer acknowledges; the window reopens
+        except _FRIDA_ERRORS as e:
+            log.debug("final flush of %s failed: %s", self.origin.package, e)
+            return final
+        if pending:
+            self._sink.record_loss(self.origin, pending, "teardown")
+        return final
+
     def close(self) -> dict[str, Any] | None:
         """Flush the agent, unload it, detach; safe to call twice and after the app died."""
         final: dict[str, Any] | None = None
         script, session = self._script, self._session
         if script is not None and self.state is SessionState.ATTACHED:
-            try:
-                final = script.exports_sync.stop()
-            except _FRIDA_ERRORS as e:
-                log.debug("final flush of %s failed: %s", self.origin.package, e)
+            final = self._final_flush(script)
         with self._lock:
             if self.state is SessionState.ATTACHED:
                 self.state = SessionState.DETACHED
@@ -172,4 +188,6 @@ class AppSession:
                 log.debug("detach from %s: %s", self.origin.package, e)
             session.off("detached", self._on_detached)
         self._script = self._session = None
+        if final is not None:
+            self.final_stats = final
         return final

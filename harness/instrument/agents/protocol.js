@@ -396,9 +396,11 @@ const Lab = (function () {
     stats: stats,
     get enabled() { return enabled; },
     setEnabled: function (value) { enabled = !!value; },
+    /* Stop emitting, send what the window allows; the host calls again until pending is 0. */
     stop: function () {
+      enabled = false;
       flush();
-      if (timer !== null) {
+      if (buffer.length === 0 && unreportedDrops === 0 && timer !== null) {
         clearInterval(timer);
         timer = null;
       }

@@ -1,0 +1,42 @@
+"""Fixtures for the instrumentation tests: a tiny JVM "app" with Android's class names."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+FIXTURES = Path(__file__).parent / "fixtures"
+sys.path.insert(0, str(FIXTURES))
+
+from jvm_app import compile_tracker, start_tracker  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def tracker_classes(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if shutil.which("javac") is None or shutil.which("java") is None:
+        pytest.fail("javac and java (Java 17) are needed for the instrumentation tests")
+    return compile_tracker(tmp_path_factory.mktemp("tracker-classes"))
+
+
+@pytest.fixture
+def jvm_app(tracker_classes: Path) -> Iterator[Callable[..., subprocess.Popen[str]]]:
+    """start(mode, imei, *args) -> a running Tracker JVM; killed (by PID) at teardown."""
+    started: list[subprocess.Popen[str]] = []
+
+    def start(mode: str, imei: str, *args: str) -> subprocess.Popen[str]:
+        process = start_tracker(tracker_classes, mode, imei, *args)
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=10)
+        if process.stdout is not None:
+            process.stdout.close()

@@ -1,0 +1,34 @@
+"""Agent sources: one script per session, assembled from separate .js files."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.config import HookSet
+from harness.errors import InstrumentError
+from harness.instrument.agents import AGENTS_DIR, Part, agent_source, java_bridge_path, parse_parts
+
+
+def test_parts_match_the_profile_hook_sets() -> None:
+    assert {p.value for p in Part} == {h.value for h in HookSet}
+    assert parse_parts(["unpin", "network", "sensitive", "network"]) == (
+        Part.SENSITIVE, Part.NETWORK, Part.UNPIN)
+
+
+def test_unknown_hook_set_is_refused() -> None:
+    with pytest.raises(InstrumentError, match="unknown hook set 'keylogger'"):
+        parse_parts(["keylogger"])
+
+
+def test_source_is_bridge_then_protocol_then_parts() -> None:
+    source = agent_source([Part.SENSITIVE, Part.UNPIN])
+    bridge = java_bridge_path().read_text(encoding="utf-8")
+    assert source.index(bridge[:200]) < source.index("protocol.js ----") < source.index(
+        "sensitive.js ----") < source.index("unpin.js ----")
+    assert "network.js ----" not in source
+    assert (AGENTS_DIR / "unpin.js").read_text(encoding="utf-8") in source
+
+
+def test_native_only_source_has_no_bridge() -> None:
+    source = agent_source([Part.NETWORK], java=False)
+    assert "var bridge=" not in source and "network.js ----" in source
