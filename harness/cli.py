@@ -259,8 +259,34 @@ def restore(serial: str | None, lab_path: Path) -> None:
 @lab_option
 def run(profile: Path, serials: tuple[str, ...], out: Path | None, quiet: bool, as_json: bool,
         with_report: bool, lab_path: Path) -> None:
-    """Run PROFILE on one or more handsets, each into its own capture folder."""
-    not_built("run")
+    """Run PROFILE on one or more handsets, each into its own capture folder.
+
+    Handsets come from --device (repeatable), else lab.yaml's devices, else
+    ANDROID_SERIAL or the only attached one. Exit 0 when every run completed, 1 when
+    one failed or was interrupted; the handsets are restored in every case."""
+    from harness.config import load_lab, load_profile
+    from harness.run import run_profile
+
+    lab = load_lab(lab_path)
+    prof = load_profile(profile)
+    targets = list(serials) or [d.serial for d in lab.devices[:1]] or [None]
+    results = run_profile(lab, lab_path, prof, profile, targets, out or lab.captures_dir,
+                          quiet=quiet or as_json)
+    reports: dict[str, list[str]] = {}
+    if with_report:
+        from harness.report import write_reports
+
+        for r in results:
+            if (r.run_dir / "run.json").exists():
+                reports[r.serial] = [str(p) for p in write_reports([r.run_dir], "html", lab=lab)]
+    if as_json:
+        emit_json([{**r.as_dict(), "reports": reports.get(r.serial, [])} for r in results])
+    else:
+        for r in results:
+            click.echo(f"{r.serial}: {r.status} -> {r.run_dir}" + (f" ({r.error})" if r.error else ""))
+            for path in reports.get(r.serial, []):
+                click.echo(f"report: {path}")
+    sys.exit(EXIT_OK if all(r.status == "ok" for r in results) else EXIT_FINDINGS)
 
 
 @main.command()

@@ -1,0 +1,61 @@
+"""The step timeline of a run: what ran when, on which app, and how it ended.
+
+Analysis uses it to attribute flows to the app in front during a step, so every entry
+carries its start and end (epoch seconds) and the package it concerned.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class StepRecord:
+    index: int
+    kind: str
+    args: dict[str, Any]
+    package: str | None = None
+    start: float = field(default_factory=time.time)
+    end: float | None = None
+    status: str = "running"  # running | ok | failed | interrupted | skipped
+    error: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Timeline:
+    """Thread-safe list of step records, plus run-level events (app died, device lost)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.steps: list[StepRecord] = []
+        self.events: list[dict[str, Any]] = []
+
+    def begin(self, index: int, kind: str, args: dict[str, Any], package: str | None) -> StepRecord:
+        record = StepRecord(index=index, kind=kind, args=args, package=package)
+        with self._lock:
+            self.steps.append(record)
+        return record
+
+    def end(self, record: StepRecord, status: str, error: str | None = None) -> None:
+        with self._lock:
+            record.end = time.time()
+            record.status = status
+            record.error = error
+
+    def event(self, kind: str, **details: Any) -> None:
+        with self._lock:
+            self.events.append({"ts": time.time(), "kind": kind, **details})
+
+    def as_list(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [s.as_dict() for s in self.steps]
+
+    def events_list(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self.events)
