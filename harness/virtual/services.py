@@ -1,0 +1,280 @@
+"""The services a handset answers on an ADB stream: shell (v1 and v2), exec (with the
+streaming `cmd package install -S`), sync, reverse, tcp forwards, reboot, root."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shlex
+import struct
+from typing import TYPE_CHECKING
+
+from harness.virtual.adbd import AdbConnection, ServiceFn, Stream, StreamClosed
+from harness.virtual.shell import IO, Shell
+from harness.virtual.shell.pm import install_apk
+from harness.virtual.sync import serve_sync
+
+if TYPE_CHECKING:
+    from harness.virtual.handset import Handset
+
+log = logging.getLogger(__name__)
+
+ID_STDIN, ID_STDOUT, ID_STDERR, ID_EXIT, ID_CLOSE_STDIN, ID_WINSIZE = 0, 1, 2, 3, 4, 5
+MAX_INSTALL = 512 * 1024 * 1024
+
+
+def v2_packet(kind: int, data: bytes) -> bytes:
+    return struct.pack("<BI", kind, len(data)) + data
+
+
+def resolve(handset: Handset, service: str, conn: AdbConnection) -> ServiceFn | None:
+    if service.startswith("shell"):
+        head, _, command = service.partition(":")
+        opts = head.split(",")[1:]
+        if head.split(",")[0] != "shell":
+            return None
+        if "v2" in opts:
+            return lambda s: shell_v2(handset, s, command)
+        return lambda s: shell_v1(handset, s, command, raw=True)
+    if service.startswith("exec:"):
+        return lambda s: exec_(handset, s, service[5:])
+    if service == "sync:":
+        return lambda s: serve_sync(s, handset.state, Shell(handset).write_problem)
+    if service.startswith("reverse:"):
+        return lambda s: reverse(handset, s, conn, service[8:])
+    if service.startswith("tcp:"):
+        port = service.rsplit(":", 1)[-1]
+        if not port.isdigit():
+            return None
+        return lambda s: tcp_forward(handset, s, int(port))
+    if service.startswith("reboot:"):
+        return lambda s: reboot(handset, s)
+    if service == "root:":
+        return lambda s: s.write(b"adbd cannot run as root in production builds\n")
+    if service == "unroot:":
+        return lambda s: s.write(b"adbd not running as root\n")
+    if service == "remount:":
+        return lambda s: s.write(b"Not running as root. Try \"adb root\" first.\n")
+    return None
+
+
+async def run_shell(handset: Handset, command: str, stdin: bytes = b"",
+                    merged: bool = False) -> tuple[bytes, bytes, int]:
+    shell = Shell(handset)
+    if merged:
+        buf = bytearray()
+        io = IO(stdin, buf, buf)
+        code = await asyncio.to_thread(shell.run_in, command, io)
+        return bytes(buf), b"", code
+    return await asyncio.to_thread(shell.run_script, command, stdin)
+
+
+def prompt(handset: Handset, uid: int = 2000) -> bytes:
+    return f"{handset.state.props.get('ro.product.device', 'android')}:/ {'#' if uid == 0 else '$'} ".encode()
+
+
+async def shell_v1(handset: Handset, stream: Stream, command: str, raw: bool) -> None:
+    if command.strip():
+        out, _, _ = await run_shell(handset, command, merged=True)
+        await stream.write(out)
+        return
+    shell = Shell(handset)
+    await stream.write(prompt(handset))
+    pending = b""
+    while True:
+        data = await stream.read()
+        if not data:
+            return
+        pending += data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        while b"\n" in pending:
+            line, pending = pending.split(b"\n", 1)
+            if line.strip() == b"exit":
+                return
+            buf = bytearray()
+            await asyncio.to_thread(shell.run_in, line.decode("utf-8", "replace"), IO(b"", buf, buf))
+            await stream.write(line + b"\r\n" + bytes(buf).replace(b"\n", b"\r\n") + prompt(handset, shell.uid))
+
+
+async def shell_v2(handset: Handset, stream: Stream, command: str) -> None:
+    if command.strip():
+        out, err, code = await run_shell(handset, command)
+        payload = b""
+        if out:
+            payload += v2_packet(ID_STDOUT, out)
+        if err:
+            payload += v2_packet(ID_STDERR, err)
+        await stream.write(payload + v2_packet(ID_EXIT, bytes([code & 0xFF])))
+        return
+    shell = Shell(handset)
+    pending = b""
+    code = 0
+    while True:
+        try:
+            header = await stream.readexactly(5)
+        except StreamClosed:
+            return
+        kind, length = struct.unpack("<BI", header)
+        if length > 1024 * 1024:
+            return
+        data = await stream.readexactly(length) if length else b""
+        if kind == ID_CLOSE_STDIN:
+            break
+        if kind != ID_STDIN:
+            continue
+        pending += data.replace(b"\r\n", b"\n")
+        while b"\n" in pending:
+            line, pending = pending.split(b"\n", 1)
+            if line.strip() == b"exit":
+                pending = b""
+                await stream.write(v2_packet(ID_EXIT, bytes([code & 0xFF])))
+                return
+            io = IO()
+            code = await asyncio.to_thread(shell.run_in, line.decode("utf-8", "replace"), io)
+            if io.out:
+                await stream.write(v2_packet(ID_STDOUT, bytes(io.out)))
+            if io.err:
+                await stream.write(v2_packet(ID_STDERR, bytes(io.err)))
+    if pending.strip():
+        io = IO()
+        code = await asyncio.to_thread(shell.run_in, pending.decode("utf-8", "replace"), io)
+        await stream.write(v2_packet(ID_STDOUT, bytes(io.out)) + v2_packet(ID_STDERR, bytes(io.err)))
+    await stream.write(v2_packet(ID_EXIT, bytes([code & 0xFF])))
+
+
+def streaming_install_size(command: str) -> tuple[int, list[str]] | None:
+    """(size, flags) for `cmd package install -S N ...` / `pm install -S N`; else None."""
+    try:
+        argv = shlex.split(command)
+    except ValueError:
+        return None
+    if argv[:3] == ["cmd", "package", "install"]:
+        rest = argv[3:]
+    elif argv[:2] == ["pm", "install"]:
+        rest = argv[2:]
+    else:
+        return None
+    if "-S" not in rest or rest.index("-S") + 1 >= len(rest) or not rest[rest.index("-S") + 1].isdigit():
+        return None
+    size = int(rest[rest.index("-S") + 1])
+    return size, [a for a in rest if a.startswith("-") and a != "-S"]
+
+
+async def exec_(handset: Handset, stream: Stream, command: str) -> None:
+    install = streaming_install_size(command)
+    if install is None:
+        out, _, _ = await run_shell(handset, command, merged=True)
+        await stream.write(out)
+        return
+    size, flags = install
+    if size > MAX_INSTALL:
+        await stream.write(b"Failure [INSTALL_FAILED_INSUFFICIENT_STORAGE]\n")
+        return
+    try:
+        data = await stream.readexactly(size)
+    except StreamClosed:
+        return
+    with handset.state.lock:
+        ok, text = install_apk(handset.state, data, flags, handset.apps)
+    await stream.write((text + "\n").encode())
+
+
+async def reboot(handset: Handset, stream: Stream) -> None:
+    await stream.close()
+    handset.request_reboot()
+
+
+async def reverse(handset: Handset, stream: Stream, conn: AdbConnection, request: str) -> None:
+    def proto(text: str) -> bytes:
+        data = text.encode()
+        return f"{len(data):04x}".encode() + data
+
+    def fail(text: str) -> bytes:
+        return b"FAIL" + proto(text)
+
+    if request == "list-forward":
+        lines = "".join(f"{handset.transport_name(c)} {local} {remote}\n"
+                        for local, (c, remote) in handset.reverse_table().items())
+        await stream.write(proto(lines))
+        return
+    if request == "killforward-all":
+        await handset.remove_reverse(None)
+        await stream.write(b"OKAY")
+        return
+    if request.startswith("killforward:"):
+        local = request.split(":", 1)[1]
+        if await handset.remove_reverse(local):
+            await stream.write(b"OKAY")
+        else:
+            await stream.write(fail(f"listener '{local}' not found"))
+        return
+    if request.startswith("forward:"):
+        spec = request[len("forward:"):]
+        norebind = spec.startswith("norebind:")
+        if norebind:
+            spec = spec[len("norebind:"):]
+        local, _, remote = spec.partition(";")
+        if not local.startswith("tcp:") or not local[4:].isdigit():
+            await stream.write(fail(f"unknown local socket specification: {local}" if not local.startswith("tcp:")
+                                    else f"bad port number '{local[4:]}'"))
+            return
+        if not remote.startswith("tcp:") or not remote[4:].isdigit():
+            await stream.write(fail(f"unknown remote socket specification: {remote}"))
+            return
+        try:
+            port = await handset.add_reverse(conn, int(local[4:]), remote, norebind)
+        except OSError as e:
+            await stream.write(fail(f"cannot bind listener: {e.strerror or e}"))
+            return
+        except ValueError as e:
+            await stream.write(fail(str(e)))
+            return
+        await stream.write(b"OKAY" + (proto(str(port)) if local == "tcp:0" else b""))
+        return
+    await stream.write(fail(f"unknown reverse request: {request}"))
+
+
+async def pipe(stream: Stream, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+               chunk: int) -> None:
+    """Bytes both ways between an ADB stream and a socket; either side closing ends both."""
+
+    async def to_stream() -> None:
+        while True:
+            data = await reader.read(chunk)
+            if not data:
+                return
+            await stream.write(data)
+
+    async def to_socket() -> None:
+        while True:
+            data = await stream.read()
+            if not data:
+                return
+            writer.write(data)
+            await writer.drain()
+
+    tasks = [asyncio.create_task(to_stream()), asyncio.create_task(to_socket())]
+    try:
+        done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+        for task in done:
+            exc = task.exception()
+            if exc is not None and not isinstance(exc, (StreamClosed, ConnectionError)):
+                log.warning("pipe ended: %r", exc)
+    finally:
+        for task in tasks:
+            task.cancel()
+        writer.close()
+        try:
+            await stream.close()
+        except StreamClosed:
+            pass
+
+
+async def tcp_forward(handset: Handset, stream: Stream, port: int) -> None:
+    """`adb forward` lands here: connect to the handset's own loopback:port."""
+    try:
+        reader, writer = await asyncio.open_connection(handset.state.device_loopback, port)
+    except OSError:
+        return
+    await pipe(stream, reader, writer, stream.conn.max_payload)

@@ -1,0 +1,53 @@
+"""The command table of the virtual shell and the I/O a command sees."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from harness.virtual.shell.interp import Shell
+    from harness.virtual.state import HandsetState
+
+
+class ShellHost(Protocol):
+    """What the shell needs from the handset: its state, its app host, a reboot."""
+
+    state: HandsetState
+    apps: Any
+
+    def request_reboot(self) -> None: ...
+
+
+@dataclass
+class IO:
+    stdin: bytes = b""
+    out: bytearray = field(default_factory=bytearray)
+    err: bytearray = field(default_factory=bytearray)
+
+    def write(self, text: str) -> None:
+        self.out += text.encode("utf-8", "surrogateescape")
+
+    def error(self, text: str) -> None:
+        self.err += text.encode("utf-8", "surrogateescape")
+
+
+Command = Callable[["Shell", list[str], IO], int]
+COMMANDS: dict[str, Command] = {}
+
+
+def command(*names: str) -> Callable[[Command], Command]:
+    def register(fn: Command) -> Command:
+        for name in names:
+            COMMANDS[name] = fn
+        return fn
+    return register
+
+
+class Usage(Exception):
+    """A command's arguments are wrong: print `message` to stderr, exit with `code`."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
