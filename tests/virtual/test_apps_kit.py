@@ -34,11 +34,11 @@ BASE_SPEC: dict[str, Any] = {
 _loopbacks = itertools.count(1)
 
 
-def make_state(packages: list[dict[str, Any]], sdk: int = 33) -> HandsetState:
+def make_state(packages: list[dict[str, Any]], sdk: int = 33, loopback: str | None = None) -> HandsetState:
     data = {**BASE_SPEC, "packages": packages}
     data["build"] = {**BASE_SPEC["build"], "sdk": sdk, "release": "14" if sdk >= 34 else "13"}
     # A handset loopback of our own, like the handset assembly gives each handset.
-    loopback = f"127.77.{200 + next(_loopbacks) % 50}.1"
+    loopback = loopback or f"127.77.{200 + next(_loopbacks) % 50}.1"
     return HandsetState(HandsetSpec.model_validate(data), device_loopback=loopback)
 
 
@@ -143,8 +143,9 @@ def apps(internet):
     """make(packages, sdk=33) -> (state, runner); every runner is shut down afterwards."""
     made: list[AppRunner] = []
 
-    def make(packages: list[dict[str, Any]], sdk: int = 33) -> tuple[HandsetState, AppRunner]:
-        state = make_state(packages, sdk)
+    def make(packages: list[dict[str, Any]], sdk: int = 33,
+             loopback: str | None = None) -> tuple[HandsetState, AppRunner]:
+        state = make_state(packages, sdk, loopback)
         runner = AppRunner(state, internet)
         made.append(runner)
         return state, runner
@@ -235,6 +236,8 @@ class Mitm:
             return bool(addrs)
 
         assert wait_for(listening, 30), "mitmproxy did not start"
+        assert wait_for((confdir / "mitmproxy-ca-cert.pem").exists, 30)
+        time.sleep(0.2)  # written by mitmproxy's own thread
         self.ca_pem = (confdir / "mitmproxy-ca-cert.pem").read_bytes()
 
     def close(self) -> None:
