@@ -83,8 +83,6 @@ __all__ = [
     "step_kind", "step_seconds", "validate_lab", "validate_profile",
 ]
 
-_check_permission = check_permission  # the skeleton's name
-
 # --- lab.yaml ----------------------------------------------------------------------
 
 

@@ -1,8 +1,9 @@
 """`lab config check` and `lab profiles`: validate files, list profiles.
 
-A file is a profile if it has `steps`, a lab file if it has `jurisdiction`; when its
-content does not say (empty, unparsable, neither key), its location decides: a file in a
-`profiles/` folder is a profile, one named `lab*.yaml` a lab file.
+A file is a profile if it has `steps`, a lab file if it has `jurisdiction`; else the one
+whose other keys it shares more of (`policy`, `devices`... or `apps`, `hooks`...). When its
+content does not say (empty, unparsable), its location decides: a file in a `profiles/`
+folder is a profile, one named `lab*.yaml` a lab file.
 """
 
 from __future__ import annotations
@@ -12,7 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from harness.config import ConfigProblem, ConfigProblems, Profile, validate_lab, validate_profile
+from harness.config import (
+    ConfigProblem,
+    ConfigProblems,
+    LabConfig,
+    Profile,
+    validate_lab,
+    validate_profile,
+)
 from harness.errors import ConfigError
 from harness.yaml_source import YamlDocument, load_with_positions
 
@@ -40,6 +48,11 @@ def kind_of(path: Path, data: Any) -> Kind:
             return "profile"
         if "jurisdiction" in data:
             return "lab"
+        keys = {str(k) for k in data} - {"name"}
+        lab = len(keys & set(LabConfig.known_keys()))
+        profile = len(keys & set(Profile.known_keys()))
+        if lab != profile:
+            return "lab" if lab > profile else "profile"
     if path.parent.name == "profiles":
         return "profile"
     if path.name.startswith("lab") and path.suffix in YAML_SUFFIXES:

@@ -14,6 +14,7 @@ from typing import Any
 from harness.config import LabConfig, Profile
 from harness.config_profile import STEP_KINDS
 from harness.config_values import CountryCode
+from harness.errors import ConfigError
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 FILES = {"lab": "lab.schema.json", "profile": "profile.schema.json"}
@@ -84,10 +85,13 @@ def render(schema: dict[str, Any]) -> str:
 def write_schemas(directory: Path | str) -> list[Path]:
     """Write lab.schema.json and profile.schema.json into `directory`; return their paths."""
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
     written = []
-    for kind, schema in schemas().items():
-        path = directory / FILES[kind]
-        path.write_text(render(schema), encoding="utf-8")
-        written.append(path)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        for kind, schema in schemas().items():
+            path = directory / FILES[kind]
+            path.write_text(render(schema), encoding="utf-8")
+            written.append(path)
+    except OSError as e:
+        raise ConfigError(f"{e.filename or directory}: cannot write: {e.strerror or e}") from e
     return written

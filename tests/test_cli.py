@@ -102,6 +102,14 @@ def test_schema_write(tmp_path):
     assert (tmp_path / "s" / "profile.schema.json").read_text() == committed
 
 
+def test_schema_write_failure_is_one_line(tmp_path):
+    (tmp_path / "file").write_text("")
+    result = run("config", "schema", "--write", tmp_path / "file" / "sub")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("lab: ") and "cannot write" in result.stderr
+    assert len(result.stderr.splitlines()) == 1
+
+
 def test_profiles_lists_shipped_profiles():
     result = run("profiles", "--dir", ROOT / "profiles")
     assert result.exit_code == 0, result.output

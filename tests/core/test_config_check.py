@@ -25,6 +25,9 @@ def test_kind_by_content_then_location(tmp_path):
     assert kind_of(tmp_path / "profiles" / "x.yaml", None) == "profile"
     assert kind_of(tmp_path / "lab.yaml", {"name": "x"}) == "lab"
     assert kind_of(tmp_path / "other.yaml", {"name": "x"}) == "unknown"
+    # a typo in the deciding key: the other keys decide
+    assert kind_of(tmp_path / "mine.yaml", {"jurisdicton": "IN", "policy": {}}) == "lab"
+    assert kind_of(tmp_path / "mine.yaml", {"stepz": [], "apps": [], "hooks": []}) == "profile"
 
 
 def test_shipped_files_check_ok():
