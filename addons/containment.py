@@ -117,7 +117,8 @@ def parse_zone(path: str) -> Zone | None:
 class Containment:
     def __init__(self) -> None:
         self.zone: Zone | None = None
-        self._routes: OrderedDict[str, tuple[str, str]] = OrderedDict()  # server id -> (world ip, responder)
+        # server connection id -> (world ip, world port, responder)
+        self._routes: OrderedDict[str, tuple[str, int, str]] = OrderedDict()
 
     def load(self, loader):
         loader.add_option(
@@ -145,9 +146,12 @@ class Containment:
             data.server.error = f"{REFUSED} ({host}:{port}); nothing left the lab"
             logger.info("contained: refused %s:%s (not in the zone)", host, port)
             return
-        self._routes[data.server.id] = (entry.world_ip, f"{responder[0]}:{responder[1]}")
+        self._routes[data.server.id] = (entry.world_ip, port, f"{responder[0]}:{responder[1]}")
         if len(self._routes) > 100_000:
             self._routes.popitem(last=False)
+        if not data.server.sni:
+            # verify the responder as the host the client asked for, not as 127.0.0.x
+            data.server.sni = host
         data.server.address = responder
 
     def _mark(self, flow: mflow.Flow) -> None:
@@ -158,11 +162,14 @@ class Containment:
         if route is None:
             entry = self.zone.lookup(flow_host(flow))
             if entry is not None:
-                route = (entry.world_ip, "")
+                route = (entry.world_ip, 0, "")
         if route is not None:
             audit["world_ip"] = route[0]
-            audit["contained"] = {"responder": route[1] or None}
-        if flow.error is not None and REFUSED in flow.error.msg:
+            if route[1]:
+                audit["world_port"] = route[1]
+            audit["contained"] = {"responder": route[2] or None}
+        errors = (flow.error.msg if flow.error else "", flow.server_conn.error or "")
+        if any(REFUSED in text for text in errors):
             audit["contained"] = {"refused": True}
             add_note(audit, "contained: host not in the lab's zone; connection refused, nothing left the lab")
 
@@ -170,6 +177,9 @@ class Containment:
         self._mark(flow)
 
     def error(self, flow: http.HTTPFlow) -> None:
+        self._mark(flow)
+
+    def http_connect_error(self, flow: http.HTTPFlow) -> None:
         self._mark(flow)
 
     def tcp_end(self, flow: tcp.TCPFlow) -> None:

@@ -106,7 +106,7 @@ def classify(flow: mflow.Flow, policy: DestinationPolicy, geo: GeoLocator) -> di
         host=host,
         sni=clean_host(flow.client_conn.sni),
         server_ip=server_ip,
-        server_port=address[1] if address else None,
+        server_port=audit.get("world_port") or (address[1] if address else None),
         country=answer.country,
         country_sources=dict(answer.sources),
         country_confidence=str(answer.confidence),
@@ -204,6 +204,9 @@ class Destinations:
         self._classify(flow)
 
     def error(self, flow: http.HTTPFlow) -> None:
+        self._classify(flow)
+
+    def http_connect_error(self, flow: http.HTTPFlow) -> None:
         self._classify(flow)
 
     def tcp_end(self, flow: tcp.TCPFlow) -> None:

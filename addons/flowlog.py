@@ -112,6 +112,13 @@ class FlowLog:
     def error(self, flow: http.HTTPFlow) -> None:
         self.record(flow)
 
+    def http_connect_error(self, flow: http.HTTPFlow) -> None:
+        # A CONNECT that never got through (upstream unreachable, refused by containment):
+        # no request inside it will follow, so this is the only trace of it.
+        audit = audit_of(flow)
+        audit.setdefault("kind", "error")
+        self.record(flow)
+
     def tcp_end(self, flow: tcp.TCPFlow) -> None:
         self.record(flow)
 

@@ -145,7 +145,7 @@ def flow_record(flow: mflow.Flow, device: str | None = None) -> dict[str, Any]:
         "host": audit.get("host", flow_host(flow)),
         "sni": clean_host(client.sni),
         "server_ip": audit.get("server_ip", audit.get("world_ip") or connected_ip(flow)),
-        "server_port": audit.get("server_port", server_address[1] if server_address else None),
+        "server_port": audit.get("server_port", audit.get("world_port") or (server_address[1] if server_address else None)),
         "scheme": None,
         "method": None,
         "url": None,
@@ -165,7 +165,7 @@ def flow_record(flow: mflow.Flow, device: str | None = None) -> dict[str, Any]:
         "attribution": audit.get("attribution"),
         "kind": flow_kind(flow),
         "notes": list(audit.get("notes", [])),
-        "error": flow.error.msg if flow.error else None,
+        "error": flow.error.msg if flow.error else flow.server_conn.error,
         "geo_label": audit.get("geo_label"),
         "connected_ip": connected_ip(flow),
     }
