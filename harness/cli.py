@@ -380,7 +380,15 @@ def virtual() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 def virtual_list(as_json: bool) -> None:
     """List the built-in virtual handsets."""
-    not_built("virtual list")
+    from harness.virtual.catalog import list_handsets
+
+    rows = list_handsets()
+    if as_json:
+        emit_json(rows)
+        return
+    for row in rows:
+        click.echo(f"{row['name']:<12} {row['model']:<20} Android {row['release']:<3} SDK {row['sdk']}  "
+                   f"{'rooted' if row['rooted'] else 'not rooted':<10}  {row['description']}")
 
 
 @virtual.command("serve")
@@ -388,4 +396,13 @@ def virtual_list(as_json: bool) -> None:
 @click.option("--port", type=int, default=0, help="TCP port (0: a free one).")
 def virtual_serve(handset: str, port: int) -> None:
     """Serve one virtual handset in the foreground and print its serial."""
-    not_built("virtual serve")
+    from harness.errors import ConfigError, DeviceError
+    from harness.virtual.serve import run as serve_handset
+    from harness.virtual.spec import SpecError
+
+    try:
+        serve_handset(handset, port, announce=lambda serial: click.echo(serial))
+    except SpecError as e:
+        raise ConfigError(str(e)) from e
+    except OSError as e:
+        raise DeviceError(f"virtual handset: {e}") from e

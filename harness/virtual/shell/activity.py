@@ -305,6 +305,13 @@ def dumpsys(sh: Shell, argv: list[str], io: IO) -> int:
                      f"  topResumedActivity=ActivityRecord{{c0ffee1 u0 {fg[0]}/{short} t12}}\n"
                      f"  ACTIVITY {fg[0]}/{short} c0ffee1 pid={pid}\n")
         return 0
+    if name == "location":
+        io.write("Location Manager State:\n  Test Providers:\n")
+        for prov, entry in sorted(sh.state.test_providers.items()):
+            loc = entry.get("location")
+            where = f"Location[{prov} {loc['lat']:.6f},{loc['lon']:.6f} hAcc={loc['accuracy']:g}]" if loc else "null"
+            io.write(f"    {prov} enabled={'true' if entry.get('enabled') else 'false'} last location={where}\n")
+        return 0
     if name == "power":
         io.write("POWER MANAGER (dumpsys power)\n  mWakefulness=Awake\n  mHoldingDisplaySuspendBlocker=true\n")
         return 0
