@@ -41,7 +41,7 @@ def open_device(serial: str | None, lab: LabConfig | None = None,
 
     client = client or adb_client()
     if serial and is_virtual(serial):
-        handle = launch_virtual(client, serial)
+        handle = launch_virtual(client, serial, lab.state_dir / "virtual" if lab else None)
         return Handset(client, handle.serial, virtual=handle)
     return Handset(client, choose_serial(serial, client))
 

@@ -182,13 +182,25 @@ def plant_all(handset: Handset, journal: Journal, config: CanaryConfig, suffix: 
 
 
 def undo_contact(handset: Handset, undo: dict) -> None:
+    """Delete the data rows, then the raw contact as a sync adapter (a hard delete; a plain
+    delete only marks it deleted=1). A provider that rejects the query parameter gets the
+    plain URI."""
     raw_id = undo.get("raw_contact_id")
     if raw_id is None:
         raw_id = _row_id(handset, CONTACTS_RAW, f"sourceid='{check_canary(undo['marker'])}'")
     if raw_id is None:
         return
-    handset.sh(cmd(W("content"), W("delete"), W("--uri"), W(CONTACTS_DELETE),
-                   W("--where"), f"_id={check_int(int(raw_id), 0)}"))
+    raw_id = check_int(int(raw_id), 0)
+    handset.sh(cmd(W("content"), W("delete"), W("--uri"), W(CONTACTS_DATA),
+                   W("--where"), f"raw_contact_id={raw_id}"))
+    result = handset.sh(cmd(W("content"), W("delete"), W("--uri"), W(CONTACTS_DELETE),
+                            W("--where"), f"_id={raw_id}"), check=False)
+    if not result.ok and "Unknown URL" in result.output:
+        result = handset.sh(cmd(W("content"), W("delete"), W("--uri"), W(CONTACTS_RAW),
+                                W("--where"), f"_id={raw_id}"), check=False)
+    if not result.ok:
+        raise DeviceCommandError(f"deleting canary contact {raw_id} failed: {result.output.strip()[:300]}",
+                                 output=result.output, exit_status=result.exit_status)
 
 
 def undo_sms(handset: Handset, undo: dict) -> None:

@@ -6,7 +6,10 @@ harness then talks to the handset through the adb server like to any phone.
 
 from __future__ import annotations
 
+import os
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 from adbutils import AdbClient
@@ -21,15 +24,23 @@ def is_virtual(serial: str | None) -> bool:
     return bool(serial) and serial.startswith(PREFIX)
 
 
-def launch_virtual(client: AdbClient, spec: str, timeout: float = 30.0) -> Any:
-    """Start `virtual:<name>`, `adb connect` it, wait for state "device"; return the handle."""
+def launch_virtual(client: AdbClient, spec: str, runtime_root: Path | None = None,
+                   timeout: float = 30.0) -> Any:
+    """Start `virtual:<name>`, `adb connect` it, wait for state "device"; return the handle
+    (serial, port, pid, device_loopback, zone_path, stop())."""
     name = spec[len(PREFIX):] if is_virtual(spec) else spec
     if not name:
         raise DeviceNotFoundError(f"{spec!r} names no virtual handset")
     from harness.virtual.launcher import start_handset
 
+    if runtime_root is None:
+        runtime_dir = Path(tempfile.mkdtemp(prefix=f"lab-virtual-{name}-"))
+    else:
+        runtime_dir = Path(runtime_root) / f"{name}-{os.getpid()}-{time.time_ns()}"
     try:
-        handle = start_handset(name)
+        handle = start_handset(name, runtime_dir)
+    except DeviceError:
+        raise
     except (OSError, ValueError, KeyError, LookupError) as e:
         raise DeviceNotFoundError(f"cannot start virtual handset {name!r}: {e}") from e
     try:
