@@ -23,7 +23,7 @@ def test_defaults_and_overrides_resolve_per_send():
         "sends": [
             {"id": "a", "url": "https://h.example/a", "fields": [{"name": "d", "read": "imei", "encoding": "sha256"}]},
             {"id": "b", "url": "http://h.example/b", "sdk": "com.adsdk.core.Beacon", "ignore_proxy": True,
-             "pins": [], "user_agent": "Custom/1.0", "on": ["boot"], "every": 5, "gzip": True},
+             "pins": [], "user_agent": "Custom/1.0", "when": ["boot"], "every": 5, "gzip": True},
         ]})
     a, bb = resolve_sends(b, user_agents=UAS, internet_pin="sha256/PIN")
     assert a["sdk"] == "com.vendor.analytics.Tracker" and a["user_agent"] == OKHTTP_UA

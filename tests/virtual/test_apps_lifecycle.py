@@ -19,7 +19,7 @@ from harness.virtual.apps.runner import wait_for
 pytestmark = pytest.mark.e2e
 
 TELEMETRY = {"autostart": True, "sdk": "com.vendor.telemetry.Reporter", "sends": [
-    {"id": "hb", "url": "http://telemetry.vendor-cloud.example/hb", "on": ["boot"], "every": 1,
+    {"id": "hb", "url": "http://telemetry.vendor-cloud.example/hb", "when": ["boot"], "every": 1,
      "fields": [{"name": "sn", "read": "serial"}]}]}
 
 

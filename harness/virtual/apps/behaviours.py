@@ -15,7 +15,7 @@ Schema (every key optional; unknown keys are an error):
           method: POST            # GET for body: query
           body: json              # json | form | protobuf | query
           gzip: false             # gzip the body (Content-Encoding: gzip)
-          on: [launch]            # launch | boot: run once when started for that reason
+          when: [launch]          # launch | boot: run once when started for that reason
           every: 10               # seconds between repeats (0: no timer)
           fields:                 # in order (protobuf numbers them 1..n)
             - {name: did, read: imei, encoding: sha256}
@@ -120,7 +120,7 @@ class Send(_Net):
     method: Literal["GET", "POST", "PUT"] = "POST"
     body: Literal["json", "form", "protobuf", "query"] = "json"
     gzip: bool = False
-    on: list[Literal["launch", "boot"]] = ["launch"]
+    when: list[Literal["launch", "boot"]] = ["launch"]  # not `on`: YAML 1.1 reads it as true
     every: float = Field(default=0, ge=0, le=86400)
     fields: list[Field_] = []
 
@@ -149,7 +149,7 @@ class Behaviours(_Net):
 
     @property
     def starts_at_boot(self) -> bool:
-        return self.autostart or any("boot" in s.on for s in self.sends)
+        return self.autostart or any("boot" in s.when for s in self.sends)
 
 
 def parse_behaviours(package: str, data: Any) -> Behaviours:
@@ -188,7 +188,7 @@ def resolve_sends(behaviours: Behaviours, *, user_agents: dict[str, str], intern
                 resolved_pins.append(p)
         out.append({
             "id": s.id, "url": s.url, "method": s.method, "body": s.body, "gzip": s.gzip,
-            "on": list(s.on), "every": s.every,
+            "on": list(s.when), "every": s.every,
             "sdk": s.sdk or behaviours.sdk or DEFAULT_SDK,
             "user_agent": user_agents.get(ua, ua),
             "trust_user_cas": bool(s.trust_user_cas if s.trust_user_cas is not None
