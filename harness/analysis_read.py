@@ -183,11 +183,16 @@ def read_jsonl_table(path: Path, schema: pa.Schema, stats: ReadStats | None = No
     if not path.exists():
         return schema.empty_table()
     options = pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
-    read_options = pajson.ReadOptions(block_size=max(1 << 20, min(block_bytes, 64 << 20)))
+    read_options = pajson.ReadOptions(block_size=1 << 20)
+    try:  # the common case, a clean file: one multi-threaded read
+        table = pajson.read_json(path, read_options=read_options, parse_options=options)
+        table = table.select(schema.names).cast(schema)
+        stats.records += table.num_rows
+        return table
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        pass
     tables = []
     for block in _blocks(path, block_bytes):
-        if not block.strip():
-            continue
         try:
             table = pajson.read_json(io.BytesIO(block), read_options=read_options, parse_options=options)
             table = table.select(schema.names).cast(schema)

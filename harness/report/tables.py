@@ -13,9 +13,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from harness.analysis import Analysis
 from harness.analysis_summary import iso
+from harness.dataflows import join_distinct
 
 TIME_COLUMNS = ("first_seen", "last_seen", "ts")
 
@@ -65,11 +68,19 @@ class Masker:
             series = out[col]
             if not (pd.api.types.is_string_dtype(series) or series.dtype == object):
                 continue
-            hit = series.astype("string[pyarrow]").str.contains(self._pattern.pattern, regex=True)
-            hit = hit.fillna(False).astype(bool)
-            if hit.any():
-                text = series.astype(object)
-                out[col] = text.where(~hit, text[hit].map(self.text))
+            try:
+                arr = pa.array(series, from_pandas=True)
+            except (pa.ArrowInvalid, pa.ArrowTypeError):
+                arr = pa.array(series.astype(object).map(lambda v: v if v is None or isinstance(v, str) else str(v)),
+                               from_pandas=True)
+            if not pa.types.is_string(arr.type) and not pa.types.is_large_string(arr.type):
+                continue
+            hit = pc.fill_null(pc.match_substring_regex(arr, self._pattern.pattern), False)
+            if not pc.any(hit).as_py():
+                continue
+            mask = hit.to_numpy(zero_copy_only=False)
+            text = series.astype(object)
+            out[col] = text.where(~mask, text[mask].map(self.text))
         return out
 
 
@@ -92,13 +103,13 @@ def apps_table(a: Analysis) -> pd.DataFrame:
                 bytes_down=("response_bytes", "sum"), destinations=("destination", "nunique")).reset_index()
     foreign = flows[flows["flags"].str.contains("foreign", regex=False)]
     out["foreign_destinations"] = out["app"].map(foreign.groupby("app")["destination"].nunique()).fillna(0).astype(int)
-    methods = flows.groupby("app")["attribution_method"].agg(lambda s: ",".join(sorted(set(map(str, s)))))
-    out["attribution"] = out["app"].map(methods)
+    out = out.merge(join_distinct(flows, ["app"], col="attribution", src="attribution_method"), how="left", on="app")
     if not a.findings.empty:
-        sent = a.findings.groupby("app")["data_type"].agg(lambda s: ",".join(sorted(set(map(str, s)))))
-        out["data_types_sent"] = out["app"].map(sent).fillna("")
+        out = out.merge(join_distinct(a.findings, ["app"], col="data_types_sent", src="data_type"),
+                        how="left", on="app")
     else:
         out["data_types_sent"] = ""
+    out = out.fillna({"attribution": "", "data_types_sent": ""})
     return out.sort_values(["flows", "app"], ascending=[False, True])[cols].reset_index(drop=True)
 
 
