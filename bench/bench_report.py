@@ -74,9 +74,8 @@ def generate(root: Path, n: int, seed: int = 1) -> Path:
 
 def measure(capture: Path, formats: str) -> dict:
     """In this process: analyse + write; returns seconds and peak RSS."""
-    from harness.report import write_analysis
-
     from harness.analysis import analyse
+    from harness.report import write_analysis
 
     t = time.perf_counter()
     analysis = analyse([capture])
