@@ -133,7 +133,7 @@ class AppRunner:
                      f"-Dlabvirt.reason={'boot' if reason == 'boot' else 'launch'}",
                      "-Djava.io.tmpdir=" + str(self.runtime_dir), "-cp", str(jar), MAIN_CLASS],
                     executable=self._java, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                    start_new_session=True, cwd=self.runtime_dir)
+                    cwd=self.runtime_dir)
             finally:
                 log.close()
             self._procs[package] = proc

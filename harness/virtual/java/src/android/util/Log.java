@@ -12,8 +12,12 @@ public final class Log {
     private static int println(char level, String tag, String msg) {
         long pid = ProcessHandle.current().pid();
         long tid = Thread.currentThread().getId();
-        System.out.printf("%s %5d %5d %c %s: %s%n", LocalDateTime.now().format(TS), pid, tid, level, tag, msg);
-        System.out.flush();
+        String line = String.format("%s %5d %5d %c %s: %s%n", LocalDateTime.now().format(TS), pid, tid, level, tag, msg);
+        byte[] bytes = line.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        synchronized (System.out) {  // one write per line: several apps share the log file
+            System.out.write(bytes, 0, bytes.length);
+            System.out.flush();
+        }
         try {
             com.labvirt.runtime.Device.query("log", level + "\t" + tag + "\t" + msg);
         } catch (IllegalStateException e) {
