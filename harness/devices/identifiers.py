@@ -31,6 +31,7 @@ _CODES: list[tuple[int, int, dict[str, int]]] = [
 ]
 _FAILURE_TEXTS = ("Requires READ_PHONE_STATE", "does not belong to", "Parcel data not fully consumed")
 _WORD = re.compile(r"\b[0-9a-fA-F]{8}\b")
+_LINK_ETHER = re.compile(r"link/ether ([0-9a-fA-F:]{17})")
 _ADID = re.compile(r'<string name="adid_key">([0-9a-fA-F-]{36})</string>')
 ADID_PREFS = "/data/data/com.google.android.gms/shared_prefs/adid_settings.xml"
 
@@ -129,6 +130,7 @@ def read_identifiers(handset: Handset, sdk: int, rooted: bool) -> Identifiers:
         cmd(W("getprop"), W("ro.serialno")),
         cmd(W("cat"), W("/sys/class/net/wlan0/address")),
         cmd(W("settings"), W("get"), W("secure"), W("bluetooth_address")),
+        cmd(W("ip"), W("link"), W("show"), W("wlan0")),
     ]
     mark = cmd(W("echo"), MARK)
     joined = commands(*[part for line in lines for part in (line, mark)][:-1])
@@ -148,6 +150,14 @@ def read_identifiers(handset: Handset, sdk: int, rooted: bool) -> Identifiers:
         values[name], reason = _clean(name, text)
         if reason:
             missing[name] = reason
+    if values["wifi_mac"] is None:
+        link = _LINK_ETHER.search(sections[len(names) + len(plain)])
+        values["wifi_mac"], reason = _clean("wifi_mac", link.group(1) if link else None)
+        if reason is None:
+            missing.pop("wifi_mac", None)
+    if values["wifi_mac"] == "02:00:00:00:00:00":
+        values["wifi_mac"] = None
+        missing["wifi_mac"] = "masked by Android (02:00:00:00:00:00)"
     for name in ("imei", "imsi", "iccid", "phone"):
         if name not in codes:
             missing[name] = f"no known iphonesubinfo transaction code for SDK {sdk}"

@@ -1,0 +1,174 @@
+"""The handset layer against virtual handsets, through the real adb server and adbutils.
+
+prepare -> restore leaves the handset's full state dump byte-identical, also when the
+preparing process is killed with SIGKILL and `lab restore` runs; the CA lands where the
+handset's Android version reads it; `lab devices --json` lists handsets with fingerprints.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import frida
+import pytest
+from click.testing import CliRunner
+from test_ca import make_ca
+
+from harness.cli import main
+from harness.config import LabConfig
+from harness.devices import device_entry, open_device, prepare, restore
+from harness.devices.ca import APEX_CACERTS, SYSTEM_CACERTS, CaMethod, cert_pem, subject_hash_old
+from harness.devices.journal import Journal, JournalStatus, state_journal_path
+from harness.errors import InstrumentError
+
+pytestmark = pytest.mark.e2e
+LAB = sys.executable.replace("python", "lab") if os.path.exists(sys.executable.replace("python", "lab")) else "lab"
+
+
+@pytest.fixture
+def adb_env(adb_server, monkeypatch):
+    monkeypatch.setenv("ANDROID_ADB_SERVER_PORT", str(adb_server.port))
+    monkeypatch.delenv("ANDROID_SERIAL", raising=False)
+    return adb_server
+
+
+def fake_frida_server(tmp_path: Path, version: str = frida.__version__) -> Path:
+    """The virtual handset reads a pushed frida-server's version from its bytes."""
+    path = tmp_path / f"frida-server-{version}"
+    path.write_bytes(b"\x7fELF" + os.urandom(64) + f"frida-server-{version}".encode() + os.urandom(64))
+    return path
+
+
+def lab_config(tmp_path: Path, serial: str, version: str = frida.__version__) -> LabConfig:
+    return LabConfig.model_validate({
+        "name": "t", "jurisdiction": "IN", "state_dir": tmp_path / "state",
+        "devices": [{"serial": serial, "frida": "usb", "frida_server": fake_frida_server(tmp_path, version)}]})
+
+
+def test_lab_devices_json_lists_both_vendor_firmwares(virtual_handset, adb_env):
+    one, two = virtual_handset("vendor-1.0"), virtual_handset("vendor-1.1")
+    result = CliRunner().invoke(main, ["devices", "--json"])
+    assert result.exit_code == 0, result.output
+    listed = {d["serial"]: d for d in json.loads(result.output)}
+    for handset in (one, two):
+        fingerprint = handset.shell("getprop ro.build.fingerprint")[0].strip()
+        assert listed[handset.serial]["fingerprint"] == fingerprint
+        assert listed[handset.serial]["sdk"] == 33 and listed[handset.serial]["rooted"] is True
+    assert listed[one.serial]["fingerprint"] != listed[two.serial]["fingerprint"]
+    table = CliRunner().invoke(main, ["devices"])
+    assert table.exit_code == 0 and one.serial in table.output and "VC-8" in table.output
+
+
+@pytest.mark.parametrize(("name", "store", "method"), [
+    ("vendor-1.0", SYSTEM_CACERTS, CaMethod.SYSTEM_TMPFS),
+    ("rooted-a14", APEX_CACERTS, CaMethod.SYSTEM_APEX),
+])
+def test_prepare_then_restore_is_byte_identical(virtual_handset, adb_env, tmp_path, name, store, method):
+    vh = virtual_handset(name)
+    before = vh.state_dump()
+    pem = make_ca("mitmproxy")
+    lab = lab_config(tmp_path, vh.serial)
+    handset = open_device(vh.serial, lab, client=adb_env.client)
+    capture = tmp_path / "capture"
+    prepared = prepare(handset, lab, None, 18080, pem, capture, entry=device_entry(lab, vh.serial))
+    assert prepared.ca_method == method
+    assert prepared.frida_server_version == frida.__version__
+    assert vh.shell("pidof frida-server")[0].split()
+    name_0 = subject_hash_old(pem) + ".0"
+    # the CA is where this Android version reads it (and the legacy path too)
+    assert vh.shell(f"cat {store}/{name_0}")[0].strip() == cert_pem(pem).decode().strip()
+    assert vh.shell("settings get global http_proxy")[0].strip() == "127.0.0.1:18080"
+    assert "tcp:18080 tcp:18080" in vh.state_dump()["reverse"]
+    canaries = json.loads((capture / "canaries.json").read_text())
+    ids = canaries["identifiers"]
+    assert len(ids["imei"]) == 15 and ids["imei"].isdigit() and ids["imsi"].isdigit()
+    assert ids["android_id"] == vh.shell("settings get secure android_id")[0].strip()
+    assert ids["serial"] and ids["wifi_mac"] and ids["bt_mac"]
+    planted = {c["type"]: c["value"] for c in canaries["planted"]}
+    assert {"contact", "sms", "clipboard", "location"} <= set(planted)
+    assert planted["contact"] in vh.state_dump()["contacts"]
+    assert {n["type"] for n in canaries["not_planted"]} == {"account"}
+    journal = json.loads((capture / "journal.json").read_text())
+    assert journal["status"] == "prepared"
+    assert [e["kind"] for e in journal["entries"]][:4] == ["reverse", "http_proxy", "ca", "frida_server"]
+    assert vh.state_dump() != before
+
+    restore(handset, prepared.journal)
+    assert vh.state_dump() == before
+    assert vh.shell("pidof frida-server") == ("", 1)
+    restore(handset, Journal.load(state_journal_path(lab.state_dir, vh.serial)))  # idempotent
+    assert vh.state_dump() == before
+    assert Journal.load(capture / "journal.json").status == JournalStatus.RESTORED
+
+
+def _kill_when(proc: subprocess.Popen, journal: Path, kind: str | None, timeout: float = 60) -> None:
+    """SIGKILL `proc` as soon as its journal records an entry of `kind` (None: let it finish)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if kind is None:
+            if proc.poll() is not None:
+                return
+        else:
+            try:
+                text = journal.read_text()
+            except OSError:
+                text = ""
+            if f'"kind": "{kind}"' in text:
+                proc.send_signal(signal.SIGKILL)
+                proc.wait(10)
+                return
+            if proc.poll() is not None:
+                pytest.fail(f"prepare ended before a {kind} entry: {proc.stderr.read().decode()}")
+        time.sleep(0.005)
+    proc.kill()
+    pytest.fail("prepare did not get there in time")
+
+
+@pytest.mark.parametrize("kill_at", ["http_proxy", "ca", "frida_server", "canary_sms", None])
+def test_sigkilled_prepare_is_undone_by_lab_restore(virtual_handset, adb_env, tmp_path, kill_at):
+    vh = virtual_handset("rooted-a14")
+    before = vh.state_dump()
+    lab_file = tmp_path / "lab.yaml"
+    lab_file.write_text(f"name: t\njurisdiction: IN\nstate_dir: {tmp_path / 'state'}\ndevices:\n"
+                        f"  - serial: '{vh.serial}'\n    frida_server: {fake_frida_server(tmp_path)}\n")
+    ca = tmp_path / "ca.pem"
+    ca.write_bytes(make_ca("mitmproxy"))
+    env = {**os.environ, "ANDROID_ADB_SERVER_PORT": str(adb_env.port)}
+    proc = subprocess.Popen([LAB, "prepare", "--lab", str(lab_file), "--device", vh.serial, "--proxy-port",
+                             "18081", "--ca", str(ca), "--out", str(tmp_path / "cap")],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _kill_when(proc, tmp_path / "state" / "journals" / f"{vh.serial.replace(':', '_')}.json", kill_at)
+    if kill_at is not None:
+        assert proc.returncode == -signal.SIGKILL
+        assert vh.state_dump() != before or kill_at == "http_proxy"
+    else:
+        assert proc.returncode == 0, proc.stderr.read().decode()
+    # a second prepare refuses while the journal is pending
+    again = subprocess.run([LAB, "prepare", "--lab", str(lab_file), "--device", vh.serial],
+                           env=env, capture_output=True, text=True, timeout=60)
+    assert again.returncode == 3 and "lab restore" in again.stderr
+    done = subprocess.run([LAB, "restore", "--lab", str(lab_file), vh.serial], env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert vh.state_dump() == before
+    again = subprocess.run([LAB, "restore", "--lab", str(lab_file)], env=env, capture_output=True,
+                           text=True, timeout=60)
+    assert again.returncode == 0 and "nothing to restore" in again.stdout
+
+
+def test_frida_server_of_another_version_is_refused(virtual_handset, adb_env, tmp_path):
+    vh = virtual_handset("vendor-1.0")
+    before = vh.state_dump()
+    lab = lab_config(tmp_path, vh.serial, version="16.1.4")
+    handset = open_device(vh.serial, lab, client=adb_env.client)
+    with pytest.raises(InstrumentError) as err:
+        prepare(handset, lab, None, 18082, None, tmp_path / "cap", entry=device_entry(lab, vh.serial))
+    assert "16.1.4" in str(err.value) and f"frida-server-{frida.__version__}-android-arm64" in str(err.value)
+    assert vh.state_dump() == before  # what prepare did before the refusal was undone
+    assert vh.shell("ls /data/local/tmp/frida-server")[1] != 0
