@@ -132,7 +132,7 @@ def _cleartext(flow: mflow.Flow) -> bool:
     if isinstance(flow, http.HTTPFlow):
         if flow.request.method == "CONNECT":
             return False
-        return flow.request.scheme == "http" and not flow.client_conn.tls_established
+        return flow.request.scheme == "http"
     if isinstance(flow, tcp.TCPFlow | udp.UDPFlow):
         return not flow.client_conn.tls_established and bool(flow.messages)
     return False
