@@ -354,7 +354,15 @@ def _load_lab_if_present(lab_path: Path) -> Any:
 @lab_option
 def diff(baseline: Path, new: Path, fmt: str, junit: Path | None, lab_path: Path) -> None:
     """Compare a new capture with its baseline; exit 1 on a regression."""
-    not_built("diff")
+    from harness.diff import diff_captures
+    from harness.diff_render import RENDERERS, junit_xml
+
+    lab = _load_lab_if_present(lab_path)
+    result = diff_captures([baseline], [new], lab.policy if lab is not None else None)
+    if junit:
+        junit.write_text(junit_xml(result), encoding="utf-8")
+    click.echo(RENDERERS[fmt](result), nl=False)
+    sys.exit(result.exit_code)
 
 
 @main.command()
