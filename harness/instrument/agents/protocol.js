@@ -130,13 +130,26 @@ const Lab = (function () {
     });
   }
 
-  function helpers() {
+  /* Raw JNI handles for the stack capture: no wrappers, four JNI calls per event. */
+  function helpers(env) {
     if (javaHelpers === null) {
-      const Arrays = Java.use("java.util.Arrays");
+      const global = function (ref) {
+        const g = env.newGlobalRef(ref);
+        env.deleteLocalRef(ref);
+        return g;
+      };
+      const threadClass = global(env.findClass("java/lang/Thread"));
+      const arraysClass = global(env.findClass("java/util/Arrays"));
       javaHelpers = {
-        Thread: Java.use("java.lang.Thread"),
-        Arrays: Arrays,
-        arrayToString: Arrays.toString.overload("[Ljava.lang.Object;"),
+        threadClass: threadClass,
+        arraysClass: arraysClass,
+        currentThread: env.getStaticMethodId(threadClass, "currentThread", "()Ljava/lang/Thread;"),
+        getStackTrace: env.getMethodId(threadClass, "getStackTrace", "()[Ljava/lang/StackTraceElement;"),
+        getName: env.getMethodId(threadClass, "getName", "()Ljava/lang/String;"),
+        arrayToString: env.getStaticMethodId(arraysClass, "toString", "([Ljava/lang/Object;)Ljava/lang/String;"),
+        callStatic0: env.staticVaMethod("pointer", []),
+        callStatic1: env.staticVaMethod("pointer", ["pointer"]),
+        call0: env.vaMethod("pointer", []),
       };
     }
     return javaHelpers;
@@ -168,20 +181,41 @@ const Lab = (function () {
   }
 
   /* Thread name and Java stack (innermost first) of the calling Java thread. */
-  function javaContext() {
-    const h = helpers();
-    const thread = h.Thread.currentThread();
-    const text = h.arrayToString.call(h.Arrays, thread.getStackTrace());
-    return { thread: String(thread.getName()), stack: parseFrames(text) };
+  function javaContext(env) {
+    env = env || Java.vm.getEnv();
+    const h = helpers(env);
+    const handle = env.handle;
+    env.pushLocalFrame(8);
+    try {
+      const thread = h.callStatic0(handle, h.threadClass, h.currentThread);
+      env.throwIfExceptionPending();
+      let stack = [];
+      if (config.stackDepth > 0) {
+        const frames = h.call0(handle, thread, h.getStackTrace);
+        env.throwIfExceptionPending();
+        const text = h.callStatic1(handle, h.arraysClass, h.arrayToString, frames);
+        env.throwIfExceptionPending();
+        stack = parseFrames(env.stringFromJni(text));
+      }
+      const name = h.call0(handle, thread, h.getName);
+      env.throwIfExceptionPending();
+      return { thread: env.stringFromJni(name), stack: stack };
+    } finally {
+      env.popLocalFrame(NULL);
+    }
   }
 
   /* Java context when the current thread is a Java thread already; null otherwise. */
   function javaContextIfAttached() {
-    if (Java === null || !Java.available || Java.vm.tryGetEnv() === null) {
+    if (Java === null || !Java.available) {
+      return null;
+    }
+    const env = Java.vm.tryGetEnv();
+    if (env === null) {
       return null;
     }
     try {
-      return javaContext();
+      return javaContext(env);
     } catch (e) {
       return null;
     }
