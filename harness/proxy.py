@@ -94,6 +94,15 @@ class _Ready:
         self.proxy._ready.set()
 
 
+def _cancel_pending(loop: asyncio.AbstractEventLoop) -> None:
+    """Tasks left by a failed start (mitmproxy exits mid-setup) end quietly."""
+    pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+
+
 def _safe_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", name)[:64] or "lab"
 
@@ -227,6 +236,7 @@ class Proxy:
             self._failure = e
         finally:
             self._ready.set()
+            _cancel_pending(loop)
             loop.close()
 
     async def _serve(self) -> None:
