@@ -91,11 +91,13 @@ class Sensitive:
         return bool(message.stream) or (length.isdigit() and int(length) > self.max_body)
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
+        if not flow.live:  # a flow read from a file: its body is already here
+            return
         if self.scanner is not None and self._too_large(flow.request):
             flow.request.stream = StreamScan(self.scanner, "body")
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
-        if flow.response is not None and self._too_large(flow.response):
+        if flow.live and flow.response is not None and self._too_large(flow.response):
             flow.response.stream = True
             add_note(audit_of(flow), "response body not scanned: streamed (larger than audit_max_body_bytes)")
 
@@ -115,6 +117,9 @@ class Sensitive:
             add_note(audit, "request body not scanned: streamed (larger than audit_max_body_bytes)")
         else:
             body = request.raw_content
+            if body is not None and len(body) > self.max_body:
+                add_note(audit, f"request body truncated for scanning: first {self.max_body} of {len(body)} bytes")
+                body = body[: self.max_body]
         result = self.scanner.scan_message(
             url=request.pretty_url,
             headers=request.headers.items(multi=True),
@@ -130,8 +135,12 @@ class Sensitive:
             return
         if flow.response.stream:
             return
+        body = flow.response.raw_content
+        if body is not None and len(body) > self.max_body:
+            add_note(audit_of(flow), f"response body truncated for scanning: first {self.max_body} of {len(body)} bytes")
+            body = body[: self.max_body]
         result = self.scanner.scan_message(
-            body=flow.response.raw_content,
+            body=body,
             content_type=flow.response.headers.get("content-type"),
             content_encoding=flow.response.headers.get("content-encoding"),
         )

@@ -312,10 +312,27 @@ def verify(run_dir: Path, key: Path | None) -> None:
 @main.command("import")
 @click.argument("source", type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Capture folder to create.")
+@click.option("--canaries", type=click.Path(path_type=Path), help="canaries.json to scan the flows for.")
+@click.option("--device", help="Serial to record as the flows' handset.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @lab_option
-def import_(source: Path, out: Path, lab_path: Path) -> None:
-    """Build a capture folder from a mitmproxy flow file or a HAR."""
-    not_built("import")
+def import_(source: Path, out: Path, canaries: Path | None, device: str | None, as_json: bool,
+            lab_path: Path) -> None:
+    """Build a capture folder from a mitmproxy flow file or a HAR, classified and scanned
+    like a live run (lab.yaml's policy and geo, if the file exists)."""
+    from harness.config import load_lab
+    from harness.importer import import_capture
+
+    lab = load_lab(lab_path) if lab_path.exists() else None
+    if lab is None:
+        click.echo(f"lab: {lab_path} not found; flows classified without a policy", err=True)
+    result = import_capture(source, out, lab, canaries=canaries, device=device)
+    if as_json:
+        emit_json(result.as_dict())
+        return
+    click.echo(f"{out}: {result.flows} flows ({result.source_format}), {result.findings} findings")
+    for line in result.skipped:
+        click.echo(f"  skipped: {line}", err=True)
 
 
 # --- reports and regressions ------------------------------------------------------------
