@@ -64,8 +64,8 @@ def convert_adb_error(e: BaseException, serial: str, doing: str) -> DeviceError:
     low = text.lower()
     if "unauthorized" in low:
         return DeviceOfflineError(f"handset {serial} is unauthorized (while {doing})")
-    if "offline" in low:
-        return DeviceOfflineError(f"handset {serial} is offline (while {doing})")
+    if "offline" in low:  # it answered before: mid-run, offline means gone
+        return DeviceLostError(f"handset {serial} went offline while {doing}")
     if isinstance(e, AdbConnectionError):
         return DeviceError(f"the adb server went away while {doing} on {serial}: {text}")
     if isinstance(e, AdbTimeout | socket.timeout | TimeoutError):

@@ -22,7 +22,7 @@ from test_ca import make_ca
 
 from harness.cli import main
 from harness.config import LabConfig
-from harness.devices import device_entry, open_device, prepare, restore
+from harness.devices import attached, device_entry, open_device, prepare, restore
 from harness.devices.ca import APEX_CACERTS, SYSTEM_CACERTS, CaMethod, cert_pem, subject_hash_old
 from harness.devices.journal import Journal, JournalStatus, state_journal_path
 from harness.errors import InstrumentError
@@ -172,3 +172,62 @@ def test_frida_server_of_another_version_is_refused(virtual_handset, adb_env, tm
     assert "16.1.4" in str(err.value) and f"frida-server-{frida.__version__}-android-arm64" in str(err.value)
     assert vh.state_dump() == before  # what prepare did before the refusal was undone
     assert vh.shell("ls /data/local/tmp/frida-server")[1] != 0
+
+
+def test_unrooted_handset_gets_the_user_store_note_and_restores(virtual_handset, adb_env, tmp_path):
+    vh = virtual_handset("reference")
+    before = vh.state_dump()
+    lab = LabConfig.model_validate({"name": "t", "jurisdiction": "IN", "state_dir": tmp_path / "state"})
+    handset = open_device(vh.serial, lab, client=adb_env.client)
+    assert handset.info.rooted is False
+    prepared = prepare(handset, lab, None, 18083, make_ca("mitmproxy"), tmp_path / "cap", frida=False)
+    assert prepared.ca_method == CaMethod.USER_MANUAL
+    assert any("not rooted" in n and "Android 7+" in n for n in prepared.journal.notes)
+    not_planted = {n["type"]: n["reason"] for n in prepared.canaries.not_planted}
+    assert "sms" in not_planted and "root" in not_planted["sms"]
+    assert vh.state_dump() != before
+    restore(handset, prepared.journal)
+    assert vh.state_dump() == before
+
+
+def test_virtual_serial_starts_connects_and_stops_a_handset(adb_env, tmp_path):
+    lab = LabConfig.model_validate({"name": "t", "jurisdiction": "IN", "state_dir": tmp_path / "state"})
+    handset = open_device("virtual:vendor-1.1", lab, client=adb_env.client)
+    try:
+        assert handset.virtual is not None and handset.serial == handset.virtual.serial
+        assert handset.info.fingerprint and handset.info.model == "VC-8 Pro"
+        assert any(a.serial == handset.serial and a.state == "device" for a in attached(adb_env.client))
+    finally:
+        pid = handset.virtual.pid
+        handset.close()
+    assert handset.virtual is None
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+
+
+def test_handset_lost_mid_prepare_keeps_the_journal(virtual_handset, adb_env, tmp_path):
+    vh = virtual_handset("rooted-a14")
+    lab_file = tmp_path / "lab.yaml"
+    lab_file.write_text(f"name: t\njurisdiction: IN\nstate_dir: {tmp_path / 'state'}\n")
+    ca = tmp_path / "ca.pem"
+    ca.write_bytes(make_ca("mitmproxy"))
+    env = {**os.environ, "ANDROID_ADB_SERVER_PORT": str(adb_env.port)}
+    journal = tmp_path / "state" / "journals" / f"{vh.serial.replace(':', '_')}.json"
+    proc = subprocess.Popen([LAB, "prepare", "--lab", str(lab_file), "--device", vh.serial, "--proxy-port",
+                             "18084", "--ca", str(ca), "--no-frida"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while '"kind": "ca"' not in (journal.read_text() if journal.exists() else ""):
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.005)
+    vh.process.stop()  # the phone is unplugged
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 3, err
+    text = err.decode()
+    assert "lab restore" in text and "done: reverse, http_proxy" in text
+    assert "Traceback" not in text
+    kept = Journal.load(journal)
+    assert kept.pending and [e.kind for e in kept.entries][:3] == ["reverse", "http_proxy", "ca"]
+    done = subprocess.run([LAB, "restore", "--lab", str(lab_file)], env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 3 and vh.serial in done.stderr and "kept" in done.stderr
