@@ -226,7 +226,10 @@ class AdbConnection:
             raw = await self.reader.readexactly(HEADER.size)
             header = parse_header(raw, MAX_PAYLOAD)
             data = await self.reader.readexactly(header.length) if header.length else b""
-            if self.version < A_VERSION_SKIP_CHECKSUM and header.check != checksum(data):
+            # Like adbd >= 0x01000001: CNXN checksums are not verified (an adb server that
+            # reconnects sends 0); later messages only while talking to an old peer.
+            if (self.online and self.version < A_VERSION_SKIP_CHECKSUM
+                    and header.command != A_CNXN and header.check != checksum(data)):
                 raise ProtocolError(f"bad checksum on {header.name}")
             if header.command == A_CNXN:
                 await self._on_cnxn(header.arg0, header.arg1, data)
@@ -332,6 +335,9 @@ class AdbdServer:
         return self.port
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if getattr(self.device, "rebooting", False):  # offline while rebooting, like a phone
+            writer.close()
+            return
         conn = AdbConnection(reader, writer, self.device)
         self.connections.add(conn)
         try:

@@ -136,7 +136,6 @@ class Handset:
             return
         self.rebooting = True
         try:
-            await asyncio.sleep(0.1)  # let the reboot command's reply leave
             await self.server.drop_all()
             for port in list(self._reverse):
                 await self._close_reverse(port)
