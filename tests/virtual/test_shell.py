@@ -311,3 +311,20 @@ def test_builtin_identifiers_are_plausible() -> None:
         ids = Host(name).state.identifiers
         assert luhn_ok(ids["imei"]) and ids["iccid"].startswith("89") and len(ids["android_id"]) == 16
     assert Host("vendor-1.0").state.identifiers["imsi"][:3] in ("404", "405")
+
+
+def test_random_command_lines_never_raise(host: Host) -> None:
+    import random
+
+    rng = random.Random(1234)
+    tokens = ["echo", "ls", "-l", "pm", "list", "packages", "grant", "am", "start", "-n", "a/.B", "settings",
+              "put", "get", "global", "x", ";", "&&", "||", "|", "'", '"', "$(", ")", "`", "$?", "${", "}",
+              ">", ">>", "2>&1", "<", "if", "then", "fi", "for", "do", "done", "while", "[", "]", "-e", "/",
+              "/sdcard", "*", "content", "--uri", "content://sms", "--bind", "a:i:x", "service", "call",
+              "iphonesubinfo", "99", "monkey", "-p", "wm", "size", "0x0", "chmod", "u+q", "mount", "cp", "mv",
+              "stat", "-c", "%Q", "printf", "%d", "abc", "head", "-n", "x", "xargs", "cut", "-f", "tr", "\\", "\n"]
+    for _ in range(600):
+        line = " ".join(rng.choice(tokens) for _ in range(rng.randint(1, 12)))
+        out, err, code = host.run(line)
+        assert isinstance(code, int) and 0 <= code <= 255, line
+    assert host.run("(" * 3000)[2] != 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import logging
 import posixpath
 
 from harness.virtual.fs import File, FsError, norm
@@ -22,6 +23,7 @@ from harness.virtual.shell.parser import (
 )
 from harness.virtual.shell.registry import COMMANDS, IO, ShellHost, Usage
 
+log = logging.getLogger(__name__)
 SH = "/system/bin/sh"
 BIN_DIRS = {"/system/bin", "/bin", "/system/xbin", "/vendor/bin", "/sbin", "/product/bin",
             "/apex/com.android.runtime/bin"}
@@ -63,6 +65,10 @@ class Shell:
     def run_in(self, src: str, io: IO) -> int:
         try:
             tree = parse(src)
+        except RecursionError:
+            io.error(f"{SH}: syntax error: nested too deeply\n")
+            self.last = 2
+            return self.last
         except ParseError as e:
             io.error(f"{SH}: {e}\n")
             self.last = 2 if "unexpected" in str(e) else 1
@@ -71,6 +77,9 @@ class Shell:
             self.last = self.seq(tree, io)
         except ExitShell as e:
             self.last = e.code
+        except RecursionError:
+            io.error(f"{SH}: too deep\n")
+            self.last = 2
         return self.last
 
     def child(self, uid: int | None = None) -> Shell:
@@ -229,6 +238,11 @@ class Shell:
             return e.code
         except FsError as e:
             io.error(f"{base}: {e.path}: {e.text}\n")
+            return 1
+        except (ValueError, IndexError, KeyError, TypeError, UnicodeError, OverflowError) as e:
+            # Arguments no real tool would accept: answer like a failing command, log it.
+            log.warning("command %r failed on %r: %r", base, argv, e)
+            io.error(f"{base}: {e}\n")
             return 1
 
     def exec_file(self, name: str, argv: list[str], io: IO) -> int:
