@@ -70,7 +70,7 @@ class Captured:
 @dataclass
 class PlainProxy:
     """A plain listening socket standing in for a proxy: records what arrives, answers 200
-    to absolute-URI requests and nothing to CONNECT (the app then times out)."""
+    to absolute-URI requests and closes CONNECTs unanswered (the app's TLS send fails)."""
     host: str
     sock: socket.socket = field(init=False)
     requests: list[Captured] = field(default_factory=list)
@@ -122,10 +122,13 @@ class PlainProxy:
                 body, buf = buf[:length], buf[length:]
                 self.arrivals.append(time.monotonic())
                 self.requests.append(Captured(text, body))
-                if not text.startswith("CONNECT "):
-                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+                if text.startswith("CONNECT "):
+                    return
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
         except OSError:
             return
+        finally:
+            conn.close()
 
     def wait(self, n: int, timeout: float = 30) -> list[Captured]:
         assert wait_for(lambda: len(self.requests) >= n, timeout), f"{len(self.requests)} of {n} requests"
