@@ -228,6 +228,7 @@ class Proxy:
     def _thread_main(self) -> None:
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
+        self._loop = loop
         try:
             loop.run_until_complete(self._serve())
         except SystemExit as e:  # mitmproxy's errorcheck exits when startup logged an error
@@ -275,6 +276,24 @@ class Proxy:
         self.stop()
 
     # -- what the orchestrator needs ------------------------------------------------------
+
+    def set_canaries(self, path: Path, timeout: float = 30.0) -> None:
+        """Load a new canaries.json into the running scanner (prepare plants them after
+        the proxy is up); the option is updated on the proxy's own event loop."""
+        master, loop = self._master, getattr(self, "_loop", None)
+        if master is None or loop is None or loop.is_closed():
+            raise ProxyError("the proxy is not running")
+
+        async def update() -> None:
+            master.options.update(audit_canaries=str(path))
+
+        try:
+            asyncio.run_coroutine_threadsafe(update(), loop).result(timeout)
+        except exceptions.OptionsError as e:
+            raise ProxyError(f"cannot load canaries {path}: {e}") from e
+        except TimeoutError as e:
+            raise ProxyError(f"the proxy did not load canaries within {timeout:.0f} s") from e
+        self.canaries = path
 
     @property
     def port(self) -> int:
