@@ -126,6 +126,21 @@ class Handset:
         if self.loop is not None:
             self.loop.call_soon_threadsafe(lambda: self._spawn(self.reboot()))
 
+    def request_restart_adbd(self) -> None:
+        """adbd restarts (after `adb root`): every transport drops, the adb server reconnects."""
+        self._spawn(self._restart_adbd())
+
+    async def _restart_adbd(self) -> None:
+        if self.rebooting:
+            return
+        self.rebooting = True
+        try:
+            await asyncio.sleep(0.05)
+            await self.server.drop_all()
+            await asyncio.sleep(0.3)
+        finally:
+            self.rebooting = False
+
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)

@@ -49,10 +49,8 @@ def resolve(handset: Handset, service: str, conn: AdbConnection) -> ServiceFn | 
         return lambda s: tcp_forward(handset, s, int(port))
     if service.startswith("reboot:"):
         return lambda s: reboot(handset, s)
-    if service == "root:":
-        return lambda s: s.write(b"adbd cannot run as root in production builds\n")
-    if service == "unroot:":
-        return lambda s: s.write(b"adbd not running as root\n")
+    if service in ("root:", "unroot:"):
+        return lambda s: root(handset, s, service == "root:")
     if service == "remount:":
         return lambda s: s.write(b"Not running as root. Try \"adb root\" first.\n")
     return None
@@ -176,6 +174,23 @@ async def exec_(handset: Handset, stream: Stream, command: str) -> None:
     with handset.state.lock:
         ok, text = install_apk(handset.state, data, flags, handset.apps)
     await stream.write((text + "\n").encode())
+
+
+async def root(handset: Handset, stream: Stream, want_root: bool) -> None:
+    """`adb root` / `adb unroot`: only userdebug/eng builds that are rooted; adbd restarts."""
+    state = handset.state
+    if want_root and (state.props.get("ro.debuggable") != "1" or not state.rooted):
+        await stream.write(b"adbd cannot run as root in production builds\n")
+        return
+    if state.adbd_root == want_root:
+        await stream.write(b"adbd is already running as root\n" if want_root else b"adbd not running as root\n")
+        return
+    await stream.write(b"restarting adbd as root\n" if want_root else b"restarting adbd as non root\n")
+    await stream.close()
+    with state.lock:
+        state.adbd_root = want_root
+        state.props["service.adb.root"] = "1" if want_root else "0"
+    handset.request_restart_adbd()
 
 
 async def reboot(handset: Handset, stream: Stream) -> None:

@@ -62,6 +62,7 @@ class HandsetState:
         self.reverse: dict[str, str] = {}
         self.frida_version: str | None = spec.frida_server_version
         self.frida_running = False
+        self.adbd_root = False
         self.log: deque[str] = deque(maxlen=2000)
         self.boot_count = 0
         self.boot_time = time.time()
@@ -269,6 +270,8 @@ class HandsetState:
             self.location = None
             self.foreground = None
             self.frida_running = False
+            self.adbd_root = False
+            self.props["service.adb.root"] = "0"
             self.boot_count += 1
             self.boot_time = time.time()
             self.settings["global"]["boot_count"] = str(self.boot_count + 1)

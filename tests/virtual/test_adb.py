@@ -193,3 +193,42 @@ def test_reboot_comes_back_and_keeps_settings(virtual_handset) -> None:
         time.sleep(0.5)
     assert h.device.shell("settings get global http_proxy") == "127.0.0.1:8080"
     assert h.device.reverse_list() == []
+
+
+def _wait_device(h, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        h.adb.run("connect", h.serial, timeout=10)
+        if h.adb.run("-s", h.serial, "get-state", timeout=10).stdout.strip() == "device":
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"{h.serial} did not come back")
+
+
+def test_adb_root_on_userdebug_and_forward(virtual_handset) -> None:
+    ref = virtual_handset("reference")
+    assert ref.adb.run("-s", ref.serial, "root").stdout == "adbd cannot run as root in production builds\n"
+    h = virtual_handset("vendor-1.0")
+    assert "restarting adbd as root" in h.adb.run("-s", h.serial, "root", timeout=30).stdout
+    _wait_device(h)
+    out = h.adb.run("-s", h.serial, "shell", "id").stdout
+    assert out.startswith("uid=0(root) gid=0(root) groups=0(root),1004(input)") and "context=u:r:su:s0" in out
+    assert h.adb.run("-s", h.serial, "shell", "mount -t tmpfs tmpfs /system/etc/security/cacerts").returncode == 0
+    assert "restarting adbd as non root" in h.adb.run("-s", h.serial, "unroot", timeout=30).stdout
+    _wait_device(h)
+    assert h.adb.run("-s", h.serial, "shell", "id -u").stdout == "2000\n"
+    # adb forward reaches a socket on the handset's own loopback
+    listener = socket.socket()
+    listener.bind((h.process.device_loopback, 0))
+    listener.listen()
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        conn.sendall(b"hello from the handset")
+        conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    res = h.adb.run("-s", h.serial, "forward", "tcp:0", f"tcp:{listener.getsockname()[1]}")
+    with socket.create_connection(("127.0.0.1", int(res.stdout.strip())), timeout=10) as c:
+        assert c.recv(100) == b"hello from the handset"
+    listener.close()

@@ -180,6 +180,7 @@ def su(sh: Shell, argv: list[str], io: IO) -> int:
     args = argv[1:]
     root = sh.child(uid=0)
     root.env["USER"] = "root"
+    root.su_context = "u:r:magisk:s0"
     while args and args[0] in ("0", "root", "-", "-l", "--login", "-mm", "-M", "--mount-master"):
         args = args[1:]
     if not args:
@@ -195,8 +196,11 @@ def id_(sh: Shell, argv: list[str], io: IO) -> int:
         flags = argv[1:]
         if "-u" in flags:
             io.write("0\n")
-        else:
+        elif sh.su_context == "u:r:magisk:s0":
             io.write("uid=0(root) gid=0(root) groups=0(root) context=u:r:magisk:s0\n")
+        else:  # adbd running as root (userdebug `adb root`) keeps the shell's groups
+            groups = SHELL_GROUPS.split(",", 1)[1]
+            io.write(f"uid=0(root) gid=0(root) groups=0(root),{groups} context=u:r:su:s0\n")
         return 0
     if "-u" in argv[1:]:
         io.write("2000\n")

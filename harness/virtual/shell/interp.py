@@ -38,11 +38,14 @@ class ExitShell(Exception):
 
 
 class Shell:
-    def __init__(self, host: ShellHost, uid: int = 2000, env: dict[str, str] | None = None,
+    def __init__(self, host: ShellHost, uid: int | None = None, env: dict[str, str] | None = None,
                  cwd: str = "/") -> None:
         self.host = host
         self.state = host.state
+        if uid is None:  # adbd's own user: root after `adb root` on a userdebug build
+            uid = 0 if getattr(host.state, "adbd_root", False) else 2000
         self.uid = uid
+        self.su_context = "u:r:su:s0"
         self.cwd = cwd
         self.env: dict[str, str] = {"PATH": "/product/bin:/apex/com.android.runtime/bin:/system/bin:"
                                     "/system/xbin:/odm/bin:/vendor/bin:/vendor/xbin",
@@ -85,6 +88,7 @@ class Shell:
     def child(self, uid: int | None = None) -> Shell:
         sub = Shell(self.host, self.uid if uid is None else uid, dict(self.env), self.cwd)
         sub.depth = self.depth + 1
+        sub.su_context = self.su_context
         return sub
 
     # --- execution -------------------------------------------------------------------
