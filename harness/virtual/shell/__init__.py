@@ -4,7 +4,17 @@
 modules imported below, registered in `registry.COMMANDS`.
 """
 
-from harness.virtual.shell import activity, builtins, content, files, pm, system  # noqa: F401
+from harness.virtual.shell import (  # noqa: F401
+    activity,
+    builtins,
+    content,
+    files,
+    mounts,
+    perms,
+    pm,
+    system,
+    text,
+)
 from harness.virtual.shell.interp import Shell
 from harness.virtual.shell.registry import COMMANDS, IO, ShellHost
 
