@@ -24,7 +24,7 @@ from harness.virtual.state import HandsetState
 log = logging.getLogger(__name__)
 
 # Features we implement; no delayed_ack, no stat_v2/ls_v2/sendrecv_v2, no abb.
-FEATURES = ["shell_v2", "cmd", "fixed_push_mkdir", "fixed_push_symlink_timestamp", "push_sync"]
+FEATURES = ["shell_v2", "cmd", "fixed_push_mkdir"]
 REBOOT_DOWNTIME = 1.0
 
 
