@@ -14,6 +14,7 @@ A finding says what (type, id: the canary id or `pattern:<name>`), where (`url`,
 
 from __future__ import annotations
 
+import bisect
 import json
 import re
 from collections.abc import Iterable, Iterator
@@ -35,6 +36,7 @@ from harness.body_decode import (
 )
 from harness.encodings import forms_of, needles_of
 from harness.errors import CaptureError
+from harness.needle_prefilter import Prefilter
 
 IDENTIFIER_KEYS = (
     "imei", "imsi", "iccid", "phone", "serial", "android_id", "wifi_mac", "bt_mac", "advertising_id",
@@ -136,17 +138,22 @@ def load_canaries(path: Path) -> Canaries:
 
 # --- patterns ----------------------------------------------------------------------------
 
-_EMAIL = re.compile(rb"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}")
-_PHONE = re.compile(rb"(?<![\w+])\+[1-9]\d{9,13}(?!\d)")
-_MAC = re.compile(rb"(?<![0-9A-Fa-f:-])[0-9A-Fa-f]{2}([:-])(?:[0-9A-Fa-f]{2}\1){4}[0-9A-Fa-f]{2}(?![0-9A-Fa-f:-])")
-_DIGITS15 = re.compile(rb"(?<!\d)(?:\d{15}|89\d{16,18})(?!\d)")
-_KEYED = re.compile(
-    rb"(?i)[\"']?(imsi|subscriber_?id|android_?id|ssaid|ad(?:vertising)?_?id|gaid|idfa)[\"']?"
-    rb"\s*[:=]\s*[\"']?([0-9A-Za-z-]{8,40})"
-)
+# Python's regex engine is fast only from a literal: each pattern is found from its
+# anchor ('@', '+', a separator pair, a run of digits, a key name) and checked around it.
+_EMAIL_DOMAIN = re.compile(rb"@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}")
+_EMAIL_LOCAL = re.compile(rb"[A-Za-z0-9._%+-]{1,64}$")
+_PHONE = re.compile(rb"\+[1-9]\d{9,13}")
+_MAC_ANCHOR = re.compile(rb"([:-])[0-9A-Fa-f]{2}\1")
+_MAC = re.compile(rb"[0-9A-Fa-f]{2}([:-])(?:[0-9A-Fa-f]{2}\1){4}[0-9A-Fa-f]{2}")
+_DIGIT_MAP = bytes(0x30 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))
+_KEYS = (b"imsi", b"subscriberid", b"subscriber_id", b"android_id", b"androidid", b"ssaid",
+         b"advertising_id", b"advertisingid", b"adid", b"ad_id", b"gaid", b"idfa")
+_KEY_VALUE = re.compile(rb"[\"']?\s*[:=]\s*[\"']?([0-9A-Za-z-]{8,40})")
 _UUID = re.compile(rb"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _HEX16 = re.compile(rb"^[0-9a-fA-F]{16}$")
-_DECIMAL = re.compile(rb"-?\d{1,3}\.\d{3,}")
+_DECIMAL_TAIL = re.compile(rb"\.\d{3,}")
+_DECIMAL_HEAD = re.compile(rb"-?\d{1,3}$")
+_HEXCHARS = frozenset(b"0123456789abcdefABCDEF")
 # GSMA reporting bodies that issue most TACs (first two IMEI digits).
 _IMEI_BODIES = frozenset({"01", "35", "86", "99", "33", "44", "45", "49", "50", "51", "52", "53", "54", "91", "98"})
 
@@ -164,33 +171,82 @@ def luhn_ok(digits: str) -> bool:
 
 
 def pattern_findings(data: bytes, known: frozenset[bytes]) -> Iterator[tuple[str, int, bytes]]:
-    """(type, offset, matched) for identifiers recognised by shape; values in `known`
-    (the canaries' own forms) are left to the needles."""
+    """(type, offset, matched) for identifiers recognised by shape; the caller drops
+    values in `known` (the canaries' own forms, reported by the needles)."""
     if b"@" in data:
-        for m in _EMAIL.finditer(data):
-            yield "email", m.start(), m.group()
+        for m in _EMAIL_DOMAIN.finditer(data):
+            local = _EMAIL_LOCAL.search(data, max(0, m.start() - 64), m.start())
+            if local:
+                yield "email", local.start(), data[local.start() : m.end()]
     if b"+" in data:
         for m in _PHONE.finditer(data):
-            yield "phone", m.start(), m.group()
-    if b":" in data or b"-" in data:
-        for m in _MAC.finditer(data):
+            before = data[m.start() - 1 : m.start()]
+            after = data[m.end() : m.end() + 1]
+            if not (before.isalnum() or before in (b"_", b"+")) and not after.isdigit():
+                yield "phone", m.start(), m.group()
+    yield from _macs(data)
+    yield from _digit_runs(data)
+    yield from _keyed(data)
+
+
+def _macs(data: bytes) -> Iterator[tuple[str, int, bytes]]:
+    seen = -1
+    for anchor in _MAC_ANCHOR.finditer(data):
+        # the anchor is any separator pair of the MAC: try each start it could belong to
+        for start in range(anchor.start() - 14, anchor.start() + 1, 3):
+            if start <= seen or start < 0:
+                continue
+            m = _MAC.match(data, start)
+            if not m:
+                continue
+            before = data[start - 1] if start else None
+            after = data[m.end()] if m.end() < len(data) else None
+            if before in _HEXCHARS or before in (58, 45) or after in _HEXCHARS or after in (58, 45):
+                continue
             flat = m.group().lower().replace(b":", b"").replace(b"-", b"")
             if flat not in (b"000000000000", b"ffffffffffff"):
-                yield "mac", m.start(), m.group()
-    for m in _DIGITS15.finditer(data):
-        digits = m.group().decode()
-        if len(digits) == 15 and luhn_ok(digits) and digits[:2] in _IMEI_BODIES and len(set(digits)) > 2:
-            yield "imei", m.start(), m.group()
-        elif digits.startswith("89") and len(digits) >= 18 and luhn_ok(digits):
-            yield "iccid", m.start(), m.group()
-    for m in _KEYED.finditer(data):
-        key, value = m.group(1).lower().replace(b"_", b""), m.group(2)
-        if key in (b"imsi", b"subscriberid") and value.isdigit() and len(value) in (14, 15):
-            yield "imsi", m.start(2), value
-        elif key in (b"androidid", b"ssaid") and _HEX16.match(value):
-            yield "android_id", m.start(2), value
-        elif key in (b"adid", b"advertisingid", b"gaid", b"idfa") and _UUID.match(value):
-            yield "advertising_id", m.start(2), value
+                seen = start
+                yield "mac", start, m.group()
+
+
+def _digit_runs(data: bytes) -> Iterator[tuple[str, int, bytes]]:
+    digits = data.translate(_DIGIT_MAP)
+    position = digits.find(b"0" * 15)
+    while position != -1:
+        end = position
+        while end < len(digits) and digits[end] == 0x30:
+            end += 1
+        run = data[position:end].decode()
+        beside = (data[position - 1 : position], data[end : end + 1])
+        if b"." not in beside:  # a decimal fraction is not an identifier
+            if len(run) == 15 and luhn_ok(run) and run[:2] in _IMEI_BODIES and len(set(run)) > 2:
+                yield "imei", position, data[position:end]
+            elif run.startswith("89") and 18 <= len(run) <= 20 and luhn_ok(run):
+                yield "iccid", position, data[position:end]
+        position = digits.find(b"0" * 15, end)
+
+
+def _keyed(data: bytes) -> Iterator[tuple[str, int, bytes]]:
+    lower = data.lower()
+    for key in _KEYS:
+        position = lower.find(key)
+        while position != -1:
+            m = _KEY_VALUE.match(data, position + len(key))
+            if m:
+                kind = _keyed_kind(key.replace(b"_", b""), m.group(1))
+                if kind:
+                    yield kind, m.start(1), m.group(1)
+            position = lower.find(key, position + len(key))
+
+
+def _keyed_kind(key: bytes, value: bytes) -> str | None:
+    if key in (b"imsi", b"subscriberid") and value.isdigit() and len(value) in (14, 15):
+        return "imsi"
+    if key in (b"androidid", b"ssaid") and _HEX16.match(value):
+        return "android_id"
+    if key in (b"adid", b"advertisingid", b"gaid", b"idfa") and _UUID.match(value):
+        return "advertising_id"
+    return None
 
 
 # --- the scanner -------------------------------------------------------------------------
@@ -236,7 +292,9 @@ class Scanner:
         self.location_tolerance = location_tolerance
         self.max_decoded = max_decoded
         self.needle_count = 0
+        self.longest_needle = 0
         self._automaton: Any = None
+        self._prefilter: Prefilter | None = None
         self._known: frozenset[bytes] = frozenset()
         self._build()
 
@@ -257,39 +315,63 @@ class Scanner:
                     bucket.append(needle)
         self._known = frozenset(known)
         self.needle_count = len(table)
+        self.longest_needle = max((len(text) for text in table), default=0)
         if table:
             automaton = ahocorasick.Automaton()
             for text, needles in table.items():
                 automaton.add_word(text, (len(text), tuple(needles)))
             automaton.make_automaton()
             self._automaton = automaton
+            self._prefilter = Prefilter(table)
 
     # -- one text ---------------------------------------------------------------------
 
-    def scan_text(self, data: bytes, where: str, chain: tuple[str, ...] = (), blobs: bool = True) -> list[Finding]:
+    def scan_needles(self, data: bytes, where: str, chain: tuple[str, ...] = ()) -> list[Finding]:
+        """The canary needles only: one automaton pass over the bytes as they are."""
         findings: list[Finding] = []
-        if self._automaton is not None and data:
-            for end, (length, needles) in self._automaton.iter(data.decode("latin-1")):
+        if self._automaton is None or not data:
+            return findings
+        windows = self._prefilter.windows(data) if self._prefilter is not None else None
+        for start, stop in [(0, len(data))] if windows is None else windows:
+            text = (data if windows is None else data[start:stop]).decode("latin-1")
+            for end, (length, needles) in self._automaton.iter(text):
                 for needle in needles:
                     findings.append(
-                        Finding(needle.type, needle.id, where, encoding_chain(needle.encoding, chain), end - length + 1)
+                        Finding(needle.type, needle.id, where, encoding_chain(needle.encoding, chain),
+                                start + end - length + 1)
                     )
-        if self.patterns and data:
-            window = data[: self.pattern_max_bytes]
-            for kind, offset, matched in pattern_findings(window, self._known):
-                if matched not in self._known:
-                    findings.append(Finding(kind, f"pattern:{kind}", where, encoding_chain("plain", chain), offset))
-            findings.extend(self._locations(window, where, chain))
+        return findings
+
+    def scan_text(
+        self, data: bytes, where: str, chain: tuple[str, ...] = (), blobs: bool = True, patterns: bool = True
+    ) -> list[Finding]:
+        findings = self.scan_needles(data, where, chain)
+        if patterns and self.patterns and data:
+            findings += self._patterns(data, where, chain)
         if blobs and data:
             for offset, decoded, inner in base64_blobs(data):
-                for found in self.scan_text(decoded, where, chain + inner, blobs=False):
+                for found in self.scan_text(decoded, where, chain + inner, blobs=False, patterns=patterns):
                     findings.append(Finding(found.type, found.id, where, found.encoding, offset))
         return findings
+
+    def _patterns(self, data: bytes, where: str, chain: tuple[str, ...]) -> list[Finding]:
+        window = data[: self.pattern_max_bytes]
+        found = [
+            Finding(kind, f"pattern:{kind}", where, encoding_chain("plain", chain), offset)
+            for kind, offset, matched in pattern_findings(window, self._known)
+            if matched not in self._known
+        ]
+        found.extend(self._locations(window, where, chain))
+        return found
 
     def _locations(self, data: bytes, where: str, chain: tuple[str, ...]) -> Iterator[Finding]:
         if not self.canaries.locations or b"." not in data:
             return
-        numbers = [(m.start(), float(m.group())) for m in _DECIMAL.finditer(data)]
+        numbers = []
+        for m in _DECIMAL_TAIL.finditer(data):
+            head = _DECIMAL_HEAD.search(data, max(0, m.start() - 4), m.start())
+            if head:
+                numbers.append((head.start(), float(data[head.start() : m.end()])))
         tol = self.location_tolerance
         for planted in self.canaries.locations:
             lats = [pos for pos, value in numbers if abs(value - planted.lat) <= tol]
@@ -312,20 +394,37 @@ class Scanner:
         result = ScanResult()
         if url:
             result.findings += self.scan_text(url.encode("utf-8", "surrogateescape"), "url")
+        parts: list[tuple[str, bytes]] = []
         for name, value in headers:
             lname = _safe_name(name.lower())
             raw = value.encode("utf-8", "surrogateescape")
             if lname == "cookie":
                 for cookie in raw.split(b";"):
                     key, _, val = cookie.strip().partition(b"=")
-                    where = f"cookie:{_safe_name(key.decode('latin-1'))}"
-                    result.findings += self.scan_text(val, where)
+                    parts.append((f"cookie:{_safe_name(key.decode('latin-1'))}", val))
             elif lname not in ("content-length", "content-type", "content-encoding", "host"):
-                result.findings += self.scan_text(raw, f"header:{lname}")
+                parts.append((f"header:{lname}", raw))
+        if parts:
+            result.findings += self._scan_parts(parts)
         if body:
             self._scan_body(body, content_type or "", content_encoding, "body", result)
         result.findings = _dedupe(result.findings)
         return result
+
+    def _scan_parts(self, parts: list[tuple[str, bytes]]) -> list[Finding]:
+        """All header and cookie values in one pass (joined by newlines), each finding
+        mapped back to the value it is in."""
+        joined = b"\n".join(raw for _, raw in parts)
+        starts, position = [], 0
+        for _, raw in parts:
+            starts.append(position)
+            position += len(raw) + 1
+        found = []
+        for finding in self.scan_text(joined, ""):
+            index = bisect.bisect_right(starts, finding.offset) - 1
+            found.append(Finding(finding.type, finding.id, parts[index][0], finding.encoding,
+                                 finding.offset - starts[index]))
+        return found
 
     def _scan_body(self, body: bytes, ctype: str, cenc: str | None, where: str, result: ScanResult) -> None:
         decoded = content_decode(body, cenc, self.max_decoded)
@@ -340,16 +439,16 @@ class Scanner:
                 return
         flat = self.scan_text(data, where, chain)
         leaves = None
-        if flat or "proto" in ctype or "grpc" in ctype or (b"\\" in data and "json" in ctype):
+        if flat or "proto" in ctype or "grpc" in ctype or (("json" in ctype) and (b"\\u" in data or b"\\/" in data)):
             leaves = self._structure(data, ctype, where, result)
         if leaves is None:
-            if "json" in ctype and json_leaves(data) is None:
-                result.notes.append(f"{where}: declared JSON but does not parse; scanned as text")
+            if "json" in ctype and not _looks_like_json(data):
+                result.notes.append(f"{where}: declared JSON but is not (bad UTF-8 or shape); scanned as text")
             result.findings += flat
             return
         structured: list[Finding] = []
         for leaf_where, value in leaves:
-            structured += self.scan_text(value, leaf_where, chain)
+            structured += self.scan_text(value, leaf_where, chain, patterns=False)
         seen = {(f.type, f.id, f.encoding) for f in structured}
         result.findings += structured + [f for f in flat if (f.type, f.id, f.encoding) not in seen]
 
@@ -370,9 +469,24 @@ class Scanner:
         return None
 
 
+_UNPRINTABLE = re.compile(r"[^\x21-\x7e]")
+
+
 def _safe_name(name: str) -> str:
-    clean = "".join(ch if 32 < ord(ch) < 127 else "?" for ch in name)
-    return clean[:64]
+    """Names from hostile traffic end up in reports: printable, bounded."""
+    return _UNPRINTABLE.sub("?", name[:64])
+
+
+def _looks_like_json(data: bytes) -> bool:
+    """A cheap check (no parse) for the common breakages: bad UTF-8, not an object or array."""
+    stripped = data.strip()
+    if not stripped or (stripped[:1], stripped[-1:]) not in ((b"{", b"}"), (b"[", b"]")):
+        return False
+    try:
+        stripped.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _dedupe(findings: list[Finding]) -> list[Finding]:

@@ -172,7 +172,11 @@ def test_patterns(scanner: Scanner, text: str, kind: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["ts=1700000000000123", "mac=00:00:00:00:00:00", "imei 356938035643808", "id=550e8400-e29b-41d4-a716-446655440000"],
+    [
+        "ts=1700000000000123", "mac=00:00:00:00:00:00", "imei 356938035643808",
+        "id=550e8400-e29b-41d4-a716-446655440000", '{"n": 0.356938035643809}', "ip6 fe80::1:2:3:4",
+        "mac=3c:5a:b4:01:02:03:04", '{"android_id": "nothex-nothex00"}',
+    ],
 )
 def test_patterns_do_not_fire_on_lookalikes(scanner: Scanner, text: str) -> None:
     assert scanner.scan_message(body=text.encode()).findings == []
