@@ -173,12 +173,15 @@ def destinations_frame(flows: pd.DataFrame, findings: pd.DataFrame, bypassed: pd
         bypassed=("_bypass", "sum"), first_seen=("ts_start", "min"), last_seen=("ts_start", "max"),
     ).reset_index()
     out["flows"] = out["flows"] - out["bypassed"]
+    small = df[["destination", "server_ip", "country", "country_sources", "country_confidence", "org",
+                "org_country", "app", "flags"]].drop_duplicates()
     for col, src, split in (("ips", "server_ip", False), ("country", "country", False),
                             ("country_sources", "country_sources", False),
                             ("country_confidence", "country_confidence", False),
                             ("org", "org", False), ("org_country", "org_country", False),
                             ("apps", "app", False), ("flags", "flags", True)):
-        out = out.merge(join_distinct(df, ["destination"], col=col, src=src, split=split, sep=", " if not split else ","),
+        out = out.merge(join_distinct(small, ["destination"], col=col, src=src, split=split,
+                                      sep=", " if not split else ","),
                         how="left", on="destination")
     if not findings.empty:
         types = findings.assign(destination=findings["destination"])

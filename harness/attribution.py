@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 WINDOW = 10.0
 NEAR = 2.0
@@ -60,16 +62,43 @@ def _num(value: Any) -> float | None:
     return None
 
 
-def _asof(left: pd.DataFrame, right: pd.DataFrame, by: list[str]) -> pd.DataFrame:
-    """For each row of left (index `_row`, time `ts_start`), the nearest right row by `by`."""
-    left = left.dropna(subset=by + ["ts_start"]).sort_values("ts_start")
-    right = right.dropna(subset=by + ["ts"]).sort_values("ts")
-    if left.empty or right.empty:
+def _codes(left: pd.Series, right: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes of two columns over one shared vocabulary (-1 for missing)."""
+    arrays = []
+    for side in (left, right):
+        arr = pa.array(side, from_pandas=True)
+        if isinstance(arr, pa.ChunkedArray):
+            arr = arr.combine_chunks()
+        arrays.append(pc.cast(arr, pa.string()) if not pa.types.is_string(arr.type) else arr)
+    both = pa.concat_arrays(arrays)
+    codes = pc.fill_null(pc.dictionary_encode(both).indices, -1).to_numpy(zero_copy_only=False)
+    codes = codes.astype(np.int64)
+    return codes[: len(left)], codes[len(left):]
+
+
+def _combine(parts: list[np.ndarray]) -> np.ndarray:
+    """One integer key per row from several code columns; -1 where any part is missing."""
+    key = np.zeros(len(parts[0]), dtype=np.int64)
+    missing = np.zeros(len(parts[0]), dtype=bool)
+    for part in parts:
+        missing |= part < 0
+        key, _ = pd.factorize(key * (int(part.max(initial=0)) + 2) + (part + 1))
+        key = key.astype(np.int64)
+    key[missing] = -1
+    return key
+
+
+def _asof(left_ts: np.ndarray, left_key: np.ndarray, rows: np.ndarray,
+          right_ts: np.ndarray, right_key: np.ndarray, package: np.ndarray) -> pd.DataFrame:
+    """For each open row, the connect event with the same key nearest in time (within WINDOW)."""
+    lmask = (left_key[rows] >= 0) & ~np.isnan(left_ts[rows])
+    rmask = (right_key >= 0) & ~np.isnan(right_ts)
+    if not lmask.any() or not rmask.any():
         return pd.DataFrame(columns=["_row", "package", "_gap"])
-    merged = pd.merge_asof(
-        left[["_row", "ts_start", *by]], right[["ts", "package", *by]],
-        left_on="ts_start", right_on="ts", by=by, direction="nearest", tolerance=WINDOW,
-    )
+    left = pd.DataFrame({"_row": rows[lmask], "ts_start": left_ts[rows][lmask], "k": left_key[rows][lmask]})
+    right = pd.DataFrame({"ts": right_ts[rmask], "k": right_key[rmask], "package": package[rmask]})
+    merged = pd.merge_asof(left.sort_values("ts_start"), right.sort_values("ts"), left_on="ts_start",
+                           right_on="ts", by="k", direction="nearest", tolerance=WINDOW)
     merged = merged.dropna(subset=["package"])
     merged["_gap"] = (merged["ts_start"] - merged["ts"]).abs()
     return merged[["_row", "package", "_gap"]]
@@ -93,36 +122,29 @@ def attribute(flows: pd.DataFrame, connects: pd.DataFrame, steps: pd.DataFrame) 
     method = method.to_numpy(dtype=object, copy=True)
     confidence = confidence.to_numpy(dtype=object, copy=True)
 
-    left = pd.DataFrame({
-        "_row": np.arange(n),
-        "ts_start": out["ts_start"].to_numpy(dtype=float, na_value=np.nan),
-        "run_id": out["run_id"].astype(object).to_numpy(),
-        "device": out["device"].fillna("").astype(object).to_numpy(),
-        "host": out["host"].fillna(out["sni"]).str.lower().astype(object).to_numpy(),
-        "ip": out["server_ip"].astype(object).to_numpy(),
-        "port": out["server_port"].astype("float64").to_numpy(),
-    })
+    ts = out["ts_start"].to_numpy(dtype=float, na_value=np.nan)
+    left = pd.DataFrame({"_row": np.arange(n), "ts_start": ts, "run_id": out["run_id"].astype(object).to_numpy()})
+    connects = connects[connects["package"].notna()] if not connects.empty else connects
     if not connects.empty:
-        right = pd.DataFrame({
-            "ts": connects["ts"].astype(float).to_numpy(),
-            "package": connects["package"].astype(object).to_numpy(),
-            "run_id": connects["run_id"].astype(object).to_numpy(),
-            "device": connects["device"].fillna("").astype(object).to_numpy(),
-            "host": connects["host"].str.lower().astype(object).to_numpy(),
-            "ip": connects["ip"].astype(object).to_numpy(),
-            "port": connects["port"].astype("float64").to_numpy(),
-        })
-        right = right[right["package"].notna()]
+        c = connects
+        run = _codes(out["run_id"], c["run_id"])
+        dev = _codes(out["device"].fillna(""), c["device"].fillna(""))
+        host = _codes(out["host"].fillna(out["sni"]).str.lower(), c["host"].str.lower())
+        ip = _codes(out["server_ip"], c["ip"])
+        port = _codes(out["server_port"], c["port"])
         passes = (
-            (["run_id", "device", "host", "port"], "frida_connect_host", "high"),
-            (["run_id", "device", "ip", "port"], "frida_connect_ip", "high"),
-            (["run_id", "device", "host"], "frida_connect_host", "medium"),
+            ((run, dev, host, port), "frida_connect_host", "high"),
+            ((run, dev, ip, port), "frida_connect_ip", "high"),
+            ((run, dev, host), "frida_connect_host", "medium"),
         )
-        for by, how, conf in passes:
-            open_rows = pd.isna(app)
-            if not open_rows.any():
+        right_ts = c["ts"].to_numpy(dtype=float, na_value=np.nan)
+        package = c["package"].astype(object).to_numpy()
+        for parts, how, conf in passes:
+            open_rows = np.flatnonzero(pd.isna(app))
+            if not len(open_rows):
                 break
-            match = _asof(left[open_rows], right, by)
+            keys = _combine([np.concatenate([lc, rc]) for lc, rc in parts])
+            match = _asof(ts, keys[:n], open_rows, right_ts, keys[n:], package)
             if match.empty:
                 continue
             rows = match["_row"].to_numpy(dtype=int)

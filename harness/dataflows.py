@@ -153,11 +153,13 @@ def data_flows(findings: pd.DataFrame, reads: pd.DataFrame, types_by_run: dict[s
     for col in group:
         f[col] = f[col].astype(object).where(f[col].notna(), "")
     g = f.groupby(group, sort=False, dropna=False)
+    f["_g"] = g.ngroup()
     out = g.agg(first_seen=("ts_start", "min"), last_seen=("ts_start", "max"),
                 transmissions=("flow_id", "nunique")).reset_index()
+    out["_g"] = np.arange(len(out))  # sort=False: groups in order of appearance, as ngroup
     for col, kw in (("encodings", {"src": "encoding"}), ("flags", {"src": "flags", "split": True}),
                     ("link", {"src": "link"}), ("evidence", {"src": "flow_id", "sep": " "})):
-        out = out.merge(join_distinct(f, group, col=col, **kw), how="left", on=group)
+        out = out.merge(join_distinct(f, ["_g"], col=col, **kw), how="left", on="_g")
         out[col] = out[col].fillna("")
     out = out.sort_values(["transmissions", "app"], ascending=[False, True], kind="stable")
     return out[DATA_FLOW_COLUMNS].reset_index(drop=True)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import numpy as np
 import pandas as pd
 from markupsafe import Markup
 
@@ -87,9 +88,13 @@ def _reads_agg(reads: pd.DataFrame) -> pd.DataFrame:
 def _flows_view(flows: pd.DataFrame) -> pd.DataFrame:
     if flows.empty:
         return flows.reindex(columns=FLOW_COLUMNS)
-    order = flows.assign(_flagged=flows["flags"].astype(str) != "").sort_values(
-        ["n_findings", "_flagged", "ts_start"], ascending=[False, False, True], kind="stable")
-    view = order.head(HTML_FLOW_ROWS).reindex(columns=FLOW_COLUMNS)
+    # most telling first: with findings, then flagged, then by time (lexsort: last key first)
+    order = np.lexsort((
+        flows["ts_start"].to_numpy(dtype=float, na_value=np.inf),
+        -(flows["flags"].astype(str) != "").to_numpy(dtype=int),
+        -flows["n_findings"].to_numpy(dtype=np.int64, na_value=0),
+    ))[:HTML_FLOW_ROWS]
+    view = flows.iloc[order].reindex(columns=FLOW_COLUMNS)
     from harness.analysis_summary import iso
 
     view["ts_start"] = view["ts_start"].map(iso)

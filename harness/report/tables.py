@@ -41,6 +41,15 @@ TITLES = {
 }
 
 
+# Columns whose values come from closed sets the harness itself writes: never masked.
+CLOSED_COLUMNS = frozenset({
+    "run_id", "scheme", "method", "http_version", "kind", "country", "country_confidence",
+    "org_country", "attribution_method", "attribution_confidence", "flags", "step_kind", "severity",
+    "encoding", "encodings", "finding_type", "data_type", "canary_id", "link", "tls_version",
+    "country_sources", "category", "attribution",
+})
+
+
 def mask_value(value: str) -> str:
     if len(value) <= 6:
         return "*" * len(value)
@@ -65,6 +74,8 @@ class Masker:
             return df
         out = df.copy()
         for col in out.columns:
+            if col in CLOSED_COLUMNS:
+                continue
             series = out[col]
             if not (pd.api.types.is_string_dtype(series) or series.dtype == object):
                 continue
@@ -101,7 +112,7 @@ def apps_table(a: Analysis) -> pd.DataFrame:
     g = flows.groupby("app")
     out = g.agg(flows=("flow_id", "size"), bytes_up=("request_bytes", "sum"),
                 bytes_down=("response_bytes", "sum"), destinations=("destination", "nunique")).reset_index()
-    foreign = flows[flows["flags"].str.contains("foreign", regex=False)]
+    foreign = flows.loc[flows["flags"].str.contains("foreign", regex=False), ["app", "destination"]]
     out["foreign_destinations"] = out["app"].map(foreign.groupby("app")["destination"].nunique()).fillna(0).astype(int)
     out = out.merge(join_distinct(flows, ["app"], col="attribution", src="attribution_method"), how="left", on="app")
     if not a.findings.empty:
