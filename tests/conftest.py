@@ -5,6 +5,7 @@
 # `virtual_handset(name)`: a handset process connected to it, torn down by PID.
 
 import os  # noqa: E402
+import shlex  # noqa: E402
 import socket  # noqa: E402
 import subprocess  # noqa: E402
 import time  # noqa: E402
@@ -103,14 +104,18 @@ class VirtualHandset:
         def sh(cmd: str) -> str:
             return self.device.shell(cmd, timeout=60)
 
+        files = ("ls -lR /system/etc/security/cacerts /apex/com.android.conscrypt/cacerts "
+                 "/data/misc/user/0/cacerts-added /data/local/tmp /sdcard/ 2>&1")
+        if sh("su -c id").startswith("uid=0"):  # private dirs need root, as on a phone
+            files = "su -c " + shlex.quote(files)
+
         dump: dict[str, Any] = {
             "settings": {ns: sh(f"settings list {ns}") for ns in ("global", "secure", "system")},
             "props": sh("getprop"),
             "packages": sorted(sh("pm list packages -f -U").splitlines()),
             "granted": sh("for p in $(pm list packages | cut -d: -f2); do echo \"== $p\"; "
                           "dumpsys package $p | grep 'granted=true'; done"),
-            "files": sh("ls -lR /system/etc/security/cacerts /apex/com.android.conscrypt/cacerts "
-                        "/data/misc/user/0/cacerts-added /data/local/tmp /sdcard/ 2>&1"),
+            "files": sh(files),
             "mounts": sh("mount"),
             "contacts": sh("content query --uri content://com.android.contacts/raw_contacts") + "\n"
                         + sh("content query --uri content://com.android.contacts/data"),

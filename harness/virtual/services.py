@@ -39,7 +39,8 @@ def resolve(handset: Handset, service: str, conn: AdbConnection) -> ServiceFn | 
     if service.startswith("exec:"):
         return lambda s: exec_(handset, s, service[5:])
     if service == "sync:":
-        return lambda s: serve_sync(s, handset.state, Shell(handset).write_problem)
+        shell = Shell(handset)
+        return lambda s: serve_sync(s, handset.state, shell.write_problem, shell.read_problem)
     if service.startswith("reverse:"):
         return lambda s: reverse(handset, s, conn, service[8:])
     if service.startswith("tcp:"):

@@ -155,6 +155,17 @@ class HandsetState:
             fs.mkdir(pkg.code_path, 0o755, parents=True, uid=1000 if not pkg.system else 0,
                      gid=1000 if not pkg.system else 0)
             fs.write(pkg.path, b"PK\x05\x06" + b"\0" * 18, 0o644)
+        ids = self.spec.identifiers
+        fs.mkdir("/sys/class/net/wlan0", 0o755, parents=True, label="u:object_r:sysfs_net:s0")
+        fs.write("/sys/class/net/wlan0/address", f"{ids.wifi_mac}\n".encode(), 0o444)
+        fs.mkdir("/data/data/com.google.android.gms/shared_prefs", 0o771, parents=True, uid=10080, gid=10080,
+                 label="u:object_r:app_data_file:s0")
+        fs.write("/data/data/com.google.android.gms/shared_prefs/adid_settings.xml",
+                 ("<?xml version='1.0' encoding='utf-8' standalone='yes' ?>\n<map>\n"
+                  f'    <string name="adid_key">{ids.advertising_id}</string>\n'
+                  '    <int name="adid_reset_count" value="0" />\n'
+                  '    <boolean name="enable_limit_ad_tracking" value="false" />\n</map>\n').encode(),
+                 0o660, 10080, 10080)
         for path, text in self.spec.files.items():
             fs.mkdir(path.rsplit("/", 1)[0] or "/", 0o771, parents=True)
             fs.write(path, text.encode(), 0o644)

@@ -29,7 +29,8 @@ def _stat_tuple(node: Node | None) -> tuple[int, int, int]:
 
 
 async def serve_sync(stream: Stream, state: HandsetState,
-                     write_problem: Callable[[str], str | None]) -> None:
+                     write_problem: Callable[[str], str | None],
+                     read_problem: Callable[[str], str | None] = lambda path: None) -> None:
     while True:
         try:
             header = await stream.readexactly(8)
@@ -42,14 +43,18 @@ async def serve_sync(stream: Stream, state: HandsetState,
             await stream.write(_fail(f"unknown command {cmd!r}" if length <= MAX_PATH else "path too long"))
             return
         path = (await stream.readexactly(length)).decode("utf-8", "surrogateescape")
+        denied = read_problem(path)
         if cmd == b"STAT":
             with state.lock:
-                node = state.files.lookup(path, follow=False)
+                node = None if denied else state.files.lookup(path, follow=False)
             await stream.write(b"STAT" + struct.pack("<3I", *_stat_tuple(node)))
         elif cmd == b"LIST":
-            await stream.write(_list(state, path))
+            await stream.write(_list(state, path) if not denied else b"DONE" + b"\0" * 16)
         elif cmd == b"RECV":
-            await _recv(stream, state, path)
+            if denied:
+                await stream.write(_fail(denied))
+            else:
+                await _recv(stream, state, path)
         else:
             await _send(stream, state, path, write_problem)
 

@@ -328,3 +328,14 @@ def test_random_command_lines_never_raise(host: Host) -> None:
         out, err, code = host.run(line)
         assert isinstance(code, int) and 0 <= code <= 255, line
     assert host.run("(" * 3000)[2] != 0
+
+
+def test_private_data_needs_root(rooted: Host) -> None:
+    prefs = "/data/data/com.google.android.gms/shared_prefs/adid_settings.xml"
+    _, err, code = rooted.run(f"cat {prefs}")
+    assert code == 1 and "Permission denied" in err
+    assert rooted.run("ls /data/misc/user/0/cacerts-added")[2] == 1
+    out, _, code = rooted.run(f"su -c 'cat {prefs}'")
+    assert code == 0 and rooted.state.identifiers["advertising_id"] in out
+    assert rooted.run("cat /sys/class/net/wlan0/address")[0] == rooted.state.identifiers["wifi_mac"] + "\n"
+    assert "link/ether " + rooted.state.identifiers["wifi_mac"] in rooted.run("ip link show wlan0")[0]

@@ -72,7 +72,12 @@ def ls(sh: Shell, argv: list[str], io: IO) -> int:
     files: list[tuple[str, Node]] = []
     dirs: list[str] = []
     for p in paths:
+        problem = sh.read_problem(p)
         node = fs.lookup(sh.path(p), follow=not ("l" in flags and not p.endswith("/")) or "d" in flags)
+        if problem and node is not None:
+            io.error(f"ls: {p}: {problem}\n")
+            status = 1
+            continue
         if node is None:
             io.error(f"ls: {p}: No such file or directory\n")
             status = 1
@@ -211,6 +216,11 @@ def cat(sh: Shell, argv: list[str], io: IO) -> int:
             io.out += io.stdin
             continue
         try:
+            problem = sh.read_problem(p)
+            if problem:
+                io.error(f"cat: {p}: {problem}\n")
+                status = 1
+                continue
             io.out += sh.state.files.read(sh.path(p))
         except FsError as e:
             io.error(f"cat: {p}: {e.text}\n")
@@ -237,6 +247,10 @@ def cp(sh: Shell, argv: list[str], io: IO) -> int:
     status = 0
     for src in srcs:
         node = fs.lookup(sh.path(src))
+        if node is not None and sh.read_problem(src):
+            io.error(f"cp: {src}: Permission denied\n")
+            status = 1
+            continue
         if node is None:
             io.error(f"cp: {src}: No such file or directory\n")
             status = 1

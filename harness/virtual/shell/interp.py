@@ -28,6 +28,8 @@ SH = "/system/bin/sh"
 BIN_DIRS = {"/system/bin", "/bin", "/system/xbin", "/vendor/bin", "/sbin", "/product/bin",
             "/apex/com.android.runtime/bin"}
 MAX_DEPTH = 24
+# Directories the shell user cannot look into (app data, system data, user CA store).
+PRIVATE_DIRS = ("/data/data", "/data/user", "/data/user_de", "/data/misc", "/data/system", "/data/vendor")
 MAX_LOOP = 10000
 
 
@@ -360,6 +362,19 @@ class Shell:
     # --- helpers for commands --------------------------------------------------------
     def path(self, p: str) -> str:
         return norm(p, self.cwd)
+
+    def read_problem(self, target: str) -> str | None:
+        """Why this user may not read `target` (None if allowed): app-private /data."""
+        if self.uid == 0:
+            return None
+        path = self.path(target)
+        try:
+            path = self.state.files.resolve(path)[0]
+        except FsError:
+            pass
+        if any(path.startswith(p + "/") for p in PRIVATE_DIRS):
+            return "Permission denied"
+        return None
 
     def write_problem(self, target: str) -> str | None:
         """Why this user may not create/modify `target` (None if allowed)."""

@@ -108,7 +108,7 @@ def _test(sh: Shell, args: list[str]) -> bool:
         if op in ("-L", "-h"):
             node = fs.lookup(sh.path(val), follow=False)
             return node is not None and node.is_link
-        node = fs.lookup(sh.path(val))
+        node = None if sh.read_problem(val) else fs.lookup(sh.path(val))
         if op == "-e":
             return node is not None
         if op == "-f":

@@ -225,7 +225,7 @@ def _codes(sdk: int) -> dict[int, str]:
         return {1: "imei", 3: "imei", 5: "svn", 7: "imsi", 10: "iccid", 12: "phone", 13: "phone"}
     if sdk >= 22:
         return {1: "imei", 3: "imei", 5: "svn", 7: "imsi", 11: "iccid", 13: "phone", 14: "phone"}
-    return {1: "imei", 2: "imei", 4: "svn", 9: "iccid", 11: "phone", 12: "phone"}
+    return {1: "imei", 2: "imei", 4: "svn", 5: "imsi", 9: "iccid", 11: "phone", 12: "phone"}
 
 
 def string16_words(text: str | None) -> list[int]:
