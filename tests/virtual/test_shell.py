@@ -339,3 +339,12 @@ def test_private_data_needs_root(rooted: Host) -> None:
     assert code == 0 and rooted.state.identifiers["advertising_id"] in out
     assert rooted.run("cat /sys/class/net/wlan0/address")[0] == rooted.state.identifiers["wifi_mac"] + "\n"
     assert "link/ether " + rooted.state.identifiers["wifi_mac"] in rooted.run("ip link show wlan0")[0]
+
+
+def test_monkey_throttle_takes_time(host: Host) -> None:
+    import time
+
+    t = time.monotonic()
+    out, _, code = host.run("monkey -p org.example.notes -s 7 --throttle 100 -v 3")
+    assert code == 0 and time.monotonic() - t >= 0.3
+    assert ":Monkey: seed=7 count=3" in out and "Events injected: 3" in out

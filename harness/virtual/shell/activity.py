@@ -10,6 +10,7 @@ from harness.virtual.shell.interp import Shell
 from harness.virtual.shell.registry import IO, Usage, command
 
 CLIPPER = "ca.zgrs.clipper"
+MONKEY_MAX_SECONDS = 600.0
 
 
 def _intent_echo(action: str | None, cats: list[str], data: str | None, cmp: str | None,
@@ -163,6 +164,7 @@ def monkey(sh: Shell, argv: list[str], io: IO) -> int:
     cats: list[str] = []
     verbose = 0
     count = None
+    throttle = 0
     seed = random.randrange(1, 2**40)
     i = 0
     while i < len(args):
@@ -179,6 +181,9 @@ def monkey(sh: Shell, argv: list[str], io: IO) -> int:
             i += 1
         elif a == "-v":
             verbose += 1
+        elif a == "--throttle" and nxt and nxt.isdigit():
+            throttle = int(nxt)
+            i += 1
         elif a.startswith("--pct-") or a == "--throttle":
             i += 1
         elif a.isdigit():
@@ -200,6 +205,8 @@ def monkey(sh: Shell, argv: list[str], io: IO) -> int:
     started = time.monotonic()
     sh.host.apps.start(target.name, activity, "monkey")
     sh.state.foreground = (target.name, activity)
+    if throttle:  # the events take their time, as on a phone (capped)
+        time.sleep(min(count * throttle / 1000, MONKEY_MAX_SECONDS))
     ms = max(1, int((time.monotonic() - started) * 1000))
     if verbose:
         short = target.short_activity(activity)
