@@ -114,6 +114,7 @@ def summarise(a: Analysis, raws: list[RawCapture]) -> dict[str, Any]:
             "data_flows": int(len(a.data_flows)), "bypassed_connections": int(len(a.bypassed)),
             "unattributed_flows": int((flows["app"] == "unattributed").sum()),
             "garbled_lines": int(sum(r.flow_stats.garbled + r.hook_stats.garbled for r in raws)),
+            "hook_errors": int((a.hooks["type"] == "hook:error").sum()) if "type" in a.hooks else 0,
             "bytes_up": int(flows["request_bytes"].sum()), "bytes_down": int(flows["response_bytes"].sum()),
         },
         "foreign_destinations": [

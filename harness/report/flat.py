@@ -12,6 +12,7 @@ from harness.report.tables import FULL_TABLES, SUMMARY_TABLES, ReportTables, rec
 # A cell starting with one of these is a formula to a spreadsheet: CSV/XLSX get a quote.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 MD_ROWS = 200
+MD_CELL_CHARS = 300
 
 
 def defuse(value: object) -> object:
@@ -78,6 +79,8 @@ def md_cell(value: object) -> str:
     if value is None or (isinstance(value, float) and value != value):
         return ""
     text = str(value).replace("\r", " ").replace("\n", " ")
+    if len(text) > MD_CELL_CHARS:
+        text = text[:MD_CELL_CHARS] + "… (truncated)"
     for a, b in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("|", "\\|"), ("`", "\\`"),
                  ("[", "\\["), ("]", "\\]"), ("*", "\\*")):
         text = text.replace(a, b)

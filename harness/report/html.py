@@ -24,6 +24,7 @@ from harness.report.tables import ReportTables
 
 HTML_MAX_ROWS = 2000
 HTML_FLOW_ROWS = 500
+HTML_CELL_CHARS = 600
 
 HTML_TABLES = ("destinations", "data_flows", "bypassed", "apps", "reads", "flows")
 FLOW_COLUMNS = ["flow_id", "ts_start", "app", "attribution_method", "attribution_confidence", "method",
@@ -64,9 +65,16 @@ def _cell(value: Any) -> tuple[str, str | None]:
     return str(value), None
 
 
+def _short(cell: tuple[str, str | None]) -> tuple[str, str | None]:
+    text, key = cell
+    if len(text) > HTML_CELL_CHARS:
+        text = f"{text[:HTML_CELL_CHARS]}… [{len(text) - HTML_CELL_CHARS} more characters in the CSV]"
+    return text, key
+
+
 def _table(df: pd.DataFrame, limit: int) -> dict[str, Any]:
     shown = df.head(limit)
-    rows = [[_cell(v) for v in row] for row in shown.itertuples(index=False, name=None)]
+    rows = [[_short(_cell(v)) for v in row] for row in shown.itertuples(index=False, name=None)]
     return {"columns": list(df.columns), "rows": rows, "total": len(df), "shown": len(shown)}
 
 

@@ -13,6 +13,7 @@ from harness.report.flat import defuse
 from harness.report.tables import FULL_TABLES, SUMMARY_TABLES, ReportTables
 
 XLSX_MAX_ROWS = 100_000
+XLSX_CELL_CHARS = 32_000
 
 
 def _value(v: object) -> object:
@@ -23,7 +24,10 @@ def _value(v: object) -> object:
     if hasattr(v, "item"):
         v = v.item()
     if isinstance(v, str):
-        return defuse(ILLEGAL_CHARACTERS_RE.sub("", v))
+        v = ILLEGAL_CHARACTERS_RE.sub("", v)
+        if len(v) > XLSX_CELL_CHARS:  # Excel's limit per cell
+            v = v[:XLSX_CELL_CHARS] + "… [truncated: full value in the CSV]"
+        return defuse(v)
     if isinstance(v, int | float | bool):
         return v
     return str(v)

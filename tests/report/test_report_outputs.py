@@ -254,3 +254,18 @@ def test_cli_report_unknown_format_exits_2(demo):
     result = CliRunner().invoke(main, ["report", str(demo), "--format", "html,pdf"])
     assert result.exit_code == 2
     assert "unknown report format 'pdf'" in result.output
+
+
+def test_long_values_are_cut_in_html_but_whole_in_csv(tmp_path):
+    b = CaptureBuilder(tmp_path / "run")
+    long_path = "/" + "a" * 5000
+    b.flow("long.example", at=40, server_ip="203.0.113.9", geo=_geo("US", "X", "US"), path=long_path,
+           flags=["foreign"])
+    b.hooks.append({"type": "hook:error", "ts": b.t0 + 41, "package": "com.vendor.weather",
+                    "error": "ClassNotFoundException"})
+    out = tmp_path / "out"
+    write_reports([b.write()], ["html", "csv", "json"], out=out)
+    html = (out / "report.html").read_text()
+    assert "more characters in the CSV" in html and long_path not in html
+    assert long_path in (out / "flows.csv").read_text()
+    assert json.loads((out / "report.json").read_text())["summary"]["counts"]["hook_errors"] == 1
