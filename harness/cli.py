@@ -419,14 +419,16 @@ def virtual_list(as_json: bool) -> None:
 @virtual.command("serve")
 @click.option("--handset", default="reference", show_default=True, help="Built-in handset name or spec path.")
 @click.option("--port", type=int, default=0, help="TCP port (0: a free one).")
-def virtual_serve(handset: str, port: int) -> None:
+@click.option("--ready-file", type=click.Path(path_type=Path),
+              help="Write serial, port, pid, device_loopback and zone_path here (JSON) once ready.")
+def virtual_serve(handset: str, port: int, ready_file: Path | None) -> None:
     """Serve one virtual handset in the foreground and print its serial."""
     from harness.errors import ConfigError, DeviceError
     from harness.virtual.serve import run as serve_handset
     from harness.virtual.spec import SpecError
 
     try:
-        serve_handset(handset, port, announce=lambda serial: click.echo(serial))
+        serve_handset(handset, port, ready_file, announce=lambda serial: click.echo(serial))
     except SpecError as e:
         raise ConfigError(str(e)) from e
     except OSError as e:

@@ -42,12 +42,15 @@ def _cnxn_ok(port: int) -> bool:
 
 
 @pytest.mark.e2e
-def test_lab_virtual_serve_prints_serial_and_stops_on_sigterm() -> None:
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "lab"), "virtual", "serve", "--handset", "reference"],
+def test_lab_virtual_serve_prints_serial_and_stops_on_sigterm(tmp_path: Path) -> None:
+    ready = tmp_path / "ready.json"
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "lab"), "virtual", "serve", "--handset", "reference",
+                             "--ready-file", str(ready)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         serial = proc.stdout.readline().strip()  # type: ignore[union-attr]
         assert serial.startswith("127.0.0.1:")
+        assert json.loads(ready.read_text())["serial"] == serial
         assert _cnxn_ok(int(serial.rsplit(":", 1)[1]))
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(20) == 0
