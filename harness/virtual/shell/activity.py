@@ -81,7 +81,12 @@ def _start(sh: Shell, pkg_name: str, activity: str | None, io: IO, intent: dict[
     activity = activity or package.launcher_activity() or ".MainActivity"
     was_running = sh.host.apps.pid_of(pkg_name)
     started = time.monotonic()
-    sh.host.apps.start(pkg_name, package.full_activity(activity), "launch")
+    try:
+        sh.host.apps.start(pkg_name, package.full_activity(activity), "launch")
+    except (LookupError, OSError, RuntimeError, ValueError) as e:
+        io.write(f"Starting: {echo}\n")
+        io.error(f"Error: Activity not started, unable to start process {pkg_name}: {e}\n")
+        return 1
     state.foreground = (pkg_name, package.full_activity(activity))
     state.logcat("I", 558, "ActivityTaskManager", f"START u0 {{cmp={pkg_name}/{package.short_activity(activity)}}} from uid 2000")
     io.write(f"Starting: {echo}\n")
@@ -203,7 +208,11 @@ def monkey(sh: Shell, argv: list[str], io: IO) -> int:
         return 252
     activity = target.launcher_activity() or ""
     started = time.monotonic()
-    sh.host.apps.start(target.name, activity, "monkey")
+    try:
+        sh.host.apps.start(target.name, activity, "monkey")
+    except (LookupError, OSError, RuntimeError, ValueError) as e:
+        io.error(f"** Monkey aborted: could not start {target.name}: {e}\n")
+        return 1
     sh.state.foreground = (target.name, activity)
     if throttle:  # the events take their time, as on a phone (capped)
         time.sleep(min(count * throttle / 1000, MONKEY_MAX_SECONDS))
