@@ -71,3 +71,12 @@ def agent_source(parts: Iterable[Part], *, java: bool = True) -> str:
             raise InstrumentError(f"cannot read agent file {path}: {e}") from e
         chunks.append(f"\n/* ---- {path.name} ---- */\n{text}\n")
     return "".join(chunks)
+
+
+def cmodule_source(name: str) -> str:
+    """C source of a CModule under agents/ (handed to the agent at init, compiled in the target)."""
+    path = AGENTS_DIR / name
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise InstrumentError(f"cannot read agent file {path}: {e}") from e

@@ -22,10 +22,10 @@ from typing import Any
 
 import frida
 
-from harness.capture import HOOKS_JSONL, JsonlWriter
+from harness.capture import HOOKS_JSONL
 from harness.config import DeviceEntry, FridaMode
 from harness.errors import InstrumentError
-from harness.instrument.agents import Part, agent_source, parse_parts
+from harness.instrument.agents import Part, agent_source, cmodule_source, parse_parts
 from harness.instrument.device import (
     DEFAULT_SERVER_PATH,
     AdbServer,
@@ -35,7 +35,7 @@ from harness.instrument.device import (
     resolve_device,
     server_version_over_adb,
 )
-from harness.instrument.receiver import HookSink, Origin, SinkStats
+from harness.instrument.receiver import HookSink, HooksWriter, Origin, SinkStats
 from harness.instrument.session import AppSession, SessionInfo, SessionState
 
 log = logging.getLogger(__name__)
@@ -50,13 +50,18 @@ class AgentOptions:
     native_backtrace: bool = False
     java_timeout_ms: int = 15000
     java_bridge: bool = True  # False: native hooks only (no Java runtime in the process)
+    fast_native: bool = True  # connect() from non-Java threads through a CModule ring
 
     def for_agent(self, parts: Iterable[Part]) -> dict[str, Any]:
-        return {
+        parts = tuple(parts)
+        options: dict[str, Any] = {
             "stackDepth": self.stack_depth, "maxValue": self.max_value,
             "nativeBacktrace": self.native_backtrace, "javaTimeoutMs": self.java_timeout_ms,
             "parts": [p.value for p in parts],
         }
+        if self.fast_native and Part.NETWORK in parts:
+            options["connectCModule"] = cmodule_source("network_fast.c")
+        return options
 
 
 @dataclass(frozen=True)
@@ -106,7 +111,7 @@ class Instrumentation:
             self._resolved.release()
             raise
         self.hooks_path = Path(capture_dir) / HOOKS_JSONL
-        self._writer = JsonlWriter(self.hooks_path)
+        self._writer = HooksWriter(self.hooks_path)
         self._sink = HookSink(self._writer)
 
     def _check(self, check_version: bool, server_path: Path | None) -> ServerInfo:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.capture import JsonlWriter
+from harness.instrument.records import RecordBatch, decode, format_lines
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,18 @@ class SinkStats:
 _STOP = object()
 
 
+class HooksWriter(JsonlWriter):
+    """JsonlWriter plus pre-formatted lines, for the binary hot path (one JSON object a line)."""
+
+    def write_lines(self, text: str, count: int) -> None:
+        with self._lock:
+            if self._fh.closed:
+                return
+            self._fh.write(text)
+            self._fh.flush()
+            self.count += count
+
+
 class HookSink:
     """Bounded queue + one writer thread in front of hooks.jsonl."""
 
@@ -75,7 +88,9 @@ class HookSink:
 
     # -- called on frida's thread --------------------------------------------------
 
-    def submit_batch(self, origin: Origin, events: list[Any], dropped: int, ack: Ack) -> None:
+    def submit_batch(
+        self, origin: Origin, events: list[Any] | RecordBatch, dropped: int, ack: Ack
+    ) -> None:
         """Queue one agent batch; when the queue is full, count its events as dropped."""
         try:
             self._queue.put_nowait((origin, events, dropped, ack, False))
@@ -127,8 +142,22 @@ class HookSink:
                 self._queue.task_done()
 
     def _handle(
-        self, origin: Origin, events: list[Any], dropped: int, ack: Ack | None, control: bool
+        self, origin: Origin, events: list[Any] | RecordBatch, dropped: int, ack: Ack | None,
+        control: bool,
     ) -> None:
+        if isinstance(events, RecordBatch) and isinstance(self._writer, HooksWriter) and not dropped:
+            try:
+                self._writer.write_lines(
+                    format_lines(events, origin.device, origin.package, origin.pid), len(events))
+            except OSError as e:
+                log.error("cannot write hooks.jsonl: %s", e)
+            self._count(origin, len(events), len(events), 0)
+            if ack is not None:
+                ack()
+            self._report_host_drops()
+            return
+        if isinstance(events, RecordBatch):
+            events = decode(events)
         records = [self._enrich(origin, e) for e in events]
         if dropped:
             records.append(self.dropped_record(origin, dropped, "agent"))
@@ -137,15 +166,17 @@ class HookSink:
                 self._writer.write_many(records)
         except OSError as e:
             log.error("cannot write hooks.jsonl: %s", e)
-        with self._lock:
-            counts = self._package(origin.package)
-            counts.records += len(records)
-            if not control:
-                counts.events += len(events)
-                counts.dropped_agent += dropped
+        self._count(origin, len(records), 0 if control else len(events), 0 if control else dropped)
         if ack is not None:
             ack()
         self._report_host_drops()
+
+    def _count(self, origin: Origin, records: int, events: int, dropped: int) -> None:
+        with self._lock:
+            counts = self._package(origin.package)
+            counts.records += records
+            counts.events += events
+            counts.dropped_agent += dropped
 
     def _report_host_drops(self) -> None:
         with self._lock:

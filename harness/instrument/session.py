@@ -18,6 +18,7 @@ import frida
 
 from harness.errors import InstrumentError
 from harness.instrument.receiver import HookSink, Origin
+from harness.instrument.records import RecordBatch
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +97,13 @@ class AppSession:
                         lambda: self._ack(seq),
                     )
                     return
+            if isinstance(payload, dict) and payload.get("type") == "records" and data is not None:
+                threads = payload.get("threads")
+                batch = RecordBatch(str(payload.get("kind")), str(payload.get("api")), bytes(data),
+                                    threads if isinstance(threads, dict) else {})
+                seq = payload.get("seq")
+                self._sink.submit_batch(self.origin, batch, 0, lambda: self._ack(seq))
+                return
             self._sink.submit_unhandled(self.origin, payload)
         elif kind == "error":
             log.warning("agent error in %s: %s", self.origin.package, message.get("description"))

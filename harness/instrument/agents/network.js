@@ -8,6 +8,8 @@
  * Java thread carries the Java stack; native backtraces only when config.nativeBacktrace.
  */
 
+const keep = [];  /* CModule and callbacks must outlive install() */
+
 Lab.register({
   name: "network",
   native: function (config) {
@@ -84,30 +86,118 @@ Lab.register({
       return { thread: Lab.threadName(), stack: Lab.nativeStack(ctx) };
     }
 
-    const installed = {};
+    function connectEvent(peer, where) {
+      Lab.emit({
+        type: "net:connect", ts: Lab.now(), api: "libc.connect", category: "network",
+        value: peer.ip + ":" + peer.port, host: null, ip: peer.ip, port: peer.port,
+        thread: where.thread, stack: where.stack,
+      });
+    }
 
+    /*
+     * Fast path (network_fast.c in a CModule, source handed over by the host in
+     * config.connectCModule): records from non-Java threads go through a ring and leave as
+     * binary "net:connect" batches; Java threads call back here for the Java stack.
+     */
+    function installFast(target, source) {
+      const CAPACITY = 65536;
+      const RECORD = 32;
+      const ring = Memory.alloc(CAPACITY * RECORD);
+      const state = Memory.alloc(5 * 8);
+      const lock = Memory.alloc(64);
+      const vmCell = Memory.alloc(Process.pointerSize);
+      const out = Memory.alloc(2048 * RECORD);
+      for (let i = 0; i !== 64; i += 8) {
+        lock.add(i).writeU64(0);
+      }
+      state.writeU64(0).add(8).writeU64(0).add(8).writeU64(0);
+      state.add(24).writeU64(CAPACITY);
+      state.add(32).writeU64(Lab.enabled ? 1 : 0);
+      let vm = NULL;
+      try {
+        if (Java !== null && Java.available) {
+          vm = Java.vm.handle;
+        }
+      } catch (e) {
+        vm = NULL;
+      }
+      vmCell.writePointer(vm);
+      const onJava = new NativeCallback(function (address) {
+        if (!Lab.enabled) {
+          return;
+        }
+        const peer = sockaddr(address);
+        if (peer !== null) {
+          connectEvent(peer, context(undefined));
+        }
+      }, "void", ["pointer"]);
+      const module = new CModule(source, {
+        lab_lock: lock, lab_ring: ring, lab_state: state, lab_java_vm: vmCell,
+        lab_on_java_connect: onJava,
+      });
+      const take = new NativeFunction(module.lab_take, "uint", ["pointer", "uint"]);
+      const takeDropped = new NativeFunction(module.lab_take_dropped, "uint64", []);
+      Interceptor.attach(target, module);
+      Lab.onEnabled(function (on) { state.add(32).writeU64(on ? 1 : 0); });
+      const names = {};
+      Lab.addSource(function drain() {
+        const dropped = takeDropped().toNumber();
+        if (dropped > 0) {
+          Lab.addDrops(dropped);
+        }
+        while (Lab.windowOpen()) {
+          const n = take(out, 2048);
+          if (n === 0) {
+            break;
+          }
+          const bytes = out.readByteArray(n * RECORD);
+          const words = new Uint32Array(bytes);
+          const threads = {};
+          for (let i = 0; i !== n; i++) {
+            const tid = words[i * 8 + 2];
+            if (threads[tid] === undefined) {
+              threads[tid] = names[tid] !== undefined ? names[tid] : (names[tid] = Lab.threadName(tid));
+            }
+          }
+          Lab.sendBinary("records", { kind: "net:connect", api: "libc.connect", count: n, threads: threads },
+            bytes, n);
+        }
+      }, function pending() {
+        return state.readU64().sub(state.add(8).readU64()).toNumber();
+      });
+      return { module: module, onJava: onJava };
+    }
+
+    const installed = {};
     const connect = Module.findGlobalExportByName("connect");
     if (connect === null) {
       Lab.reportOnce("hook:unavailable", "libc.connect", "no connect export");
     } else {
-      Interceptor.attach(connect, {
-        onEnter: function (args) {
-          if (!Lab.enabled) {
-            return;
-          }
-          const peer = sockaddr(args[1]);
-          if (peer === null) {
-            return;
-          }
-          const where = context(this.context);
-          Lab.emit({
-            type: "net:connect", ts: Lab.now(), api: "libc.connect", category: "network",
-            value: peer.ip + ":" + peer.port, host: null, ip: peer.ip, port: peer.port,
-            thread: where.thread, stack: where.stack,
-          });
-        },
-      });
-      installed["libc.connect"] = 1;
+      let fast = null;
+      if (typeof config.connectCModule === "string") {
+        try {
+          fast = installFast(connect, config.connectCModule);
+        } catch (e) {
+          Lab.reportOnce("hook:error", "libc.connect (CModule)", String(e.message || e));
+        }
+      }
+      if (fast !== null) {
+        keep.push(fast);
+        installed["libc.connect"] = "cmodule";
+      } else {
+        Interceptor.attach(connect, {
+          onEnter: function (args) {
+            if (!Lab.enabled) {
+              return;
+            }
+            const peer = sockaddr(args[1]);
+            if (peer !== null) {
+              connectEvent(peer, context(this.context));
+            }
+          },
+        });
+        installed["libc.connect"] = "js";
+      }
     }
 
     function resolved(list) {

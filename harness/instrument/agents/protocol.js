@@ -32,6 +32,9 @@ const Lab = (function () {
     parts: [],
   };
   const parts = [];
+  const sources = [];
+  const enabledListeners = [];  /* drain functions of binary producers, called on every flush */
+  const pendingCounters = [];  /* functions returning what a producer still holds */
   const counts = { emitted: 0, sent: 0, dropped: 0, batches: 0, acked: 0 };
   const reported = new Set();
   const threadNames = new Map();
@@ -64,7 +67,27 @@ const Lab = (function () {
     }
   }
 
+  function windowOpen() {
+    return seq - acked < WINDOW;
+  }
+
+  /* A binary batch (e.g. native records); shares the sequence and the ack window. */
+  function sendBinary(kind, fields, bytes, count) {
+    seq++;
+    send(Object.assign({ type: kind, seq: seq }, fields), bytes);
+    counts.emitted += count;
+    counts.sent += count;
+    counts.batches++;
+  }
+
+  function addDrops(count) {
+    counts.emitted += count;
+    counts.dropped += count;
+    unreportedDrops += count;
+  }
+
   function flush() {
+    sources.forEach(function (drain) { drain(); });
     while ((buffer.length > 0 || unreportedDrops > 0) && seq - acked < WINDOW) {
       const events = buffer.length <= MAX_BATCH ? buffer : buffer.splice(0, MAX_BATCH);
       if (events === buffer) {
@@ -106,8 +129,8 @@ const Lab = (function () {
     emit({ type: type, ts: now(), api: api, category: "agent", value: String(message), thread: null, stack: [] });
   }
 
-  function threadName() {
-    const tid = Process.getCurrentThreadId();
+  function threadName(threadId) {
+    const tid = threadId === undefined ? Process.getCurrentThreadId() : threadId;
     let name = threadNames.get(tid);
     if (name === undefined) {
       try {
@@ -406,7 +429,7 @@ const Lab = (function () {
       dropped: counts.dropped,
       batches: counts.batches,
       acked: acked,
-      pending: buffer.length,
+      pending: buffer.length + pendingCounters.reduce(function (n, f) { return n + f(); }, 0),
       enabled: enabled,
     };
   }
@@ -429,12 +452,18 @@ const Lab = (function () {
     init: init,
     stats: stats,
     get enabled() { return enabled; },
-    setEnabled: function (value) { enabled = !!value; },
+    setEnabled: function (value) { enabled = !!value; enabledListeners.forEach(function (f) { f(enabled); }); },
+    onEnabled: function (f) { enabledListeners.push(f); },
+    addSource: function (drain, pending) { sources.push(drain); pendingCounters.push(pending); },
+    windowOpen: windowOpen,
+    sendBinary: sendBinary,
+    addDrops: addDrops,
     /* Stop emitting, send what the window allows; the host calls again until pending is 0. */
     stop: function () {
       enabled = false;
+      enabledListeners.forEach(function (f) { f(false); });
       flush();
-      if (buffer.length === 0 && unreportedDrops === 0 && timer !== null) {
+      if (stats().pending === 0 && unreportedDrops === 0 && timer !== null) {
         clearInterval(timer);
         timer = null;
       }
