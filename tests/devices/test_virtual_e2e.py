@@ -22,7 +22,7 @@ from test_ca import make_ca
 
 from harness.cli import main
 from harness.config import LabConfig
-from harness.devices import attached, device_entry, open_device, prepare, restore
+from harness.devices import after_reboot, attached, device_entry, open_device, prepare, restore
 from harness.devices.ca import APEX_CACERTS, SYSTEM_CACERTS, CaMethod, cert_pem, subject_hash_old
 from harness.devices.info import read_info
 from harness.devices.journal import Journal, JournalStatus, state_journal_path
@@ -234,3 +234,25 @@ def test_handset_lost_mid_prepare_keeps_the_journal(virtual_handset, adb_env, tm
     done = subprocess.run([LAB, "restore", "--lab", str(lab_file)], env=env, capture_output=True, text=True,
                           timeout=60)
     assert done.returncode == 3 and vh.serial in done.stderr and "kept" in done.stderr
+
+
+def test_reboot_drops_mounts_and_forwards_after_reboot_reapplies(virtual_handset, adb_env, tmp_path):
+    vh = virtual_handset("rooted-a14")
+    pem = make_ca("mitmproxy")
+    target = f"{APEX_CACERTS}/{subject_hash_old(pem)}.0"
+    lab = lab_config(tmp_path, vh.serial)
+    handset = open_device(vh.serial, lab, client=adb_env.client)
+    prepared = prepare(handset, lab, None, 18085, pem, tmp_path / "cap", entry=device_entry(lab, vh.serial),
+                       canaries=False)
+    handset.reboot(timeout=60)
+    assert vh.shell(f"ls {target}")[1] != 0 and vh.state_dump()["reverse"] == []
+    after_reboot(handset, prepared, 18085, pem)
+    assert vh.shell(f"cat {target}")[0].strip() == cert_pem(pem).decode().strip()
+    assert vh.state_dump()["reverse"] == ["tcp:18085 tcp:18085"]
+    assert vh.shell("pidof frida-server")[0].split()
+    restore(handset, prepared.journal)
+    dump = vh.state_dump()
+    assert "127.0.0.1:18085" not in dump["settings"]["global"] and dump["reverse"] == []
+    assert "cacerts type tmpfs" not in dump["mounts"] and vh.shell(f"ls {target}")[1] != 0
+    assert vh.shell("pidof frida-server") == ("", 1)
+    assert vh.shell("ls /data/local/tmp/frida-server")[1] != 0
