@@ -47,6 +47,8 @@ def test_adb_command_line(virtual_handset, tmp_path: Path) -> None:
     inst = adb.run("-s", h.serial, "install", str(fake_apk(tmp_path / "x.apk", "com.example.fake")))
     assert inst.returncode == 0 and "Success" in inst.stdout
     assert "package:com.example.fake\n" in adb.run("-s", h.serial, "shell", "pm list packages").stdout
+    assert adb.run("-s", h.serial, "uninstall", "com.example.fake").stdout.strip() == "Success"
+    assert "com.example.fake" not in adb.run("-s", h.serial, "shell", "pm list packages").stdout
     bad = tmp_path / "bad.apk"
     bad.write_bytes(b"not a zip")
     res = adb.run("-s", h.serial, "install", str(bad))
