@@ -150,8 +150,10 @@ def devices(as_json: bool, lab_path: Path) -> None:
     from harness.devices import list_devices
 
     infos, problems = list_devices()
+    for problem in problems:
+        click.echo(f"not usable: {problem}", err=True)
     if as_json:
-        emit_json([info.as_dict() for info in infos] + [{"problem": p} for p in problems])
+        emit_json([info.as_dict() for info in infos])
         return
     from rich.console import Console
     from rich.table import Table
@@ -161,9 +163,10 @@ def devices(as_json: bool, lab_path: Path) -> None:
     for i in infos:
         table.add_row(i.serial, i.manufacturer, i.model, i.android_release, str(i.sdk),
                       i.security_patch, i.fingerprint, i.root_method, i.frida_server_version or "-")
-    Console(width=200).print(table) if infos else click.echo("no handset is attached")
-    for problem in problems:
-        click.echo(f"not usable: {problem}", err=True)
+    if infos:
+        Console(width=200).print(table)
+    elif not problems:
+        click.echo("no handset is attached")
 
 
 @main.command()
