@@ -20,9 +20,15 @@ from harness.devices.canaries import undo_clipboard, undo_contact, undo_location
 from harness.devices.choice import attached
 from harness.devices.frida_server import undo_frida_server
 from harness.devices.handset import Handset
-from harness.devices.journal import EntryState, Journal, JournalStatus, pending_journals
+from harness.devices.journal import EntryState, Journal, JournalStatus, iter_state_journals
 from harness.devices.proxy_setting import undo_http_proxy, undo_reverse
-from harness.errors import DeviceCommandError, DeviceError, DeviceLostError, HarnessError
+from harness.errors import (
+    CaptureError,
+    DeviceCommandError,
+    DeviceError,
+    DeviceLostError,
+    HarnessError,
+)
 
 
 def _undo_install(handset: Handset, undo: dict) -> None:
@@ -94,12 +100,20 @@ def restore(handset: Handset, journal: Journal) -> RestoreResult:
 
 def restore_pending(client: AdbClient, state_dir: Path, serial: str | None = None) -> list[RestoreResult]:
     """`lab restore [SERIAL]`: every pending journal in the lab state folder (or SERIAL's)."""
-    journals = pending_journals(state_dir, serial)
-    if serial is not None and not journals:
-        return []
-    present = {a.serial: a.state for a in attached(client)}
-    results: list[RestoreResult] = []
+    journals: list[Journal] = []
     errors: list[str] = []
+    for path in iter_state_journals(state_dir):
+        try:
+            journal = Journal.load(path)
+        except CaptureError as e:
+            errors.append(f"{e} (left in place)")
+            continue
+        if journal.pending and (serial is None or journal.serial == serial):
+            journals.append(journal)
+    if not journals and not errors:
+        return []
+    present = {a.serial: a.state for a in attached(client)} if journals else {}
+    results: list[RestoreResult] = []
     for journal in journals:
         state = present.get(journal.serial)
         if state != "device":

@@ -65,3 +65,17 @@ def test_garbled_journals_are_clear_errors(tmp_path, text):
 def test_sanitise():
     assert sanitise_serial("127.0.0.1:5555") == "127.0.0.1_5555"
     assert sanitise_serial("../../x") == ".._.._x"
+
+
+def test_lab_restore_reports_a_garbled_journal_and_fails(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from harness.cli import main
+
+    lab = tmp_path / "lab.yaml"
+    lab.write_text(f"name: t\njurisdiction: IN\nstate_dir: {tmp_path / 'state'}\n")
+    (tmp_path / "state" / "journals").mkdir(parents=True)
+    (tmp_path / "state" / "journals" / "x.json").write_text("{torn")
+    result = CliRunner().invoke(main, ["restore", "--lab", str(lab)])
+    assert result.exit_code == 3 and "x.json" in result.output and "left in place" in result.output
+    assert "Traceback" not in result.output
