@@ -186,8 +186,9 @@ def _install_system(handset: Handset, journal: Journal, pem: bytes, name: str, p
             journal.note(f"CA: nsenter bind mount failed for pids {failed} (processes gone?)")
     handset.su(cmd(W("rm"), W("-rf"), TMP_COPY), check=False)
     handset.sh(cmd(W("rm"), W("-f"), pushed), check=False)
-    if handset.su(cmd(W("cat"), target), check=False).stdout.strip() != pem.decode().strip():
-        raise DeviceCommandError(f"CA install on {handset.serial}: {target} does not hold the CA after install")
+    for path in [target] + ([f"{APEX_CACERTS}/{name}"] if apex else []):
+        if handset.su(cmd(W("cat"), path), check=False).stdout.strip() != pem.decode().strip():
+            raise DeviceCommandError(f"CA install on {handset.serial}: {path} does not hold the CA after install")
     journal.done(entry)
 
 
