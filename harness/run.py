@@ -9,6 +9,7 @@ record and the journal in the lab state folder for `lab restore`.
 
 from __future__ import annotations
 
+import logging
 import os
 import platform
 import re
@@ -165,6 +166,16 @@ class HandsetRun:
         write_manifest(self.run_dir, manifest, self.lab.signing_key)
 
 
+def execute_into(run: HandsetRun, results: list[RunResult]) -> None:
+    """A worker thread's body: an unexpected error still yields a result, with its traceback."""
+    try:
+        results.append(run.execute())
+    except Exception as e:  # the run's last line of defence: report, never vanish
+        logging.getLogger(__name__).exception("run on %s crashed", run.serial)
+        results.append(RunResult(run.serial, run.run_dir, "failed",
+                                 f"internal error: {type(e).__name__}: {e}"))
+
+
 @contextmanager
 def _sigterm_as_interrupt() -> Iterator[None]:
     """SIGTERM ends a run like Ctrl-C does: teardown, restore, manifest."""
@@ -200,7 +211,7 @@ def _run_here(lab: LabConfig, lab_path: Path, profile: Profile, profile_path: Pa
     progress = HandsetProgress(serial, len(profile.steps), sum(planned_seconds(s) for s in profile.steps))
     run = HandsetRun(lab, lab_path, profile, profile_path, serial, out_root, stop, progress)
     results: list[RunResult] = []
-    thread = threading.Thread(target=lambda: results.append(run.execute()), name=f"run-{serial}", daemon=True)
+    thread = threading.Thread(target=execute_into, args=(run, results), name=f"run-{serial}", daemon=True)
     with _sigterm_as_interrupt(), ProgressDisplay(quiet) as display:
         display.add(progress)
         thread.start()
@@ -209,10 +220,14 @@ def _run_here(lab: LabConfig, lab_path: Path, profile: Profile, profile_path: Pa
 
 
 def _join_all(threads: list[threading.Thread], stop: threading.Event) -> None:
-    """Wait for the workers; the first Ctrl-C asks them to wind down and restore."""
-    while any(t.is_alive() for t in threads):
+    """Wait for the workers; the first Ctrl-C asks them to wind down and restore.
+
+    Polls is_alive() after short sleeps instead of Thread.join(timeout): before Python
+    3.13 a KeyboardInterrupt landing inside join() can mark a live thread as stopped."""
+    while True:
         try:
-            for thread in threads:
-                thread.join(timeout=0.2)
+            if not any(t.is_alive() for t in threads):
+                return
+            time.sleep(0.2)
         except KeyboardInterrupt:
             stop.set()

@@ -34,7 +34,7 @@ class RemoteProgress(HandsetProgress):
 
 
 def _child(lab_path: str, profile_path: str, serial: str, out_root: str, channel: Any) -> None:
-    from harness.run import HandsetRun, RunResult, _join_all
+    from harness.run import HandsetRun, RunResult, _join_all, execute_into
     from harness.steps import planned_seconds
 
     lab, profile = load_lab(lab_path), load_profile(profile_path)
@@ -42,7 +42,7 @@ def _child(lab_path: str, profile_path: str, serial: str, out_root: str, channel
     progress = HandsetProgress(serial, len(profile.steps), sum(planned_seconds(s) for s in profile.steps))
     run = HandsetRun(lab, Path(lab_path), profile, Path(profile_path), serial, Path(out_root), stop, progress)
     results: list[RunResult] = []
-    worker = threading.Thread(target=lambda: results.append(run.execute()), daemon=True)
+    worker = threading.Thread(target=execute_into, args=(run, results), daemon=True)
 
     def push() -> None:
         while worker.is_alive():

@@ -1,0 +1,139 @@
+"""`lab run` end to end on virtual handsets: real adb, real mitmproxy, real Frida, real JVMs."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from harness.capture import JsonlStats, iter_jsonl
+
+pytestmark = pytest.mark.e2e
+
+
+def _flows(run: Path) -> list[dict]:
+    return list(iter_jsonl(run / "flows.jsonl"))
+
+
+def _hooks(run: Path) -> list[dict]:
+    return list(iter_jsonl(run / "hooks.jsonl"))
+
+
+def test_demo_run_captures_phone_home_imei_and_pinning(tmp_path, adb_env, lab_files):
+    files = lab_files(tmp_path / "lab", adb_env, [{"serial": "virtual:vendor-1.0", "frida": "local"}], None)
+    result = files.lab_cmd("run", "profile.yaml", "--device", "virtual:vendor-1.0", "--quiet", "--json")
+    assert result.returncode == 0, result.stderr + result.stdout
+    (summary,) = json.loads(result.stdout)
+    run = Path(summary["run_dir"])
+    assert summary["status"] == "ok"
+    assert oct(run.stat().st_mode & 0o777) == "0o700"
+
+    flows = _flows(run)
+    hosts = {f["host"] for f in flows}
+    assert "telemetry.vendor-cloud.example" in hosts  # the firmware's phone-home
+    analytics = [f for f in flows if f["host"] == "analytics.vendor-cloud.example"]
+    assert analytics, hosts
+    assert any(fd["type"] == "imei" and fd["encoding"] == "sha256" for f in analytics for fd in f["findings"])
+    assert all("foreign" in f["flags"] for f in analytics)
+    pinned = [f for f in flows if f["host"] == "api.bank.example"]
+    assert pinned and all(f["kind"] == "tls_failed" and "tls_rejected" in f["flags"] for f in pinned)
+
+    hooks = _hooks(run)
+    imei_reads = [h for h in hooks if h.get("type") == "hook:event" and h["api"].endswith("getImei")]
+    assert {h["package"] for h in imei_reads} >= {"com.vendor.weather"}
+    canaries = json.loads((run / "canaries.json").read_text())
+    weather = [h for h in imei_reads if h["package"] == "com.vendor.weather"]
+    assert weather[0]["value"] == canaries["identifiers"]["imei"]
+    assert any("com.vendor.analytics.Tracker" in frame for frame in weather[0]["stack"])
+    assert weather[0]["pid"] > 0
+
+    manifest = json.loads((run / "run.json").read_text())
+    assert [s["kind"] for s in manifest["steps"]] == ["idle", "launch", "launch", "stop", "idle"]
+    assert manifest["device"]["fingerprint"].startswith("vendorco/")
+    assert manifest["tools"]["frida"] and manifest["tools"]["mitmproxy"] == "11.0.2"
+
+    verified = files.lab_cmd("verify", str(run))
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    data = bytearray((run / "flows.jsonl").read_bytes())
+    data[len(data) // 2] ^= 0x20
+    (run / "flows.jsonl").write_bytes(bytes(data))
+    tampered = files.lab_cmd("verify", str(run))
+    assert tampered.returncode == 1
+    assert "changed: flows.jsonl" in tampered.stdout
+
+
+def test_two_handsets_in_one_run_each_get_a_capture(tmp_path, adb_env, lab_files):
+    profile = {"name": "two", "apps": [{"package": "com.vendor.telemetry"}],
+               "steps": [{"idle": "11s"}]}
+    devices = [{"serial": "virtual:vendor-1.0", "frida": "local"},
+               {"serial": "virtual:vendor-1.1", "frida": "local"}]
+    files = lab_files(tmp_path / "lab", adb_env, devices, None, profile)
+    result = files.lab_cmd("run", "profile.yaml", "--device", "virtual:vendor-1.0",
+                           "--device", "virtual:vendor-1.1", "--quiet", "--json")
+    assert result.returncode == 0, result.stderr + result.stdout
+    summaries = json.loads(result.stdout)
+    assert [s["status"] for s in summaries] == ["ok", "ok"]
+    dirs = {Path(s["run_dir"]) for s in summaries}
+    assert len(dirs) == 2
+    fingerprints = set()
+    for run in dirs:
+        manifest = json.loads((run / "run.json").read_text())
+        fingerprints.add(manifest["device"]["fingerprint"])
+        assert {f["host"] for f in _flows(run)} >= {"telemetry.vendor-cloud.example"}
+        assert files.lab_cmd("verify", str(run)).returncode == 0
+    assert len(fingerprints) == 2
+
+
+def _start_run(files, handset):
+    before = handset.state_dump()
+    proc = files.popen("run", "profile.yaml", "--device", handset.serial, "--quiet")
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        runs = files.runs()
+        if runs and len(_flows(runs[0])) >= 2:
+            return before, proc, runs[0]
+        if proc.poll() is not None:
+            pytest.fail(f"lab run ended early: {proc.communicate()}")
+        time.sleep(0.5)
+    proc.kill()
+    pytest.fail("no flows within 120 s")
+
+
+def _lab_for(lab_files, tmp_path, adb_env, handset):
+    return lab_files(tmp_path / "lab", adb_env, [{"serial": handset.serial, "frida": "local"}],
+                     handset.process.zone_path)
+
+
+def test_sigint_restores_the_handset_and_keeps_every_flow(tmp_path, adb_env, virtual_handset, lab_files):
+    handset = virtual_handset("vendor-1.0")
+    files = _lab_for(lab_files, tmp_path, adb_env, handset)
+    before, proc, run = _start_run(files, handset)
+    seen = len(_flows(run))
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1, out + err
+    manifest = json.loads((run / "run.json").read_text())
+    assert manifest["status"] == "interrupted"
+    assert len(_flows(run)) >= seen
+    assert handset.state_dump() == before
+    assert files.lab_cmd("verify", str(run)).returncode == 0
+
+
+def test_sigkill_then_lab_restore_restores_the_handset(tmp_path, adb_env, virtual_handset, lab_files):
+    handset = virtual_handset("vendor-1.0")
+    files = _lab_for(lab_files, tmp_path, adb_env, handset)
+    before, proc, run = _start_run(files, handset)
+    seen = len(_flows(run))
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate(timeout=30)
+    stats = JsonlStats()
+    assert len(list(iter_jsonl(run / "flows.jsonl", stats))) >= seen
+    assert len(stats.garbled_lines) <= 1  # at most the record in flight was torn
+    assert not (run / "run.json").exists()
+    restored = files.lab_cmd("restore", handset.serial)
+    assert restored.returncode == 0, restored.stdout + restored.stderr
+    assert handset.state_dump() == before
