@@ -9,6 +9,7 @@ import shlex
 import struct
 from typing import TYPE_CHECKING
 
+from harness.virtual import terminal
 from harness.virtual.adbd import AdbConnection, ServiceFn, Stream, StreamClosed
 from harness.virtual.shell import IO, Shell
 from harness.virtual.shell.pm import install_apk
@@ -33,9 +34,15 @@ def resolve(handset: Handset, service: str, conn: AdbConnection) -> ServiceFn | 
         opts = head.split(",")[1:]
         if head.split(",")[0] != "shell":
             return None
-        if "v2" in opts:
+        v2, pty = "v2" in opts, "pty" in opts or ("raw" not in opts and not command.strip())
+        if not command.strip():
+            return lambda s: terminal.interactive(handset, s, v2, pty)
+        follow = terminal.streaming_logcat(command)
+        if follow is not None:
+            return lambda s: terminal.follow_logcat(handset, s, follow, v2)
+        if v2:
             return lambda s: shell_v2(handset, s, command)
-        return lambda s: shell_v1(handset, s, command, raw=True)
+        return lambda s: shell_v1(handset, s, command)
     if service.startswith("exec:"):
         return lambda s: exec_(handset, s, service[5:])
     if service == "sync:":
@@ -68,76 +75,19 @@ async def run_shell(handset: Handset, command: str, stdin: bytes = b"",
     return await asyncio.to_thread(shell.run_script, command, stdin)
 
 
-def prompt(handset: Handset, uid: int = 2000) -> bytes:
-    return f"{handset.state.props.get('ro.product.device', 'android')}:/ {'#' if uid == 0 else '$'} ".encode()
-
-
-async def shell_v1(handset: Handset, stream: Stream, command: str, raw: bool) -> None:
-    if command.strip():
-        out, _, _ = await run_shell(handset, command, merged=True)
-        await stream.write(out)
-        return
-    shell = Shell(handset)
-    await stream.write(prompt(handset))
-    pending = b""
-    while True:
-        data = await stream.read()
-        if not data:
-            return
-        pending += data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        while b"\n" in pending:
-            line, pending = pending.split(b"\n", 1)
-            if line.strip() == b"exit":
-                return
-            buf = bytearray()
-            await asyncio.to_thread(shell.run_in, line.decode("utf-8", "replace"), IO(b"", buf, buf))
-            await stream.write(line + b"\r\n" + bytes(buf).replace(b"\n", b"\r\n") + prompt(handset, shell.uid))
+async def shell_v1(handset: Handset, stream: Stream, command: str) -> None:
+    out, _, _ = await run_shell(handset, command, merged=True)
+    await stream.write(out)
 
 
 async def shell_v2(handset: Handset, stream: Stream, command: str) -> None:
-    if command.strip():
-        out, err, code = await run_shell(handset, command)
-        payload = b""
-        if out:
-            payload += v2_packet(ID_STDOUT, out)
-        if err:
-            payload += v2_packet(ID_STDERR, err)
-        await stream.write(payload + v2_packet(ID_EXIT, bytes([code & 0xFF])))
-        return
-    shell = Shell(handset)
-    pending = b""
-    code = 0
-    while True:
-        try:
-            header = await stream.readexactly(5)
-        except StreamClosed:
-            return
-        kind, length = struct.unpack("<BI", header)
-        if length > 1024 * 1024:
-            return
-        data = await stream.readexactly(length) if length else b""
-        if kind == ID_CLOSE_STDIN:
-            break
-        if kind != ID_STDIN:
-            continue
-        pending += data.replace(b"\r\n", b"\n")
-        while b"\n" in pending:
-            line, pending = pending.split(b"\n", 1)
-            if line.strip() == b"exit":
-                pending = b""
-                await stream.write(v2_packet(ID_EXIT, bytes([code & 0xFF])))
-                return
-            io = IO()
-            code = await asyncio.to_thread(shell.run_in, line.decode("utf-8", "replace"), io)
-            if io.out:
-                await stream.write(v2_packet(ID_STDOUT, bytes(io.out)))
-            if io.err:
-                await stream.write(v2_packet(ID_STDERR, bytes(io.err)))
-    if pending.strip():
-        io = IO()
-        code = await asyncio.to_thread(shell.run_in, pending.decode("utf-8", "replace"), io)
-        await stream.write(v2_packet(ID_STDOUT, bytes(io.out)) + v2_packet(ID_STDERR, bytes(io.err)))
-    await stream.write(v2_packet(ID_EXIT, bytes([code & 0xFF])))
+    out, err, code = await run_shell(handset, command)
+    payload = b""
+    if out:
+        payload += v2_packet(ID_STDOUT, out)
+    if err:
+        payload += v2_packet(ID_STDERR, err)
+    await stream.write(payload + v2_packet(ID_EXIT, bytes([code & 0xFF])))
 
 
 def streaming_install_size(command: str) -> tuple[int, list[str]] | None:

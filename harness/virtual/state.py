@@ -63,7 +63,8 @@ class HandsetState:
         self.frida_version: str | None = spec.frida_server_version
         self.frida_running = False
         self.adbd_root = False
-        self.log: deque[str] = deque(maxlen=2000)
+        self.log: deque[tuple[float, int, int, str, str, str]] = deque(maxlen=2000)
+        self.log_total = 0  # lines ever logged (streaming `logcat` follows it)
         self.boot_count = 0
         self.boot_time = time.time()
         self.foreground: tuple[str, str] | None = None
@@ -268,9 +269,10 @@ class HandsetState:
         return name
 
     def logcat(self, level: str, pid: int, tag: str, message: str) -> None:
-        t = time.time()
-        stamp = time.strftime("%m-%d %H:%M:%S", time.localtime(t)) + f".{int(t * 1000) % 1000:03d}"
-        self.log.append(f"{stamp} {pid:5d} {pid:5d} {level} {tag:<8}: {message}")
+        """Append a log line (time, pid, tid, level letter, tag, message); any thread."""
+        with self.lock:
+            self.log.append((time.time(), int(pid), int(pid), (level or "I")[:1], str(tag), str(message)))
+            self.log_total += 1
 
     def reboot(self) -> None:
         """What a reboot loses: tmpfs/bind mounts, reverse forwards, test providers, focus."""

@@ -234,3 +234,32 @@ def test_adb_root_on_userdebug_and_forward(virtual_handset) -> None:
     with socket.create_connection(("127.0.0.1", int(res.stdout.strip())), timeout=10) as c:
         assert c.recv(100) == b"hello from the handset"
     listener.close()
+
+
+def test_interactive_shell_and_streaming_logcat(virtual_handset) -> None:
+    h = virtual_handset("reference")
+    piped = h.adb.run("-s", h.serial, "shell", input=b"getprop ro.product.model\nfalse\necho $?\n")
+    assert piped.stdout == b"Pixel 7\n1\n" and piped.returncode == 0
+    conn = h.device.shell("logcat -v time", stream=True)
+    try:
+        conn.conn.settimeout(10)
+        first = conn.conn.recv(4096).decode()
+        assert first.startswith("--------- beginning of main\n") and "I/SystemServer(" in first
+        h.device.shell("am start -n org.example.notes/.MainActivity")
+        later = b""
+        deadline = time.monotonic() + 10
+        while b"ActivityTaskManager" not in later and time.monotonic() < deadline:
+            later += conn.conn.recv(4096)
+        assert b"START u0 {cmp=org.example.notes/.MainActivity}" in later
+    finally:
+        conn.close()
+    assert h.device.shell("echo alive") == "alive"
+
+
+def test_line_discipline() -> None:
+    from harness.virtual.terminal import LineDiscipline
+
+    d = LineDiscipline()
+    echo, lines, eof = d.feed(b"ls\x7fs -l\r")
+    assert (echo, lines, eof) == (b"ls\b \bs -l\r\n", ["ls -l"], False)
+    assert d.feed(b"\x04") == (b"", [], True)

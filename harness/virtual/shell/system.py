@@ -4,6 +4,7 @@ service call (iphonesubinfo parcels), ip/ifconfig, frida-server."""
 from __future__ import annotations
 
 import re
+import time
 from importlib import metadata
 
 from harness.virtual.shell.interp import Shell
@@ -173,13 +174,37 @@ def kill(sh: Shell, argv: list[str], io: IO) -> int:
     return status
 
 
+def format_log_line(entry: tuple[float, int, int, str, str, str], fmt: str = "threadtime") -> str:
+    t, pid, tid, level, tag, message = entry
+    stamp = time.strftime("%m-%d %H:%M:%S", time.localtime(t)) + f".{int(t * 1000) % 1000:03d}"
+    if fmt == "time":
+        return f"{stamp} {level}/{tag}({pid:5d}): {message}"
+    if fmt == "brief":
+        return f"{level}/{tag:<8}({pid:5d}): {message}"
+    return f"{stamp} {pid:5d} {tid:5d} {level} {tag:<8}: {message}"
+
+
+def logcat_format(argv: list[str]) -> str:
+    for i, a in enumerate(argv):
+        if a == "-v" and i + 1 < len(argv):
+            return argv[i + 1]
+        if a.startswith("--format="):
+            return a.split("=", 1)[1]
+    return "threadtime"
+
+
 @command("logcat")
 def logcat(sh: Shell, argv: list[str], io: IO) -> int:
+    """`logcat -d` dumps and exits; a plain `logcat` is streamed by the adb service layer."""
     if "-c" in argv or "--clear" in argv:
         sh.state.log.clear()
         return 0
+    fmt = logcat_format(argv)
+    entries = list(sh.state.log)
+    if "-t" in argv and argv.index("-t") + 1 < len(argv) and argv[argv.index("-t") + 1].isdigit():
+        entries = entries[-int(argv[argv.index("-t") + 1]):]
     io.write("--------- beginning of main\n")
-    io.write("".join(line + "\n" for line in list(sh.state.log)))
+    io.write("".join(format_log_line(e, fmt) + "\n" for e in entries))
     return 0
 
 
