@@ -256,3 +256,20 @@ def test_reboot_drops_mounts_and_forwards_after_reboot_reapplies(virtual_handset
     assert "cacerts type tmpfs" not in dump["mounts"] and vh.shell(f"ls {target}")[1] != 0
     assert vh.shell("pidof frida-server") == ("", 1)
     assert vh.shell("ls /data/local/tmp/frida-server")[1] != 0
+
+
+def test_previous_proxy_and_reverse_forwards_are_put_back(virtual_handset, adb_env, tmp_path):
+    vh = virtual_handset("vendor-1.1")
+    vh.shell("settings put global http_proxy 10.0.2.2:8080")
+    vh.device.reverse("tcp:18086", "tcp:9999")  # someone else's forward on our port
+    vh.device.reverse("tcp:18087", "tcp:18087")  # and an unrelated one
+    before = vh.state_dump()
+    lab = LabConfig.model_validate({"name": "t", "jurisdiction": "IN", "state_dir": tmp_path / "state"})
+    handset = open_device(vh.serial, lab, client=adb_env.client)
+    prepared = prepare(handset, lab, None, 18086, None, None, frida=False, canaries=False)
+    assert prepared.journal.entries[0].undo == {"remote": "tcp:18086", "local": "tcp:18086",
+                                                "previous_local": "tcp:9999"}
+    assert prepared.journal.entries[1].undo == {"previous": "10.0.2.2:8080"}
+    assert (tmp_path / "state" / "canaries").is_dir()  # no capture folder: canaries.json in the state folder
+    restore(handset, prepared.journal)
+    assert vh.state_dump() == before
