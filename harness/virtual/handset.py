@@ -12,6 +12,7 @@ import asyncio
 import importlib
 import json
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 # Features we implement; no delayed_ack, no stat_v2/ls_v2/sendrecv_v2, no abb.
 FEATURES = ["shell_v2", "cmd", "fixed_push_mkdir"]
 REBOOT_DOWNTIME = 1.0
+SHELL_THREADS = 32
 
 
 def device_loopback_for(port: int) -> str:
@@ -59,6 +61,8 @@ class Handset:
     # --- lifecycle -------------------------------------------------------------------
     async def start(self) -> int:
         self.loop = asyncio.get_running_loop()
+        # shell commands run in worker threads; some wait (stdin, sleep, monkey --throttle)
+        self.loop.set_default_executor(ThreadPoolExecutor(SHELL_THREADS, thread_name_prefix="vshell"))
         port = await self.server.start()
         self.state = HandsetState(self.spec, device_loopback_for(port))
         self.internet = await asyncio.to_thread(start_internet, self.runtime_dir)

@@ -7,6 +7,7 @@ import asyncio
 import logging
 import shlex
 import struct
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from harness.virtual import terminal
@@ -22,6 +23,8 @@ log = logging.getLogger(__name__)
 
 ID_STDIN, ID_STDOUT, ID_STDERR, ID_EXIT, ID_CLOSE_STDIN, ID_WINSIZE = 0, 1, 2, 3, 4, 5
 MAX_INSTALL = 512 * 1024 * 1024
+MAX_STDIN = 256 * 1024 * 1024
+STDIN_TIMEOUT = 600.0
 
 
 def v2_packet(kind: int, data: bytes) -> bytes:
@@ -64,7 +67,7 @@ def resolve(handset: Handset, service: str, conn: AdbConnection) -> ServiceFn | 
     return None
 
 
-async def run_shell(handset: Handset, command: str, stdin: bytes = b"",
+async def run_shell(handset: Handset, command: str, stdin: bytes | Callable[[], bytes] = b"",
                     merged: bool = False) -> tuple[bytes, bytes, int]:
     shell = Shell(handset)
     if merged:
@@ -75,13 +78,54 @@ async def run_shell(handset: Handset, command: str, stdin: bytes = b"",
     return await asyncio.to_thread(shell.run_script, command, stdin)
 
 
+async def _read_v2_stdin(stream: Stream) -> bytes:
+    data = bytearray()
+    while True:
+        try:
+            kind, length = struct.unpack("<BI", await stream.readexactly(5))
+            chunk = await stream.readexactly(length) if length else b""
+        except StreamClosed:
+            break
+        if kind == ID_CLOSE_STDIN:
+            break
+        if kind == ID_STDIN:
+            data += chunk
+            if len(data) > MAX_STDIN:
+                break
+    return bytes(data[:MAX_STDIN])
+
+
+async def _read_raw_stdin(stream: Stream) -> bytes:
+    data = bytearray()
+    while chunk := await stream.read():
+        data += chunk
+        if len(data) > MAX_STDIN:
+            break
+    return bytes(data[:MAX_STDIN])
+
+
+def stdin_source(stream: Stream, v2: bool) -> Callable[[], bytes]:
+    """For the shell's worker thread: the client's stdin, read only if a command reads it
+    (`adb shell 'cat > f' < file`); shell v2 ends it with CLOSE_STDIN, exec with CLSE."""
+    loop = asyncio.get_running_loop()
+    cache: list[bytes] = []
+
+    def read() -> bytes:
+        if not cache:
+            coro = _read_v2_stdin(stream) if v2 else _read_raw_stdin(stream)
+            cache.append(asyncio.run_coroutine_threadsafe(coro, loop).result(STDIN_TIMEOUT))
+        return cache[0]
+
+    return read
+
+
 async def shell_v1(handset: Handset, stream: Stream, command: str) -> None:
     out, _, _ = await run_shell(handset, command, merged=True)
     await stream.write(out)
 
 
 async def shell_v2(handset: Handset, stream: Stream, command: str) -> None:
-    out, err, code = await run_shell(handset, command)
+    out, err, code = await run_shell(handset, command, stdin_source(stream, v2=True))
     payload = b""
     if out:
         payload += v2_packet(ID_STDOUT, out)
@@ -111,7 +155,7 @@ def streaming_install_size(command: str) -> tuple[int, list[str]] | None:
 async def exec_(handset: Handset, stream: Stream, command: str) -> None:
     install = streaming_install_size(command)
     if install is None:
-        out, _, _ = await run_shell(handset, command, merged=True)
+        out, _, _ = await run_shell(handset, command, stdin_source(stream, v2=False), merged=True)
         await stream.write(out)
         return
     size, flags = install

@@ -263,3 +263,14 @@ def test_line_discipline() -> None:
     echo, lines, eof = d.feed(b"ls\x7fs -l\r")
     assert (echo, lines, eof) == (b"ls\b \bs -l\r\n", ["ls -l"], False)
     assert d.feed(b"\x04") == (b"", [], True)
+
+
+def test_stdin_reaches_commands_that_read_it(virtual_handset, tmp_path: Path) -> None:
+    h = virtual_handset("reference")
+    blob = os.urandom(200_000)
+    res = h.adb.run("-s", h.serial, "shell", "cat > /data/local/tmp/in.bin", input=blob)
+    assert res.returncode == 0
+    assert h.device.sync.read_bytes("/data/local/tmp/in.bin") == blob
+    res = h.adb.run("-s", h.serial, "exec-in", "cat > /sdcard/x.bin", input=b"exec-in data")
+    assert h.device.sync.read_bytes("/sdcard/x.bin") == b"exec-in data"
+    assert h.adb.run("-s", h.serial, "shell", "echo no stdin needed", input=b"ignored").stdout == b"no stdin needed\n"

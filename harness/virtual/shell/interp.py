@@ -5,6 +5,7 @@ from __future__ import annotations
 import fnmatch
 import logging
 import posixpath
+from collections.abc import Callable
 
 from harness.virtual.fs import File, FsError, norm
 from harness.virtual.shell.parser import (
@@ -62,7 +63,7 @@ class Shell:
         self.positional: list[str] = []
 
     # --- entry points ----------------------------------------------------------------
-    def run_script(self, src: str, stdin: bytes = b"") -> tuple[bytes, bytes, int]:
+    def run_script(self, src: str, stdin: bytes | Callable[[], bytes] = b"") -> tuple[bytes, bytes, int]:
         io = IO(stdin)
         code = self.run_in(src, io)
         return bytes(io.out), bytes(io.err), code
@@ -110,7 +111,7 @@ class Shell:
         return status
 
     def pipeline(self, pipe: Pipeline, io: IO, cond: bool) -> int:
-        data = io.stdin
+        data = io.lazy_stdin()
         status = 0
         for i, cmd in enumerate(pipe.cmds):
             last = i == len(pipe.cmds) - 1
@@ -172,7 +173,7 @@ class Shell:
     def with_redirs(self, redirs: list[Redir], io: IO, body) -> int:  # type: ignore[no-untyped-def]
         if not redirs:
             return body(io)
-        sub = IO(io.stdin)
+        sub = IO(io.lazy_stdin())
         outputs: list[tuple[int, str, bool]] = []
         merge_err_to_out = merge_out_to_err = False
         for r in redirs:

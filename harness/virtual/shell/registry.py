@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -20,11 +19,29 @@ class ShellHost(Protocol):
     def request_reboot(self) -> None: ...
 
 
-@dataclass
 class IO:
-    stdin: bytes = b""
-    out: bytearray = field(default_factory=bytearray)
-    err: bytearray = field(default_factory=bytearray)
+    """A command's stdin (bytes, or a callable read only if the command reads stdin)
+    and its stdout/stderr buffers."""
+
+    def __init__(self, stdin: bytes | Callable[[], bytes] = b"", out: bytearray | None = None,
+                 err: bytearray | None = None) -> None:
+        self._stdin = stdin
+        self.out = out if out is not None else bytearray()
+        self.err = err if err is not None else bytearray()
+
+    @property
+    def stdin(self) -> bytes:
+        if callable(self._stdin):
+            self._stdin = self._stdin()
+        return self._stdin
+
+    @stdin.setter
+    def stdin(self, value: bytes) -> None:
+        self._stdin = value
+
+    def lazy_stdin(self) -> bytes | Callable[[], bytes]:
+        """The stdin without reading it (to hand on to the first command of a pipeline)."""
+        return self._stdin
 
     def write(self, text: str) -> None:
         self.out += text.encode("utf-8", "surrogateescape")
