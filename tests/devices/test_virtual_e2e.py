@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -109,11 +110,19 @@ def test_prepare_then_restore_is_byte_identical(virtual_handset, adb_env, tmp_pa
     assert Journal.load(capture / "journal.json").status == JournalStatus.RESTORED
 
 
-def _kill_when(proc: subprocess.Popen, journal: Path, kind: str | None, timeout: float = 60) -> None:
-    """SIGKILL `proc` as soon as its journal records an entry of `kind` (None: let it finish)."""
+KILL_POINTS = {
+    "ca": r'"kind": "ca"',  # the CA entry is journaled, nothing of it done yet
+    "ca-mounted": r'"namespaces": \[\s*\d',  # tmpfs + APEX bind done, zygote namespaces next
+    "canary_sms": r'"kind": "canary_sms"',
+}
+
+
+def _kill_when(proc: subprocess.Popen, journal: Path, kill_at: str | None, timeout: float = 60) -> None:
+    """SIGKILL `proc` as soon as its journal reaches `kill_at` (None: let it finish)."""
     deadline = time.monotonic() + timeout
+    pattern = re.compile(KILL_POINTS[kill_at]) if kill_at else None
     while time.monotonic() < deadline:
-        if kind is None:
+        if pattern is None:
             if proc.poll() is not None:
                 return
         else:
@@ -121,18 +130,18 @@ def _kill_when(proc: subprocess.Popen, journal: Path, kind: str | None, timeout:
                 text = journal.read_text()
             except OSError:
                 text = ""
-            if f'"kind": "{kind}"' in text:
+            if pattern.search(text):
                 proc.send_signal(signal.SIGKILL)
                 proc.wait(10)
                 return
             if proc.poll() is not None:
-                pytest.fail(f"prepare ended before a {kind} entry: {proc.stderr.read().decode()}")
-        time.sleep(0.005)
+                pytest.fail(f"prepare ended before {kill_at}: {proc.stderr.read().decode()}")
+        time.sleep(0.002)
     proc.kill()
     pytest.fail("prepare did not get there in time")
 
 
-@pytest.mark.parametrize("kill_at", ["ca", "canary_sms", None])
+@pytest.mark.parametrize("kill_at", ["ca", "ca-mounted", "canary_sms", None])
 def test_sigkilled_prepare_is_undone_by_lab_restore(virtual_handset, adb_env, tmp_path, kill_at):
     vh = virtual_handset("rooted-a14")
     before = vh.state_dump()
@@ -148,7 +157,10 @@ def test_sigkilled_prepare_is_undone_by_lab_restore(virtual_handset, adb_env, tm
     _kill_when(proc, tmp_path / "state" / "journals" / f"{vh.serial.replace(':', '_')}.json", kill_at)
     if kill_at is not None:
         assert proc.returncode == -signal.SIGKILL
-        assert vh.state_dump() != before or kill_at == "http_proxy"
+        killed = vh.state_dump()
+        assert killed != before
+        if kill_at == "ca-mounted":  # killed with the overlay and the APEX bind in place
+            assert "on /apex/com.android.conscrypt/cacerts type tmpfs" in killed["mounts"]
     else:
         assert proc.returncode == 0, proc.stderr.read().decode()
     if kill_at is None:  # a second prepare refuses while the journal is pending
