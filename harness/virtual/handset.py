@@ -95,6 +95,8 @@ class Handset:
         return Path(zone) if zone else None
 
     async def stop(self) -> None:
+        if self.state is not None:
+            self.state.stopping.set()
         for port in list(self._reverse):
             await self._close_reverse(port)
         await self.server.stop()

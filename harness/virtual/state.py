@@ -45,6 +45,7 @@ class HandsetState:
         self.spec = spec
         self.name = spec.name
         self.lock = threading.RLock()
+        self.stopping = threading.Event()  # set when the handset shuts down: ends waits
         self.sdk = spec.build.sdk
         self.rooted = spec.rooted
         self.device_loopback = device_loopback

@@ -274,3 +274,19 @@ def test_stdin_reaches_commands_that_read_it(virtual_handset, tmp_path: Path) ->
     res = h.adb.run("-s", h.serial, "exec-in", "cat > /sdcard/x.bin", input=b"exec-in data")
     assert h.device.sync.read_bytes("/sdcard/x.bin") == b"exec-in data"
     assert h.adb.run("-s", h.serial, "shell", "echo no stdin needed", input=b"ignored").stdout == b"no stdin needed\n"
+
+
+def test_stop_does_not_wait_for_sleeping_commands(virtual_handset) -> None:
+    import subprocess
+
+    h = virtual_handset("reference")
+    sleeper = subprocess.Popen([h.adb.adb_path, "-P", str(h.adb.port), "-s", h.serial, "shell", "sleep 30"],
+                               env=h.adb.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(1.0)
+        t = time.monotonic()
+        assert h.process.stop(timeout=20) == 0
+        assert time.monotonic() - t < 10
+    finally:
+        sleeper.kill()
+        sleeper.wait(10)

@@ -215,7 +215,7 @@ def monkey(sh: Shell, argv: list[str], io: IO) -> int:
         return 1
     sh.state.foreground = (target.name, activity)
     if throttle:  # the events take their time, as on a phone (capped)
-        time.sleep(min(count * throttle / 1000, MONKEY_MAX_SECONDS))
+        sh.state.stopping.wait(min(count * throttle / 1000, MONKEY_MAX_SECONDS))
     ms = max(1, int((time.monotonic() - started) * 1000))
     if verbose:
         short = target.short_activity(activity)

@@ -4,7 +4,6 @@ uname, which, sleep, wait (text tools are in text.py)."""
 from __future__ import annotations
 
 import re
-import time
 
 from harness.virtual.shell.interp import COMMANDS, ExitShell, Shell
 from harness.virtual.shell.registry import IO, Usage, command
@@ -142,7 +141,7 @@ def getenforce(sh: Shell, argv: list[str], io: IO) -> int:
 @command("sleep")
 def sleep(sh: Shell, argv: list[str], io: IO) -> int:
     try:
-        time.sleep(min(float(argv[1]), 30.0) if len(argv) > 1 else 0)
+        sh.state.stopping.wait(min(float(argv[1]), 30.0) if len(argv) > 1 else 0)
     except ValueError as e:
         raise Usage(f"sleep: invalid number '{argv[1]}'") from e
     return 0
