@@ -19,9 +19,18 @@ import pyarrow.compute as pc
 
 from harness.analysis_read import GEO_SOURCES, RawCapture, read_capture
 from harness.attribution import attribute, steps_frame
+from harness.bypass import (
+    bypassed_frame,
+    geo_config,
+    lab_policy,
+    mark_connects,
+    proxy_ports,
+    responders,
+)
 from harness.config import Policy, Severity
 from harness.dataflows import canary_index, data_flows, join_distinct, reads_frame
 
+NETWORK_EVENTS = ("net:connect", "net:request", "net:resolve")
 SEVERITY_RANK = {s.value: i for i, s in enumerate(Severity)}  # info 0 .. critical 4
 
 FLOW_SCALARS = (
@@ -145,10 +154,10 @@ def destinations_frame(flows: pd.DataFrame, findings: pd.DataFrame, bypassed: pd
                        policy: Policy) -> pd.DataFrame:
     """One row per destination, most severe first."""
     extra = pd.DataFrame({
-        "destination": bypassed.get("destination", pd.Series(dtype=object)),
-        "server_ip": bypassed.get("ip", pd.Series(dtype=object)),
-        "app": bypassed.get("app", pd.Series(dtype=object)),
-        "flags": "bypassed_proxy", "kind": "bypass", "ts_start": bypassed.get("ts"),
+        "destination": bypassed["destination"], "server_ip": bypassed["server_ip"].fillna(bypassed["ip"]),
+        "app": bypassed["app"], "country": bypassed["country"], "org": bypassed["org"],
+        "org_country": bypassed["org_country"], "flags": bypassed["flags"], "kind": "bypass",
+        "ts_start": bypassed["ts"], "request_bytes": 0, "response_bytes": 0,
     })
     cols = ["destination", "server_ip", "country", "country_sources", "country_confidence", "org",
             "org_country", "app", "flags", "kind", "scheme", "tls_intercepted", "request_bytes",
@@ -224,7 +233,7 @@ def group_frame(flows: pd.DataFrame, key: str) -> pd.DataFrame:
 
 def analyse(run_dirs: Iterable[Path | str], policy: Policy | None = None) -> Analysis:
     """Read and analyse one or more capture folders (several runs merge)."""
-    from harness.analysis_summary import bypassed_frame, run_info, summarise
+    from harness.analysis_summary import run_info, summarise
 
     policy = policy or Policy()
     raws = [read_capture(p) for p in run_dirs]
@@ -236,12 +245,13 @@ def analyse(run_dirs: Iterable[Path | str], policy: Policy | None = None) -> Ana
             raw.run = {**raw.run, "run_id": f"{raw.run_id}~{n}"}
     flows = pd.concat([flows_frame(r) for r in raws], ignore_index=True)
     hooks = pd.concat([hooks_frame(r) for r in raws], ignore_index=True)
-    if "type" in hooks:
-        connects = hooks[hooks["type"] == "net:connect"]
-    else:
-        connects = hooks.iloc[0:0]
+    kinds = hooks["type"] if "type" in hooks else pd.Series(dtype=object)
+    events = hooks[kinds.isin(NETWORK_EVENTS)]
+    events = mark_connects(
+        events, {r.run_id: proxy_ports(r.run, r.journal) for r in raws},
+        {r.run_id: responders(r.zone) for r in raws})
     steps = steps_frame({r.run_id: r.run for r in raws})
-    flows = attribute(flows, connects, steps)
+    flows = attribute(flows, events, steps)
     flows["destination"] = (flows["host"].fillna(flows["sni"]).fillna(flows["server_ip"])
                             .fillna("(unknown)").str.lower())
 
@@ -268,7 +278,8 @@ def analyse(run_dirs: Iterable[Path | str], policy: Policy | None = None) -> Ana
 
     reads = reads_frame(hooks, canaries) if "api" in hooks else hooks.iloc[0:0]
     dflows = data_flows(findings, reads, types)
-    bypassed = bypassed_frame(connects)
+    bypassed = bypassed_frame(events, flows, {r.run_id: geo_config(r.run) for r in raws},
+                              {r.run_id: lab_policy(r.run) for r in raws})
     destinations = destinations_frame(flows, findings, bypassed, policy)
     values = sorted({v for c in canaries.values() for v in canary_index(c)[0]}, key=len, reverse=True)
     runs = [run_info(r) for r in raws]

@@ -24,10 +24,14 @@ from harness.capture import (
     FORMAT,
     FORMAT_VERSION,
     HOOKS_JSONL,
+    JOURNAL_JSON,
     RUN_JSON,
     read_json,
 )
 from harness.errors import CaptureError
+from harness.zone import Zone, parse_zone_data
+
+ZONE_JSON = "zone.json"
 
 BLOCK_BYTES = 16 << 20
 
@@ -85,6 +89,8 @@ class RawCapture:
     flow_stats: ReadStats = field(default_factory=ReadStats)
     hook_stats: ReadStats = field(default_factory=ReadStats)
     warnings: list[str] = field(default_factory=list)
+    journal: dict[str, Any] = field(default_factory=dict)
+    zone: Zone | None = None
 
     @property
     def run_id(self) -> str:
@@ -241,17 +247,34 @@ def read_capture(path: Path | str) -> RawCapture:
     warnings = []
     if not run:
         warnings.append(f"{path.name}: no {RUN_JSON} (an interrupted run?); reporting its flows")
-    canaries: dict[str, Any] = {}
-    if (path / CANARIES_JSON).exists():
-        loaded = read_json(path / CANARIES_JSON)
-        if isinstance(loaded, dict):
-            canaries = loaded
-        else:
-            warnings.append(f"{path.name}: {CANARIES_JSON} is not an object; ignored")
+    canaries = _optional_object(path / CANARIES_JSON, warnings)
+    journal = _optional_object(path / JOURNAL_JSON, warnings)
+    zone = None
+    zone_data = _optional_object(path / ZONE_JSON, warnings)
+    if zone_data:
+        try:
+            zone = parse_zone_data(zone_data, f"{path.name}/{ZONE_JSON}")
+        except ValueError as e:
+            warnings.append(f"{e}; ignored")
     flow_stats, hook_stats = ReadStats(), ReadStats()
     flows = read_jsonl_table(path / FLOWS_JSONL, FLOW_SCHEMA, flow_stats)
     hooks = read_jsonl_table(path / HOOKS_JSONL, HOOK_SCHEMA, hook_stats)
     for name, stats in ((FLOWS_JSONL, flow_stats), (HOOKS_JSONL, hook_stats)):
         if stats.garbled:
             warnings.append(f"{path.name}/{name}: {stats.garbled} garbled line(s) skipped")
-    return RawCapture(path, run, canaries, flows, hooks, flow_stats, hook_stats, warnings)
+    return RawCapture(path, run, canaries, flows, hooks, flow_stats, hook_stats, warnings, journal, zone)
+
+
+def _optional_object(path: Path, warnings: list[str]) -> dict[str, Any]:
+    """An optional JSON object of the capture: absent or unreadable is a warning, not an error."""
+    if not path.exists():
+        return {}
+    try:
+        loaded = read_json(path)
+    except CaptureError as e:
+        warnings.append(f"{e}; ignored")
+        return {}
+    if not isinstance(loaded, dict):
+        warnings.append(f"{path.parent.name}/{path.name} is not a JSON object; ignored")
+        return {}
+    return loaded

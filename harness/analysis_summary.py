@@ -16,28 +16,6 @@ DEVICE_KEYS = ("serial", "manufacturer", "brand", "model", "device", "fingerprin
                "sdk", "security_patch", "build_id", "incremental", "rooted", "frida_server")
 
 
-def bypassed_frame(connects: pd.DataFrame) -> pd.DataFrame:
-    """net:connect events the agent saw go around the proxy (proxied false / bypassed_proxy)."""
-    cols = ["run_id", "ts", "device", "app", "destination", "host", "ip", "port"]
-    if connects.empty:
-        return pd.DataFrame(columns=cols)
-    proxied = connects.get("proxied")
-    flagged = connects.get("bypassed_proxy")
-    mask = pd.Series(False, index=connects.index)
-    if proxied is not None:
-        mask |= proxied.eq(False).fillna(False).astype(bool)
-    if flagged is not None:
-        mask |= flagged.eq(True).fillna(False).astype(bool)
-    events = connects[mask]
-    out = pd.DataFrame({
-        "run_id": events["run_id"], "ts": events["ts"], "device": events["device"],
-        "app": events["package"].fillna("unattributed"),
-        "destination": events["host"].fillna(events["ip"]).fillna("(unknown)").str.lower(),
-        "host": events["host"], "ip": events["ip"], "port": events["port"],
-    })
-    return out.reset_index(drop=True)
-
-
 def _epoch(value: Any) -> float | None:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)

@@ -3,10 +3,11 @@
 In order, each method filling only what the ones before left open:
 
 1. the producer's own `app` (the proxy or an importer knew it): kept as given;
-2. a Frida `net:connect` event of the same run and device to the flow's host and port
-   (high), its server IP and port (high: in contained mode the world IP), or its host on
-   another port (medium), nearest in time within WINDOW seconds of the flow's start (a
-   match further than NEAR seconds away is one grade less sure);
+2. a Frida network event of the same run and device naming the flow's destination,
+   nearest in time within WINDOW seconds of the flow's start (a match further than NEAR
+   seconds away is one grade less sure): a `net:connect` to its host and port, or to its
+   server IP and port, then any `net:connect`/`net:request`/`net:resolve` of its host;
+   last, the app that connected to the proxy itself within PROXY_WINDOW seconds (low);
 3. the app in front during the step the flow started in (a launch/monkey step of a
    package): medium if that package was seen connecting at all, else low;
 4. the step's time window: a reboot step's flows are `system (boot)` (low);
@@ -26,6 +27,7 @@ import pyarrow.compute as pc
 
 WINDOW = 10.0
 NEAR = 2.0
+PROXY_WINDOW = 1.0
 UNATTRIBUTED = "unattributed"
 SYSTEM_BOOT = "system (boot)"
 
@@ -88,28 +90,29 @@ def _combine(parts: list[np.ndarray]) -> np.ndarray:
     return key
 
 
-def _asof(left_ts: np.ndarray, left_key: np.ndarray, rows: np.ndarray,
-          right_ts: np.ndarray, right_key: np.ndarray, package: np.ndarray) -> pd.DataFrame:
-    """For each open row, the connect event with the same key nearest in time (within WINDOW)."""
+def _asof(left_ts: np.ndarray, left_key: np.ndarray, rows: np.ndarray, right_ts: np.ndarray,
+          right_key: np.ndarray, package: np.ndarray, kind: np.ndarray, window: float) -> pd.DataFrame:
+    """For each open row, the event with the same key nearest in time (within `window`)."""
     lmask = (left_key[rows] >= 0) & ~np.isnan(left_ts[rows])
     rmask = (right_key >= 0) & ~np.isnan(right_ts)
     if not lmask.any() or not rmask.any():
-        return pd.DataFrame(columns=["_row", "package", "_gap"])
+        return pd.DataFrame(columns=["_row", "package", "_gap", "type"])
     left = pd.DataFrame({"_row": rows[lmask], "ts_start": left_ts[rows][lmask], "k": left_key[rows][lmask]})
-    right = pd.DataFrame({"ts": right_ts[rmask], "k": right_key[rmask], "package": package[rmask]})
+    right = pd.DataFrame({"ts": right_ts[rmask], "k": right_key[rmask], "package": package[rmask],
+                          "type": kind[rmask]})
     merged = pd.merge_asof(left.sort_values("ts_start"), right.sort_values("ts"), left_on="ts_start",
-                           right_on="ts", by="k", direction="nearest", tolerance=WINDOW)
+                           right_on="ts", by="k", direction="nearest", tolerance=window)
     merged = merged.dropna(subset=["package"])
     merged["_gap"] = (merged["ts_start"] - merged["ts"]).abs()
-    return merged[["_row", "package", "_gap"]]
+    return merged[["_row", "package", "_gap", "type"]]
 
 
-def attribute(flows: pd.DataFrame, connects: pd.DataFrame, steps: pd.DataFrame) -> pd.DataFrame:
+def attribute(flows: pd.DataFrame, events: pd.DataFrame, steps: pd.DataFrame) -> pd.DataFrame:
     """Fill `app`, `attribution_method`, `attribution_confidence` and `step` on `flows`.
 
     flows: run_id, device, ts_start, host, sni, server_ip, server_port, app,
-    attribution_method, attribution_confidence. connects: run_id, device, ts, package,
-    host, ip, port (net:connect events). Returns a new frame.
+    attribution_method, attribution_confidence. events: the Frida network events (run_id,
+    device, ts, type, package, host, ip, port, to_proxy). Returns a new frame.
     """
     out = flows.copy()
     n = len(out)
@@ -124,37 +127,48 @@ def attribute(flows: pd.DataFrame, connects: pd.DataFrame, steps: pd.DataFrame) 
 
     ts = out["ts_start"].to_numpy(dtype=float, na_value=np.nan)
     left = pd.DataFrame({"_row": np.arange(n), "ts_start": ts, "run_id": out["run_id"].astype(object).to_numpy()})
-    connects = connects[connects["package"].notna()] if not connects.empty else connects
-    if not connects.empty:
-        c = connects
+    events = events[events["package"].notna()] if not events.empty else events
+    if not events.empty:
+        c = events
+        kind = c["type"].fillna("net:connect").astype(object).to_numpy()
+        is_connect = kind == "net:connect"
+        to_proxy = (c["to_proxy"].fillna(False).to_numpy(dtype=bool) if "to_proxy" in c
+                    else np.zeros(len(c), dtype=bool))
         run = _codes(out["run_id"], c["run_id"])
         dev = _codes(out["device"].fillna(""), c["device"].fillna(""))
         host = _codes(out["host"].fillna(out["sni"]).str.lower(), c["host"].str.lower())
         ip = _codes(out["server_ip"], c["ip"])
         port = _codes(out["server_port"], c["port"])
-        passes = (
-            ((run, dev, host, port), "frida_connect_host", "high"),
-            ((run, dev, ip, port), "frida_connect_ip", "high"),
-            ((run, dev, host), "frida_connect_host", "medium"),
+        only = np.full(len(c), -1, dtype=np.int64)
+        proxy_key = (np.zeros(n, dtype=np.int64), np.where(to_proxy, 0, -1).astype(np.int64))
+        connect_port = (port[0], np.where(is_connect, port[1], only))
+        passes = (  # (key parts, method or None: by event type, confidence, window)
+            ((run, dev, host, connect_port), None, "high", WINDOW),
+            ((run, dev, ip, connect_port), "frida_connect_ip", "high", WINDOW),
+            ((run, dev, host), None, "high", WINDOW),
+            ((run, dev, proxy_key), "frida_proxy_connect_time", "low", PROXY_WINDOW),
         )
         right_ts = c["ts"].to_numpy(dtype=float, na_value=np.nan)
         package = c["package"].astype(object).to_numpy()
-        for parts, how, conf in passes:
+        for parts, how, conf, window in passes:
             open_rows = np.flatnonzero(pd.isna(app))
             if not len(open_rows):
                 break
             keys = _combine([np.concatenate([lc, rc]) for lc, rc in parts])
-            match = _asof(ts, keys[:n], open_rows, right_ts, keys[n:], package)
+            match = _asof(ts, keys[:n], open_rows, right_ts, keys[n:], package, kind, window)
             if match.empty:
                 continue
             rows = match["_row"].to_numpy(dtype=int)
             app[rows] = match["package"].to_numpy(dtype=object)
-            method[rows] = how
+            if how is None:
+                method[rows] = ("frida_" + match["type"].astype(str).str.split(":").str[-1] + "_host").to_numpy()
+            else:
+                method[rows] = how
             near = match["_gap"].to_numpy(dtype=float) <= NEAR
             confidence[rows] = np.where(near, conf, "medium" if conf == "high" else "low")
 
     step_no, step_kind, step_pkg = _step_of(left, steps)
-    connecting = set(connects["package"].dropna().unique()) if not connects.empty else set()
+    connecting = set(events["package"].dropna().unique()) if not events.empty else set()
     open_rows = pd.isna(app) & pd.notna(step_pkg)
     app[open_rows] = step_pkg[open_rows]
     method[open_rows] = "foreground_app"

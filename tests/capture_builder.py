@@ -27,6 +27,7 @@ BANK_HOST = "secure.bank.example.in"
 WEATHER_HOST = "api.weather.vendor.example.in"
 NEW_HOST = "sync.cloudbridge.example"
 BYPASS_HOST = "direct.vendor-cloud.example"
+PROXY_PORT = 38411
 
 IMEI_STACK = [
     "android.telephony.TelephonyManager.getImei(TelephonyManager.java:2150)",
@@ -120,6 +121,15 @@ class CaptureBuilder:
             **extra,
         })
 
+    def request(self, package: str, host: str, *, at: float, path: str = "/") -> None:
+        """An OkHttp call as the network agent reports it: the URL's host, no address."""
+        self.hooks.append({
+            "type": "net:request", "ts": self.t0 + at, "device": self.serial, "package": package,
+            "pid": 4000 + len(package), "thread": "OkHttp Dispatcher", "host": host, "ip": None,
+            "port": None, "api": "okhttp3.OkHttpClient.newCall", "category": "network",
+            "value": f"https://{host}{path}", "stack": [],
+        })
+
     def read(self, package: str, api: str, category: str, value: Any, stack: list[str], *, at: float) -> None:
         self.hooks.append({
             "type": "hook:event", "ts": self.t0 + at, "device": self.serial, "package": package,
@@ -135,7 +145,7 @@ class CaptureBuilder:
         for i in range(phone_homes):
             at = 5 + i * 8 + jitter
             if i < phone_homes - 1:
-                self.connect("com.vendor.telemetry", TELEMETRY_HOST, "203.0.113.10", 443, at=at - 0.05)
+                self.request("com.vendor.telemetry", TELEMETRY_HOST, at=at - 0.05)
             self.flow(TELEMETRY_HOST, at=at, server_ip="203.0.113.10", geo=cn, path="/v1/boot",
                       flags=["foreign", "watchlist_country", "not_allowlisted", "sensitive_data"],
                       findings=[{"type": "android_id", "id": "android_id", "where": "body:$.aid",
@@ -149,7 +159,7 @@ class CaptureBuilder:
         us = _geo("US", "Example Analytics Inc", "US")
         for i in range(2):
             at = 33 + i * 10 + jitter
-            self.connect("com.vendor.weather", ANALYTICS_HOST, "198.51.100.20", 443, at=at - 0.1)
+            self.request("com.vendor.weather", ANALYTICS_HOST, at=at - 0.1)
             self.flow(ANALYTICS_HOST, at=at, server_ip="198.51.100.20", geo=us, path="/v2/e",
                       flags=["foreign", "not_allowlisted", "sensitive_data"],
                       findings=[{"type": "imei", "id": "imei", "where": "body:$.d", "encoding": "sha256",
@@ -159,20 +169,22 @@ class CaptureBuilder:
                   path="/img/logo.png", geo=_geo("US", "Example CDN", "US"),
                   flags=["foreign", "not_allowlisted"], request_bytes=150, response_bytes=40_000)
         # bank: pinned, the proxy's certificate is rejected
-        self.connect("com.vendor.bank", BANK_HOST, "192.0.2.50", 443, at=61 + jitter)
+        self.request("com.vendor.bank", BANK_HOST, at=61 + jitter)
         self.flow(BANK_HOST, at=61.1 + jitter, server_ip="192.0.2.50", geo=_geo("IN", "Example Bank", "IN"),
                   kind="tls_failed", flags=["tls_rejected"], request_bytes=517,
                   tls={"intercepted": False, "version": None,
                        "failure": "client rejected the certificate (pinning)"})
-        # a connection that went around the proxy: only Frida saw it
-        self.connect("com.vendor.telemetry", BYPASS_HOST, "203.0.113.99", 8443, at=85 + jitter,
-                     proxied=False, bypassed_proxy=True)
+        # the weather app's own connect() to the proxy (libc: no host), just before its GET
+        self.connect("com.vendor.weather", None, "127.0.0.1", PROXY_PORT, at=31.95 + jitter,
+                     api="libc.connect")
+        # a connection that went around the proxy, to a contained responder: only Frida saw it
+        self.connect("com.vendor.telemetry", BYPASS_HOST, "127.0.0.31", 18444, at=85 + jitter)
         if self.variant == "vendor-1.1":
             self.read("com.vendor.weather", "android.content.ContentResolver.query", "contacts",
                       CONTACT, ["android.content.ContentResolver.query(ContentResolver.java:1)",
                                 "com.cloudbridge.sync.ContactUploader.run(ContactUploader.java:12)"],
                       at=90 + jitter)
-            self.connect("com.vendor.weather", NEW_HOST, "45.33.1.7", 443, at=91 + jitter)
+            self.request("com.vendor.weather", NEW_HOST, at=91 + jitter)
             self.flow(NEW_HOST, at=91.05 + jitter, server_ip="45.33.1.7",
                       geo=_geo("SG", "Cloudbridge Pte", "SG"), path="/up",
                       flags=["foreign", "not_allowlisted", "sensitive_data"],
@@ -193,7 +205,11 @@ class CaptureBuilder:
             "started": self.t0,
             "ended": self.t0 + 120,
             "profile": {"name": "demo", "description": "vendor demo"},
-            "lab": {"name": "demo-lab", "jurisdiction": "IN"},
+            "lab": {"name": "demo-lab", "jurisdiction": "IN",
+                    "policy": {"watchlist_countries": ["CN", "RU", "KP", "IR"]}, "geo": {
+                "sources": ["overrides"],
+                "overrides": [{"cidr": "203.0.113.0/24", "country": "CN", "org": "Example Watch-list Cloud",
+                               "org_country": "CN"}]}},
             "device": {
                 "serial": self.serial, "manufacturer": "Vendor", "model": "V1",
                 "fingerprint": f"vendor/v1/v1:13/TQ1A/{self.variant}:user/release-keys",
@@ -223,8 +239,23 @@ class CaptureBuilder:
         (self.root / "flows.jsonl").write_text(text)
         (self.root / "hooks.jsonl").write_text("".join(json.dumps(h) + "\n" for h in self.hooks))
         (self.root / "canaries.json").write_text(json.dumps(self.canaries()))
+        (self.root / "journal.json").write_text(json.dumps(self.journal()))
+        (self.root / "zone.json").write_text(json.dumps(self.zone()))
         (self.root / "run.json").write_text(json.dumps(run_json if run_json is not None else self.run_json()))
         return self.root
+
+    def journal(self) -> dict[str, Any]:
+        return {"serial": self.serial, "entries": [
+            {"kind": "reverse", "undo": {"remote": f"tcp:{PROXY_PORT}", "local": f"tcp:{PROXY_PORT}",
+                                         "previous_local": None}, "state": "done", "ts": self.t0 - 5},
+            {"kind": "http_proxy", "undo": {"previous": None}, "state": "done", "ts": self.t0 - 4},
+        ]}
+
+    def zone(self) -> dict[str, Any]:
+        return {"version": 1, "ca": None, "hosts": {
+            TELEMETRY_HOST: {"world_ip": "203.0.113.10", "ports": {"443": "127.0.0.21:18443"}},
+            BYPASS_HOST: {"world_ip": "203.0.113.99", "ports": {"8443": "127.0.0.31:18444"}},
+        }}
 
 
 def build_capture(root: Path, variant: str = "vendor-1.0", **scenario: Any) -> Path:

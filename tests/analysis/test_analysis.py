@@ -91,8 +91,11 @@ def test_destinations_sorted_by_policy_severity_with_bypass_row(demo):
     assert d.at[TELEMETRY_HOST, "bytes_up"] == 512 + 513 + 514
     assert d.at[ANALYTICS_HOST, "data_types"] == "imei"
     assert d.at["secure.bank.example.in", "tls_rejected"] == 1
-    assert d.at[BYPASS_HOST, "flags"] == "bypassed_proxy"
+    # the bypass: found from journal.json (proxy port) + zone.json (responder -> host, world IP)
+    assert d.at[BYPASS_HOST, "flags"] == "bypassed_proxy,foreign,watchlist_country"
     assert d.at[BYPASS_HOST, "bypassed"] == 1
+    assert (d.at[BYPASS_HOST, "ips"], d.at[BYPASS_HOST, "country"]) == ("203.0.113.99", "CN")
+    assert d.at[BYPASS_HOST, "apps"] == "com.vendor.telemetry"
     # the policy decides severity: make tls_rejected critical and it leads
     policy = Policy(severity={Flag.TLS_REJECTED: Severity.CRITICAL})
     first = analyse([demo], policy).destinations.iloc[0]
@@ -107,7 +110,7 @@ def test_summary_counts_and_coverage(demo):
     assert s["decryption"] == {"flows": 8, "intercepted": 7, "cleartext": 0, "tls_rejected": 1,
                                "not_http": 0, "coverage_percent": 87.5}
     assert {d["destination"] for d in s["foreign_destinations"]} == {
-        TELEMETRY_HOST, ANALYTICS_HOST, "cdn1.vendor-static.example"}
+        TELEMETRY_HOST, ANALYTICS_HOST, "cdn1.vendor-static.example", BYPASS_HOST}
     leaving = {d["data_type"]: d["foreign_destinations"] for d in s["data_types_leaving"]}
     assert leaving == {"imei": [ANALYTICS_HOST], "android_id": [TELEMETRY_HOST]}
 
@@ -212,3 +215,23 @@ def test_empty_capture(tmp_path):
     a = analyse([b.root])
     assert a.destinations.empty and a.data_flows.empty
     assert a.summary["counts"]["flows"] == 0
+
+
+def test_connects_to_the_proxy_are_not_bypasses_and_attribute_by_time(demo):
+    a = analyse([demo])
+    assert a.bypassed["destination"].tolist() == [BYPASS_HOST]
+    f = a.flows.set_index("destination")
+    assert f.at["api.weather.vendor.example.in", "attribution_method"] == "frida_proxy_connect_time"
+    assert f.at[ANALYTICS_HOST, "attribution_method"].tolist() == ["frida_request_host"] * 2
+
+
+def test_bypass_needs_a_known_proxy_port_or_the_event_saying_so(tmp_path):
+    b = CaptureBuilder(tmp_path / "run")
+    b.connect("com.a.b", None, "198.51.100.5", 443, at=90)                   # direct, libc
+    b.connect("com.a.b", None, "10.0.0.1", 53, at=91)                        # DNS: not traffic
+    b.connect("com.a.c", "x.example", "198.51.100.6", 443, at=92, proxied=False)
+    b.write()
+    a = analyse([b.root])
+    assert sorted(a.bypassed["destination"]) == ["198.51.100.5", "x.example"]
+    (b.root / "journal.json").unlink()                                       # port unknown
+    assert analyse([b.root]).bypassed["destination"].tolist() == ["x.example"]
