@@ -94,9 +94,7 @@ class HandsetSession:
             frida_mode, self.serial, self.run_dir, [h.value for h in self.profile.hooks],
             self.profile.unpin,
         )
-        for target in self.profile.apps:  # firmware services already running get hooked now
-            if apps.pidof(self.handset, target.package):
-                self.hook_running(target.package, [])
+        self.hook_profile_apps([])
 
     # --- hooks ---------------------------------------------------------------------------
 
@@ -145,6 +143,14 @@ class HandsetSession:
         seconds = self.handset.reboot()
         after_reboot(self.handset, self.prepared, self.proxy.port if self.proxy else None, self._ca_pem)
         notes.append(f"rebooted in {seconds:.1f}s; proxy forward and CA re-applied")
+        self.hook_profile_apps(notes)
+
+    def hook_profile_apps(self, notes: list[Any]) -> None:
+        """Hook the profile's apps that are running now (firmware services start on their own)."""
+        assert self.handset is not None
+        for target in self.profile.apps:
+            if apps.pidof(self.handset, target.package):
+                self.hook_running(target.package, notes)
 
     # --- numbers -------------------------------------------------------------------------
 
