@@ -57,7 +57,7 @@ def test_lab_devices_json_lists_both_vendor_firmwares(virtual_handset, adb_env):
     one, two = virtual_handset("vendor-1.0"), virtual_handset("vendor-1.1")
     result = CliRunner().invoke(main, ["devices", "--json"])
     assert result.exit_code == 0, result.output
-    listed = {d["serial"]: d for d in json.loads(result.output)}
+    listed = {d["serial"]: d for d in json.loads(result.stdout)}
     for handset in (one, two):
         fingerprint = handset.shell("getprop ro.build.fingerprint")[0].strip()
         assert listed[handset.serial]["fingerprint"] == fingerprint
