@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from harness import __version__
-from harness.errors import HarnessError, NotBuiltError
+from harness.errors import DeviceError, HarnessError, NotBuiltError
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_DEVICE = 0, 1, 2, 3
 
@@ -392,8 +392,28 @@ def diff(baseline: Path, new: Path, fmt: str, junit: Path | None, lab_path: Path
 @click.option("--junit", type=click.Path(path_type=Path), help="Write JUnit XML here.")
 @lab_option
 def regress(profile: Path, serial: str, baseline: Path, junit: Path | None, lab_path: Path) -> None:
-    """Run PROFILE on a handset, then diff against BASELINE; exit 1 on a regression."""
-    not_built("regress")
+    """Run PROFILE on a handset, then diff against BASELINE; exit 1 on a regression.
+
+    The baseline is checked before the run starts, so a wrong path costs no run time.
+    Exit 2 (input) or 3 (device) when the new run could not complete."""
+    from harness.config import load_lab, load_profile
+    from harness.diff import diff_captures
+    from harness.diff_render import diff_markdown, junit_xml
+    from harness.manifest import read_manifest
+    from harness.run import run_profile
+
+    read_manifest(baseline)
+    lab = load_lab(lab_path)
+    prof = load_profile(profile)
+    (result,) = run_profile(lab, lab_path, prof, profile, [serial], lab.captures_dir)
+    click.echo(f"{result.serial}: {result.status} -> {result.run_dir}", err=True)
+    if result.status != "ok":
+        raise DeviceError(f"the new run did not complete ({result.status}): {result.error or ''}".rstrip(": "))
+    outcome = diff_captures([baseline], [result.run_dir], lab.policy)
+    if junit:
+        junit.write_text(junit_xml(outcome), encoding="utf-8")
+    click.echo(diff_markdown(outcome), nl=False)
+    sys.exit(outcome.exit_code)
 
 
 # --- the virtual handset ----------------------------------------------------------------

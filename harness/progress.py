@@ -60,7 +60,8 @@ def _fmt_seconds(seconds: float) -> str:
 def render(rows: list[ProgressSnapshot]) -> Table:
     table = Table(title="lab run", expand=False)
     for column in ("handset", "phase", "step", "elapsed", "remaining", "flows", "findings", "hooks"):
-        table.add_column(column, justify="right" if column in ("flows", "findings", "hooks") else "left")
+        table.add_column(column, justify="right" if column in ("flows", "findings", "hooks") else "left",
+                         no_wrap=True, min_width=21 if column == "handset" else None)
     now = time.time()
     for snap in rows:
         remaining = max(0.0, snap.planned_seconds - snap.elapsed_planned)
