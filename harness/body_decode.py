@@ -24,7 +24,7 @@ import zstandard
 
 MAX_DECODED = 64 * 1024 * 1024  # a decompression bomb stops here
 _B64_RUN = re.compile(rb"[A-Za-z0-9+/_-]{24,}={0,2}")
-_HEXISH = re.compile(rb"^[0-9a-fA-F-]+$")
+_HEX_DASH = b"0123456789abcdefABCDEF-"
 _GZIP_MAGIC = b"\x1f\x8b"
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
@@ -126,7 +126,7 @@ def base64_blobs(data: bytes, limit: int = 256) -> Iterator[tuple[int, bytes, tu
     count = 0
     for match in _B64_RUN.finditer(data):
         run = match.group()
-        if _HEXISH.match(run) or run.isdigit():
+        if not run.strip(_HEX_DASH):  # hex ids and digests are not base64 blobs
             continue
         decoded = _b64decode(run)
         if decoded is None:

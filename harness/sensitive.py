@@ -145,6 +145,8 @@ _EMAIL_LOCAL = re.compile(rb"[A-Za-z0-9._%+-]{1,64}$")
 _PHONE = re.compile(rb"\+[1-9]\d{9,13}")
 _MAC_ANCHOR = re.compile(rb"([:-])[0-9A-Fa-f]{2}\1")
 _MAC = re.compile(rb"[0-9A-Fa-f]{2}([:-])(?:[0-9A-Fa-f]{2}\1){4}[0-9A-Fa-f]{2}")
+_LONG_RUN = re.compile(rb"0{15,}")
+_FIFTEEN = b"0" * 15
 _DIGIT_MAP = bytes(0x30 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))
 _KEYS = (b"imsi", b"subscriberid", b"subscriber_id", b"android_id", b"androidid", b"ssaid",
          b"advertising_id", b"advertisingid", b"adid", b"ad_id", b"gaid", b"idfa")
@@ -211,19 +213,19 @@ def _macs(data: bytes) -> Iterator[tuple[str, int, bytes]]:
 
 def _digit_runs(data: bytes) -> Iterator[tuple[str, int, bytes]]:
     digits = data.translate(_DIGIT_MAP)
-    position = digits.find(b"0" * 15)
+    position = digits.find(_FIFTEEN)
     while position != -1:
-        end = position
-        while end < len(digits) and digits[end] == 0x30:
-            end += 1
+        m = _LONG_RUN.match(digits, position)
+        assert m is not None
+        end = m.end()
         run = data[position:end].decode()
         beside = (data[position - 1 : position], data[end : end + 1])
         if b"." not in beside:  # a decimal fraction is not an identifier
-            if len(run) == 15 and luhn_ok(run) and run[:2] in _IMEI_BODIES and len(set(run)) > 2:
+            if len(run) == 15 and run[:2] in _IMEI_BODIES and len(set(run)) > 2 and luhn_ok(run):
                 yield "imei", position, data[position:end]
-            elif run.startswith("89") and 18 <= len(run) <= 20 and luhn_ok(run):
+            elif 18 <= len(run) <= 20 and run.startswith("89") and luhn_ok(run):
                 yield "iccid", position, data[position:end]
-        position = digits.find(b"0" * 15, end)
+        position = digits.find(_FIFTEEN, end)
 
 
 def _keyed(data: bytes) -> Iterator[tuple[str, int, bytes]]:
