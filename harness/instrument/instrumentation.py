@@ -133,15 +133,21 @@ class Instrumentation:
         """Instrument a running process (what `pidof PACKAGE` returned)."""
         return self._start(package, int(pid), spawned=False)
 
-    def spawn(self, package: str, timeout: float = 20.0) -> SessionInfo:
-        """Start `package` suspended, load the hooks, then let it run (real phones)."""
-        if self.mode is FridaMode.LOCAL:
+    def spawn(self, package: str, argv: list[str] | None = None) -> SessionInfo:
+        """Start `package` suspended, load the hooks, then let it run.
+
+        On a phone frida-server spawns the package itself; on the local device (a JVM on
+        this machine) `argv` is the command line. Java hooks are installed as soon as the
+        runtime is up (the agent waits for it), so even the first reads are traced.
+        """
+        if self.mode is FridaMode.LOCAL and not argv:
             raise InstrumentError(
-                "spawning needs frida-server on a phone; on a virtual handset start the app "
-                "(am start) and attach to the PID that pidof gives"
+                "spawning on the local device needs a command line; on a virtual handset start "
+                "the app (am start) and attach to the PID that pidof gives"
             )
+        program = list(argv) if argv else [package]
         try:
-            pid = self._resolved.device.spawn([package])
+            pid = self._resolved.device.spawn(program)
         except (frida.NotSupportedError, frida.ExecutableNotFoundError, frida.TransportError,
                 frida.TimedOutError, frida.PermissionDeniedError, frida.InvalidArgumentError) as e:
             raise InstrumentError(f"cannot spawn {package} on {self.serial}: {e}") from e
