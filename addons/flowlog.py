@@ -17,12 +17,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from mitmproxy import ctx, exceptions, http, io, tcp, tls, udp
+from mitmproxy import ctx, exceptions, http, tcp, tls, udp
 from mitmproxy import flow as mflow
 from mitmproxy.proxy.layers.tcp import TcpErrorHook
 
 from harness.capture import FLOWS_JSONL, FLOWS_MITM, JsonlWriter, make_private_dir
 from harness.flow_audit import audit_of, clean_host, flow_record
+from harness.flow_file import FastFlowWriter
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ class FlowLog:
         self.directory: Path | None = None
         self.jsonl: JsonlWriter | None = None
         self.mitm: BinaryIO | None = None
-        self.writer: io.FlowWriter | None = None
+        self.writer: FastFlowWriter | None = None
         self.device: str | None = None
         self._written: OrderedDict[str, None] = OrderedDict()
 
@@ -72,7 +73,7 @@ class FlowLog:
         self.directory = directory
         self.jsonl = JsonlWriter(directory / FLOWS_JSONL)
         self.mitm = open(directory / FLOWS_MITM, "ab")  # noqa: SIM115 - closed in close()
-        self.writer = io.FlowWriter(self.mitm)
+        self.writer = FastFlowWriter(self.mitm)
 
     def close(self) -> None:
         if self.jsonl is not None:
