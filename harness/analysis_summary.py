@@ -12,8 +12,9 @@ from harness.analysis_read import RawCapture
 if TYPE_CHECKING:
     from harness.analysis import Analysis
 
-DEVICE_KEYS = ("serial", "manufacturer", "brand", "model", "device", "fingerprint", "release",
-               "sdk", "security_patch", "build_id", "incremental", "rooted", "frida_server")
+DEVICE_KEYS = ("serial", "manufacturer", "brand", "model", "device", "fingerprint", "android_release",
+               "release", "sdk", "security_patch", "build_id", "incremental", "abi", "kernel", "rooted",
+               "root_method", "frida_server_version", "frida_server")
 
 
 def _epoch(value: Any) -> float | None:

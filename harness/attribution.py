@@ -8,10 +8,12 @@ In order, each method filling only what the ones before left open:
    seconds away is one grade less sure): a `net:connect` to its host and port, or to its
    server IP and port, then any `net:connect`/`net:request`/`net:resolve` of its host;
    last, the app that connected to the proxy itself within PROXY_WINDOW seconds (low);
-3. the app in front during the step the flow started in (a launch/monkey step of a
+3. the one app Frida saw talking to the flow's host elsewhere in the run (medium if seen
+   at least twice, else low);
+4. the app in front during the step the flow started in (a launch/monkey step of a
    package): medium if that package was seen connecting at all, else low;
-4. the step's time window: a reboot step's flows are `system (boot)` (low);
-5. the rest stay visible as `unattributed`.
+5. the step's time window: a reboot step's flows are `system (boot)` (low);
+6. the rest stay visible as `unattributed`.
 
 All of it is vectorised (merge_asof), so a million flows take seconds.
 """
@@ -28,6 +30,7 @@ import pyarrow.compute as pc
 WINDOW = 10.0
 NEAR = 2.0
 PROXY_WINDOW = 1.0
+ECHO = 0.05
 UNATTRIBUTED = "unattributed"
 SYSTEM_BOOT = "system (boot)"
 
@@ -91,19 +94,27 @@ def _combine(parts: list[np.ndarray]) -> np.ndarray:
 
 
 def _asof(left_ts: np.ndarray, left_key: np.ndarray, rows: np.ndarray, right_ts: np.ndarray,
-          right_key: np.ndarray, package: np.ndarray, kind: np.ndarray, window: float) -> pd.DataFrame:
-    """For each open row, the event with the same key nearest in time (within `window`)."""
+          right_key: np.ndarray, package: np.ndarray, kind: np.ndarray, window: float,
+          one_to_one: bool = False) -> pd.DataFrame:
+    """For each open row, the event with the same key nearest in time (within `window`).
+
+    one_to_one: the event must come first, and each event explains one flow only (the
+    first after it): a connect() to the proxy is one connection, not every flow near it.
+    """
     lmask = (left_key[rows] >= 0) & ~np.isnan(left_ts[rows])
     rmask = (right_key >= 0) & ~np.isnan(right_ts)
     if not lmask.any() or not rmask.any():
         return pd.DataFrame(columns=["_row", "package", "_gap", "type"])
     left = pd.DataFrame({"_row": rows[lmask], "ts_start": left_ts[rows][lmask], "k": left_key[rows][lmask]})
     right = pd.DataFrame({"ts": right_ts[rmask], "k": right_key[rmask], "package": package[rmask],
-                          "type": kind[rmask]})
+                          "type": kind[rmask], "_eid": np.flatnonzero(rmask)})
     merged = pd.merge_asof(left.sort_values("ts_start"), right.sort_values("ts"), left_on="ts_start",
-                           right_on="ts", by="k", direction="nearest", tolerance=window)
+                           right_on="ts", by="k", direction="backward" if one_to_one else "nearest",
+                           tolerance=window)
     merged = merged.dropna(subset=["package"])
     merged["_gap"] = (merged["ts_start"] - merged["ts"]).abs()
+    if one_to_one:
+        merged = merged.sort_values("_gap", kind="stable").drop_duplicates(subset=["_eid"])
     return merged[["_row", "package", "_gap", "type"]]
 
 
@@ -134,6 +145,7 @@ def attribute(flows: pd.DataFrame, events: pd.DataFrame, steps: pd.DataFrame) ->
         is_connect = kind == "net:connect"
         to_proxy = (c["to_proxy"].fillna(False).to_numpy(dtype=bool) if "to_proxy" in c
                     else np.zeros(len(c), dtype=bool))
+        to_proxy = to_proxy & ~_echoes(c)
         run = _codes(out["run_id"], c["run_id"])
         dev = _codes(out["device"].fillna(""), c["device"].fillna(""))
         host = _codes(out["host"].fillna(out["sni"]).str.lower(), c["host"].str.lower())
@@ -155,7 +167,9 @@ def attribute(flows: pd.DataFrame, events: pd.DataFrame, steps: pd.DataFrame) ->
             if not len(open_rows):
                 break
             keys = _combine([np.concatenate([lc, rc]) for lc, rc in parts])
-            match = _asof(ts, keys[:n], open_rows, right_ts, keys[n:], package, kind, window)
+            by_time = window == PROXY_WINDOW
+            match = _asof(ts, keys[:n], open_rows, right_ts, keys[n:], package, kind, window,
+                          one_to_one=by_time)
             if match.empty:
                 continue
             rows = match["_row"].to_numpy(dtype=int)
@@ -167,6 +181,7 @@ def attribute(flows: pd.DataFrame, events: pd.DataFrame, steps: pd.DataFrame) ->
             near = match["_gap"].to_numpy(dtype=float) <= NEAR
             confidence[rows] = np.where(near, conf, "medium" if conf == "high" else "low")
 
+    _same_destination(out, app, method, confidence)
     step_no, step_kind, step_pkg = _step_of(left, steps)
     connecting = set(events["package"].dropna().unique()) if not events.empty else set()
     open_rows = pd.isna(app) & pd.notna(step_pkg)
@@ -189,6 +204,41 @@ def attribute(flows: pd.DataFrame, events: pd.DataFrame, steps: pd.DataFrame) ->
     out["step"] = pd.array(step_no, dtype="Float64").astype("Int64")
     out["step_kind"] = step_kind
     return out
+
+
+def _same_destination(flows: pd.DataFrame, app: np.ndarray, method: np.ndarray,
+                      confidence: np.ndarray) -> None:
+    """Open flows to a host that, in the same run, only one app was seen (by Frida) talking to."""
+    open_rows = pd.isna(app)
+    seen = pd.Series(method, dtype=object).str.startswith("frida_").fillna(False).to_numpy(dtype=bool)
+    if not open_rows.any() or not seen.any():
+        return
+    host = flows["host"].fillna(flows["sni"]).fillna(flows["server_ip"]).str.lower().astype(object).to_numpy()
+    run = flows["run_id"].astype(object).to_numpy()
+    known = pd.DataFrame({"run": run[seen], "host": host[seen], "app": app[seen]}).dropna()
+    per = known.groupby(["run", "host"]).agg(apps=("app", "nunique"), app=("app", "first"), n=("app", "size"))
+    per = per[per["apps"] == 1].reset_index()
+    if per.empty:
+        return
+    todo = pd.DataFrame({"_row": np.flatnonzero(open_rows), "run": run[open_rows], "host": host[open_rows]})
+    hit = todo.merge(per, how="inner", on=["run", "host"])
+    rows = hit["_row"].to_numpy(dtype=int)
+    app[rows] = hit["app"].to_numpy(dtype=object)
+    method[rows] = "same_destination"
+    confidence[rows] = np.where(hit["n"].to_numpy() >= 2, "medium", "low")
+
+
+def _echoes(events: pd.DataFrame) -> np.ndarray:
+    """Events repeating the one just before (same app and address within ECHO seconds): one
+    connect() is seen by both the Java and the libc hook."""
+    ts = events["ts"].to_numpy(dtype=float, na_value=np.nan)
+    ip = pd.factorize(events["ip"].astype(object))[0]
+    pkg = pd.factorize(events["package"].astype(object))[0]
+    order = np.lexsort((ts, ip, pkg))
+    same = (pkg[order][1:] == pkg[order][:-1]) & (ip[order][1:] == ip[order][:-1]) & (ip[order][1:] >= 0)
+    echo = np.zeros(len(events), dtype=bool)
+    echo[order[1:]] = same & (np.diff(ts[order]) <= ECHO)
+    return echo
 
 
 def _step_of(left: pd.DataFrame, steps: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -28,7 +28,8 @@ _DIGITS = re.compile(r"\d+")
 _HEXISH = re.compile(r"^(?=.*\d)[0-9a-f-]{8,}$")
 MIN_VOLUME_BYTES = 10_000
 COVERAGE_POINTS = 10.0
-DEVICE_FIELDS = ("fingerprint", "security_patch", "release", "sdk", "build_id", "incremental", "model")
+DEVICE_FIELDS = ("fingerprint", "security_patch", "android_release", "release", "sdk", "build_id",
+                 "incremental", "kernel", "model")
 SYSTEM = "system"
 
 

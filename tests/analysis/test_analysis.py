@@ -10,6 +10,7 @@ from capture_builder import (
     ANALYTICS_HOST,
     BYPASS_HOST,
     IMEI,
+    PROXY_PORT,
     TELEMETRY_HOST,
     CaptureBuilder,
     _geo,
@@ -235,3 +236,31 @@ def test_bypass_needs_a_known_proxy_port_or_the_event_saying_so(tmp_path):
     assert sorted(a.bypassed["destination"]) == ["198.51.100.5", "x.example"]
     (b.root / "journal.json").unlink()                                       # port unknown
     assert analyse([b.root]).bypassed["destination"].tolist() == ["x.example"]
+
+
+def test_a_connect_to_the_proxy_explains_one_flow_only(tmp_path):
+    b = CaptureBuilder(tmp_path / "run")
+    b.connect("com.vendor.telemetry", None, "127.0.0.1", PROXY_PORT, at=100.74, api="libc.connect")
+    b.connect("com.vendor.telemetry", "127.0.0.1", "127.0.0.1", PROXY_PORT, at=100.745)  # Java echo
+    b.flow("t.example", at=101.07, server_ip="198.51.100.1", geo=_geo("US", "X", "US"))
+    b.flow("bank.example", at=101.69, server_ip="198.51.100.2", geo=_geo("US", "Y", "US"))
+    b.write()
+    f = analyse([b.root]).flows.set_index("host")
+    assert (f.at["t.example", "app"], f.at["t.example", "attribution_method"]) == (
+        "com.vendor.telemetry", "frida_proxy_connect_time")
+    assert f.at["bank.example", "app"] == "unattributed"
+    assert analyse([b.root]).bypassed.empty
+
+
+def test_host_seen_with_one_app_attributes_its_other_flows(tmp_path):
+    b = CaptureBuilder(tmp_path / "run")
+    cn = _geo("CN", "Example Watch-list Cloud", "CN")
+    b.flow(TELEMETRY_HOST, at=3, server_ip="203.0.113.10", geo=cn)     # boot, before hooks
+    for at in (40, 90):
+        b.request("com.vendor.telemetry", TELEMETRY_HOST, at=at - 0.1)
+        b.flow(TELEMETRY_HOST, at=at, server_ip="203.0.113.10", geo=cn)
+    b.write()
+    f = analyse([b.root]).flows.sort_values("ts_start")
+    assert f["app"].tolist() == ["com.vendor.telemetry"] * 3
+    assert f["attribution_method"].tolist() == ["same_destination", "frida_request_host", "frida_request_host"]
+    assert f["attribution_confidence"].tolist()[0] == "medium"
