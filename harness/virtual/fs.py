@@ -290,19 +290,3 @@ class FileSystem:
         lines = list(self.static_mounts)
         lines += [f"{m.device} on {m.point} type {m.fstype} ({m.options})" for m in self.mounts]
         return lines
-
-    def walk_files(self, path: str) -> list[tuple[str, File]]:
-        """Every regular file below path (following mounts), sorted by path."""
-        out: list[tuple[str, File]] = []
-        try:
-            names = self.listdir(path)
-        except FsError:
-            return out
-        for name, _ in names:
-            full = posixpath.join(norm(path), name)
-            node = self.lookup(full, follow=False)
-            if isinstance(node, File):
-                out.append((full, node))
-            elif isinstance(node, Dir):
-                out.extend(self.walk_files(full))
-        return out

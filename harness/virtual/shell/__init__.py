@@ -9,6 +9,7 @@ from harness.virtual.shell import (  # noqa: F401
     builtins,
     content,
     files,
+    location,
     mounts,
     perms,
     pm,

@@ -8,6 +8,7 @@ import posixpath
 from collections.abc import Callable
 
 from harness.virtual.fs import File, FsError, norm
+from harness.virtual.shell import access
 from harness.virtual.shell.parser import (
     AndOr,
     For,
@@ -29,8 +30,6 @@ SH = "/system/bin/sh"
 BIN_DIRS = {"/system/bin", "/bin", "/system/xbin", "/vendor/bin", "/sbin", "/product/bin",
             "/apex/com.android.runtime/bin"}
 MAX_DEPTH = 24
-# Directories the shell user cannot look into (app data, system data, user CA store).
-PRIVATE_DIRS = ("/data/data", "/data/user", "/data/user_de", "/data/misc", "/data/system", "/data/vendor")
 MAX_LOOP = 10000
 
 
@@ -365,37 +364,9 @@ class Shell:
         return norm(p, self.cwd)
 
     def read_problem(self, target: str) -> str | None:
-        """Why this user may not read `target` (None if allowed): app-private /data."""
-        if self.uid == 0:
-            return None
-        path = self.path(target)
-        try:
-            path = self.state.files.resolve(path)[0]
-        except FsError:
-            pass
-        if any(path.startswith(p + "/") for p in PRIVATE_DIRS):
-            return "Permission denied"
-        return None
+        """Why this user may not read `target` (None if allowed)."""
+        return access.read_problem(self, target)
 
     def write_problem(self, target: str) -> str | None:
         """Why this user may not create/modify `target` (None if allowed)."""
-        fs = self.state.files
-        path = self.path(target)
-        parent = posixpath.dirname(path) or "/"
-        try:
-            cparent = fs.resolve(parent)[0]
-        except FsError:
-            return None  # the write itself reports ENOENT
-        full = posixpath.join(cparent, posixpath.basename(path))
-        mount = next((m for m in reversed(fs.mounts)
-                      if full == m.point or full.startswith(m.point.rstrip("/") + "/")), None)
-        if mount is not None and mount.fstype == "tmpfs":
-            return None if self.uid == 0 else "Permission denied"
-        if full == "/" or any(full == p or full.startswith(p + "/") for p in
-                              ("/system", "/apex", "/vendor", "/product", "/system_ext", "/odm", "/proc")):
-            return "Read-only file system"
-        if self.uid == 0:
-            return None
-        if any(full == p or full.startswith(p + "/") for p in ("/data/local/tmp", "/storage/emulated", "/sdcard")):
-            return None
-        return "Permission denied"
+        return access.write_problem(self, target)

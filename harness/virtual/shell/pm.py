@@ -185,7 +185,8 @@ def package_command(sh: Shell, args: list[str], io: IO) -> int:
 
 @command("cmd")
 def cmd(sh: Shell, argv: list[str], io: IO) -> int:
-    from harness.virtual.shell.activity import am, cmd_location
+    from harness.virtual.shell.activity import am
+    from harness.virtual.shell.location import cmd_location
     from harness.virtual.shell.system import settings
 
     args = argv[1:]
