@@ -90,6 +90,15 @@ def test_reverse_tunnel_carries_bytes(virtual_handset) -> None:
         del reader
     listener.close()
     assert bytes(got) == payload
+    # a reverse towards a host port nobody listens on: the app's connection just closes
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        dead_port = probe.getsockname()[1]
+    assert h.adb.run("-s", h.serial, "reverse", "tcp:8081", f"tcp:{dead_port}").returncode == 0
+    with socket.create_connection((h.process.device_loopback, 8081), timeout=10) as c:
+        c.settimeout(10)
+        assert c.recv(10) == b""
+    assert h.device.shell("echo ok") == "ok"
     assert h.adb.run("-s", h.serial, "reverse", "--remove-all").returncode == 0
     assert h.adb.run("-s", h.serial, "reverse", "--list").stdout.strip() == ""
     with pytest.raises(OSError):
