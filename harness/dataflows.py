@@ -23,7 +23,7 @@ PLATFORM_PREFIXES = (
     "android.", "androidx.", "java.", "javax.", "com.android.", "dalvik.", "kotlin.",
     "kotlinx.", "sun.", "libcore.", "jdk.", "org.apache.harmony.",
 )
-STUB_PREFIXES = ("harness.", "labstub.", "vstub.", "stub.", "org.labharness.")
+STUB_PREFIXES = ("harness.", "com.labvirt.", "org.labharness.")
 NOT_HOOKED = "unknown (not hooked)"
 UNKNOWN = "unknown"
 
@@ -34,10 +34,12 @@ DATA_FLOW_COLUMNS = [
 ]
 
 
-def calling_frame(stack: Any) -> str | None:
-    """The first frame of `stack` (innermost first) that is app or library code."""
+def calling_frame(stack: Any, api: str | None = None) -> str | None:
+    """The first frame of `stack` (innermost first) that is app or library code: not the
+    platform, not the virtual handset's runtime, not the hooked API's own class."""
     if stack is None:
         return None
+    own = api.rsplit(".", 1)[0] + "." if isinstance(api, str) and "." in api else None
     for frame in stack:
         if not isinstance(frame, str) or not frame.strip():
             continue
@@ -45,6 +47,8 @@ def calling_frame(stack: Any) -> str | None:
         if name.startswith("at "):
             name = name[3:]
         if name.startswith(PLATFORM_PREFIXES) or name.startswith(STUB_PREFIXES):
+            continue
+        if own is not None and name.startswith(own):
             continue
         return name
     return None
@@ -99,9 +103,12 @@ def reads_frame(hooks: pd.DataFrame, canaries_by_run: dict[str, dict[str, Any]])
         known = ids.notna()
         reads.loc[mask & known.reindex(reads.index, fill_value=False), "data_type"] = (
             ids[known].map(types))
-    stacks = reads["stack"]
-    keys = stacks.map(lambda s: "\n".join(s) if s is not None else "")
-    frames = {k: calling_frame(k.split("\n")) for k in keys.unique()}
+    stacks = reads["stack"].map(lambda s: "\n".join(s) if s is not None else "")
+    keys = reads["api"].fillna("").astype(str) + "\x00" + stacks
+    frames = {}
+    for key in keys.unique():
+        api, _, text = key.partition("\x00")
+        frames[key] = calling_frame(text.split("\n"), api)
     reads["frame"] = keys.map(frames)
     reads["library"] = reads["frame"].map(frame_class).fillna(UNKNOWN)
     reads["data_type"] = reads["data_type"].fillna(reads["canary_id"]).fillna(UNKNOWN)

@@ -264,3 +264,16 @@ def test_host_seen_with_one_app_attributes_its_other_flows(tmp_path):
     assert f["app"].tolist() == ["com.vendor.telemetry"] * 3
     assert f["attribution_method"].tolist() == ["same_destination", "frida_request_host", "frida_request_host"]
     assert f["attribution_confidence"].tolist()[0] == "medium"
+
+
+def test_calling_frame_skips_platform_runtime_and_the_hooked_class():
+    from harness.dataflows import calling_frame, frame_class
+
+    stack = ["com.google.android.gms.ads.identifier.AdvertisingIdClient.getAdvertisingIdInfo(Native Method)",
+             "java.lang.reflect.Method.invoke(Method.java:1)",
+             "com.vendor.analytics.Tracker.read(Tracker.java:71)",
+             "com.labvirt.runtime.Payload.collect(Payload.java:25)"]
+    api = "com.google.android.gms.ads.identifier.AdvertisingIdClient.getAdvertisingIdInfo"
+    assert frame_class(calling_frame(stack, api)) == "com.vendor.analytics.Tracker"
+    assert frame_class(calling_frame(stack)) == "com.google.android.gms.ads.identifier.AdvertisingIdClient"
+    assert calling_frame(["android.os.Build.getSerial(Native Method)", "com.labvirt.x.Y.z(Y.java:1)"]) is None
