@@ -58,7 +58,7 @@ def test_profile_apps_installed_and_permissions_set_then_restored(vendor, tmp_pa
     assert vh.state_dump() == before
 
 
-def test_launch_pidof_foreground_input_monkey_stop(vendor):
+def test_launch_pidof_foreground_input_monkey_stop_and_failures(vendor):
     vh, _, handset = vendor
     assert apps.pidof(handset, "com.vendor.weather") == []
     apps.launch(handset, "com.vendor.weather", ".MainActivity")
@@ -74,10 +74,7 @@ def test_launch_pidof_foreground_input_monkey_stop(vendor):
     apps.stop(handset, "com.vendor.weather")
     assert apps.pidof(handset, "com.vendor.weather") == []
     assert vh.shell("getprop sys.boot_completed")[0].strip() == "1"  # no reboot slipped through
-
-
-def test_launch_failures_are_device_command_errors(vendor):
-    _, _, handset = vendor
+    # failures are DeviceCommandErrors with the handset's words
     with pytest.raises(DeviceCommandError, match="does not exist"):
         apps.launch(handset, "com.vendor.weather", ".NoSuchActivity")
     with pytest.raises(DeviceCommandError):

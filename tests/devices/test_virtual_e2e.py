@@ -113,7 +113,6 @@ def test_prepare_then_restore_is_byte_identical(virtual_handset, adb_env, tmp_pa
 KILL_POINTS = {
     "ca": r'"kind": "ca"',  # the CA entry is journaled, nothing of it done yet
     "ca-mounted": r'"namespaces": \[\s*\d',  # tmpfs + APEX bind done, zygote namespaces next
-    "canary_sms": r'"kind": "canary_sms"',
 }
 
 
@@ -141,7 +140,7 @@ def _kill_when(proc: subprocess.Popen, journal: Path, kill_at: str | None, timeo
     pytest.fail("prepare did not get there in time")
 
 
-@pytest.mark.parametrize("kill_at", ["ca", "ca-mounted", "canary_sms", None])
+@pytest.mark.parametrize("kill_at", ["ca", "ca-mounted", None])
 def test_sigkilled_prepare_is_undone_by_lab_restore(virtual_handset, adb_env, tmp_path, kill_at):
     vh = virtual_handset("rooted-a14")
     before = vh.state_dump()
