@@ -171,6 +171,7 @@ class AdbConnection:
         self._next_id = 1
         self._send_lock = asyncio.Lock()
         self._closed = False
+        self._finished = False
 
     # --- output ----------------------------------------------------------------------
     async def send(self, command: int, arg0: int, arg1: int, data: bytes = b"") -> None:
@@ -304,8 +305,9 @@ class AdbConnection:
         self._streams.clear()
 
     async def close(self) -> None:
-        if self._closed and not self._streams and not self._tasks:
+        if self._finished:
             return
+        self._finished = True
         self._closed = True
         self.online = False
         self._drop_streams()
