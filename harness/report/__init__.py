@@ -14,7 +14,7 @@ from pathlib import Path
 from harness.analysis import Analysis, analyse
 from harness.capture import REPORT_DIR
 from harness.config import LabConfig, Policy
-from harness.errors import ConfigError
+from harness.errors import CaptureError, ConfigError
 
 FORMATS = ("html", "csv", "xlsx", "json", "md", "parquet")
 
@@ -69,4 +69,7 @@ def write_reports(run_dirs: Sequence[Path | str], formats: Sequence[str] | str =
     policy = lab.policy if lab is not None else Policy()
     analysis = analyse([Path(p) for p in run_dirs], policy)
     target = Path(out) if out is not None else Path(run_dirs[0]) / REPORT_DIR
-    return write_analysis(analysis, formats, target, reveal)
+    try:
+        return write_analysis(analysis, formats, target, reveal)
+    except OSError as e:
+        raise CaptureError(f"cannot write the report into {target}: {e.strerror or e}") from e

@@ -269,3 +269,11 @@ def test_long_values_are_cut_in_html_but_whole_in_csv(tmp_path):
     assert "more characters in the CSV" in html and long_path not in html
     assert long_path in (out / "flows.csv").read_text()
     assert json.loads((out / "report.json").read_text())["summary"]["counts"]["hook_errors"] == 1
+
+
+def test_unwritable_report_folder_is_a_one_line_error(demo, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    result = CliRunner().invoke(main, ["report", str(demo), "--format", "json", "--out", str(blocker / "x")])
+    assert result.exit_code == 2
+    assert len(result.output.strip().splitlines()) == 1 and "cannot write the report" in result.output
