@@ -219,6 +219,8 @@ class HandsetState:
         """One dict per raw contact: id, name, phone, email (from the data rows)."""
         out = []
         for raw in self.tables["raw_contacts"]:
+            if str(raw.get("deleted", 0)) == "1":
+                continue
             rows = [d for d in self.tables["data"] if str(d.get("raw_contact_id")) == str(raw["_id"])]
             pick = {m: next((str(d.get("data1")) for d in rows if d.get("mimetype") == m), "")
                     for m in (MIME_NAME, MIME_PHONE, MIME_EMAIL)}

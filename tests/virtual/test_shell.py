@@ -348,3 +348,12 @@ def test_monkey_throttle_takes_time(host: Host) -> None:
     out, _, code = host.run("monkey -p org.example.notes -s 7 --throttle 100 -v 3")
     assert code == 0 and time.monotonic() - t >= 0.3
     assert ":Monkey: seed=7 count=3" in out and "Events injected: 3" in out
+
+
+def test_raw_contact_delete_is_soft_unless_sync_adapter(host: Host) -> None:
+    rid = host.state.add_contact("Temp Person", "+15550001111")
+    host.run(f"content delete --uri content://com.android.contacts/raw_contacts --where _id={rid}")
+    assert all(c["id"] != rid for c in host.state.contacts)
+    assert "deleted=1" in host.run(f"content query --uri content://com.android.contacts/raw_contacts --where _id={rid}")[0]
+    host.run(f"content delete --uri 'content://com.android.contacts/raw_contacts?caller_is_syncadapter=true' --where _id={rid}")
+    assert host.run(f"content query --uri content://com.android.contacts/raw_contacts --where _id={rid}")[0] == "No result found.\n"

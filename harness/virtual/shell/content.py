@@ -17,8 +17,8 @@ SMS_TYPES = {"inbox": 1, "sent": 2, "draft": 3, "outbox": 4}
 
 
 def _table(uri: str) -> tuple[str, dict[str, Any]]:
-    """(table, fixed column values implied by the URI)."""
-    u = uri.rstrip("/")
+    """(table, fixed column values implied by the URI); the query string is dropped."""
+    u = uri.split("?", 1)[0].rstrip("/")
     m = re.fullmatch(r"content://(com\.android\.contacts|contacts)/(raw_contacts|data|contacts|phones)(/\d+)?", u)
     if m:
         kind = m.group(2)
@@ -155,6 +155,11 @@ def content(sh: Shell, argv: list[str], io: IO) -> int:
             table = "raw_contacts"
             state.tables["data"] = [d for d in state.tables["data"] if str(d.get("raw_contact_id")) not in doomed]
             state.tables[table] = [r for r in state.tables[table] if str(r["_id"]) not in doomed]
+            return 0
+        if table == "raw_contacts" and "caller_is_syncadapter=true" not in uri:
+            for row in state.tables[table]:  # like ContactsProvider: only marked deleted
+                if match(row):
+                    row["deleted"] = 1
             return 0
         keep = [r for r in state.tables[table]
                 if not (all(str(r.get(k)) == str(v) for k, v in implied.items()) and match(r))]
