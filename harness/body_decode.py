@@ -20,10 +20,13 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
 
 import brotli
+import numpy as np
 import zstandard
 
 MAX_DECODED = 64 * 1024 * 1024  # a decompression bomb stops here
 _B64_RUN = re.compile(rb"[A-Za-z0-9+/_-]{24,}={0,2}")
+_B64_CHARS = np.zeros(256, dtype=np.bool_)
+_B64_CHARS[list(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-=")] = True
 _HEX_DASH = b"0123456789abcdefABCDEF-"
 _GZIP_MAGIC = b"\x1f\x8b"
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -124,8 +127,8 @@ def _short(error: BaseException) -> str:
 def base64_blobs(data: bytes, limit: int = 256) -> Iterator[tuple[int, bytes, tuple[str, ...]]]:
     """(offset, decoded bytes, chain) for base64 runs that decode to something worth scanning."""
     count = 0
-    for match in _B64_RUN.finditer(data):
-        run = match.group()
+    for start, end in _b64_runs(data):
+        run = data[start:end]
         if not run.strip(_HEX_DASH):  # hex ids and digests are not base64 blobs
             continue
         decoded = _b64decode(run)
@@ -138,10 +141,21 @@ def base64_blobs(data: bytes, limit: int = 256) -> Iterator[tuple[int, bytes, tu
             chain += (coding,)
         elif not _mostly_text(decoded):
             continue
-        yield match.start(), decoded, chain
+        yield start, decoded, chain
         count += 1
         if count >= limit:
             return
+
+
+def _b64_runs(data: bytes) -> list[tuple[int, int]]:
+    """[start, end) of runs of base64 characters at least 24 long."""
+    if len(data) < 64 * 1024:
+        return [m.span() for m in _B64_RUN.finditer(data)]
+    inside = _B64_CHARS[np.frombuffer(data, dtype=np.uint8)].view(np.int8)
+    edges = np.diff(inside, prepend=np.int8(0), append=np.int8(0))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    keep = (ends - starts) >= 24
+    return list(zip(starts[keep].tolist(), ends[keep].tolist(), strict=True))
 
 
 def _b64decode(run: bytes) -> bytes | None:

@@ -44,3 +44,8 @@ def test_needles_at_the_very_ends_are_found() -> None:
 def test_short_needles_force_a_full_pass() -> None:
     assert Prefilter(["abcde"]).windows(b"x" * MIN_SIZE * 2) is None
     assert Prefilter(["a" * 20]).windows(b"x" * MIN_SIZE * 2) == []
+
+
+def test_dense_candidates_fall_back_to_a_full_pass() -> None:
+    prefilter = Prefilter(["0000000000000000xyz"])
+    assert prefilter.windows(b"0" * MIN_SIZE * 2) is None
