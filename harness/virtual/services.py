@@ -15,20 +15,23 @@ from harness.virtual.adbd import AdbConnection, ServiceFn, Stream, StreamClosed
 from harness.virtual.shell import IO, Shell
 from harness.virtual.shell.pm import install_apk
 from harness.virtual.sync import serve_sync
+from harness.virtual.terminal import (
+    ID_CLOSE_STDIN,
+    ID_EXIT,
+    ID_STDERR,
+    ID_STDIN,
+    ID_STDOUT,
+    v2_packet,
+)
 
 if TYPE_CHECKING:
     from harness.virtual.handset import Handset
 
 log = logging.getLogger(__name__)
 
-ID_STDIN, ID_STDOUT, ID_STDERR, ID_EXIT, ID_CLOSE_STDIN, ID_WINSIZE = 0, 1, 2, 3, 4, 5
 MAX_INSTALL = 512 * 1024 * 1024
 MAX_STDIN = 256 * 1024 * 1024
 STDIN_TIMEOUT = 600.0
-
-
-def v2_packet(kind: int, data: bytes) -> bytes:
-    return struct.pack("<BI", kind, len(data)) + data
 
 
 def resolve(handset: Handset, service: str, conn: AdbConnection) -> ServiceFn | None:
