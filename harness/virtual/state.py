@@ -1,10 +1,16 @@
 """One handset's state, for the life of its process (reboot keeps it, like a phone).
 
-The app runner reads these plain attributes: `identifiers` (dict), `settings`
-({"global"|"secure"|"system": dict}), `files` (FileSystem; see `trusted_ca_pems()`),
-`contacts` / `sms` / `accounts` (lists of dicts), `clipboard` (str|None), `location`
-(dict|None), `packages` (name -> Package, with `.behaviours`), `sdk`, `rooted`,
-`device_loopback`, and `http_proxy()`. Writers hold `lock` (a threading.RLock).
+The app runner reads these plain attributes: `identifiers` (dict: imei, imsi, iccid,
+phone, serial, android_id, wifi_mac, bt_mac, advertising_id), `settings`
+({"global"|"secure"|"system": dict}), `props` (getprop dict), `files` (FileSystem),
+`trusted_ca_pems(include_user=False)` (the PEMs an app trusts now: the conscrypt APEX
+store on SDK >= 34, else the system store, after any tmpfs/bind mounts), `contacts`
+(list of {id, name, phone, email}), `sms` (rows), `tables` (raw content rows),
+`accounts` (list of {name, type}), `clipboard` (str|None), `location`
+({provider, lat, lon, accuracy, time}|None), `packages` (name -> Package, with
+`.behaviours`, `.granted`, `.uid`), `sdk`, `rooted`, `device_loopback`, `http_proxy()`
+("host:port" or None), `logcat(level, pid, tag, message)`, `add_system_ca(pem)`.
+Writers hold `lock` (a threading.RLock); `stopping` is set when the handset shuts down.
 """
 
 from __future__ import annotations
