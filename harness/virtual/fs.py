@@ -286,6 +286,16 @@ class FileSystem:
                 return
         raise FsError("EINVAL", point)
 
+    def proc_mounts(self) -> str:
+        """/proc/mounts: `device point type options 0 0` per mount."""
+        out = []
+        for line in self.mount_lines():
+            dev, _, rest = line.partition(" on ")
+            point, _, rest = rest.partition(" type ")
+            fstype, _, opts = rest.partition(" (")
+            out.append(f"{dev} {point} {fstype} {opts.rstrip(')')} 0 0\n")
+        return "".join(out)
+
     def mount_lines(self) -> list[str]:
         lines = list(self.static_mounts)
         lines += [f"{m.device} on {m.point} type {m.fstype} ({m.options})" for m in self.mounts]

@@ -19,6 +19,7 @@ def test_tmpfs_hides_lower_files_until_umount() -> None:
     fs.mount_bind("/system/etc/security/cacerts", "/apex/x/cacerts")
     assert [n for n, _ in fs.listdir("/apex/x/cacerts")] == ["b.0"]
     assert "tmpfs on /apex/x/cacerts type tmpfs" in "\n".join(fs.mount_lines())
+    assert "tmpfs /apex/x/cacerts tmpfs rw,seclabel,relatime 0 0\n" in fs.proc_mounts()
     with pytest.raises(FsError) as e:
         fs.remove("/system/etc/security/cacerts", recursive=True)
     assert e.value.kind == "EBUSY"

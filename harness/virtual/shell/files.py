@@ -216,6 +216,9 @@ def cat(sh: Shell, argv: list[str], io: IO) -> int:
             io.out += io.stdin
             continue
         try:
+            if sh.path(p) in ("/proc/mounts", "/proc/self/mounts"):
+                io.write(sh.state.files.proc_mounts())
+                continue
             problem = sh.read_problem(p)
             if problem:
                 io.error(f"cat: {p}: {problem}\n")
