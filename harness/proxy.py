@@ -193,7 +193,8 @@ class Proxy:
             "stream_large_bodies": str(lab.proxy.max_body_bytes),
             "ssl_insecure": False,
         }
-        if upstream_ca:
+        if upstream_ca and lab.proxy.network != NetworkMode.CONTAINED:
+            # contained: the responders are verified against the zone's CA (containment addon)
             opts["ssl_verify_upstream_trusted_ca"] = str(upstream_ca)
         if lab.proxy.auth:
             opts["proxyauth"] = lab.proxy.auth
