@@ -124,8 +124,8 @@ def test_adbutils_helpers(virtual_handset, tmp_path: Path) -> None:
     d.sync.push(data, "/sdcard/Download/blob.bin")
     assert d.sync.read_bytes("/sdcard/Download/blob.bin") == data
     assert d.sync.stat("/sdcard/Download/blob.bin").size == len(data)
-    assert "blob.bin" in d.sync.list("/sdcard/Download") or any(
-        getattr(e, "path", None) == "blob.bin" for e in d.sync.list("/sdcard/Download"))
+    entries = {e.path: e for e in d.sync.list("/sdcard/Download")}
+    assert entries["blob.bin"].size == len(data) and {".", ".."} <= set(entries)
     d.sync.pull("/sdcard/Download/blob.bin", str(tmp_path / "blob.bin"))
     assert (tmp_path / "blob.bin").read_bytes() == data
     d.reverse("tcp:9100", "tcp:9200")
