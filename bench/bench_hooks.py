@@ -5,7 +5,8 @@ pipeline (agent batching -> frida -> bounded queue -> writer thread -> hooks.jso
 - native: a C loop calling connect() (EBADF, nothing leaves the process), hooked by
   network.js's libc connect hook (sockaddr parsed, one net:connect event per call);
 - Java: the test app's TelephonyManager.getImei() in a tight loop (a real JVM), hooked by
-  sensitive.js (one hook:event per call, with and without the Java stack).
+  sensitive.js (one hook:event per call, with and without the Java stack), and with the
+  agent's events switched off: the cost of frida's Java bridge alone (the ceiling).
 Losses: the agent's `emitted` counter against what reached hooks.jsonl plus every counted
 drop (hook:dropped records); an uncounted loss is printed as such.
 Targets on this machine: >= 100k events/s native, >= 15k events/s Java.
@@ -54,7 +55,7 @@ class CallRate:
 
 
 def _measure(process: subprocess.Popen[str], package: str, hook_sets: list[str],
-             options: AgentOptions, label: str) -> None:
+             options: AgentOptions, label: str, events: bool = True) -> None:
     calls = CallRate(process)
     time.sleep(0.8)
     start = time.monotonic()
@@ -64,6 +65,8 @@ def _measure(process: subprocess.Popen[str], package: str, hook_sets: list[str],
         inst = Instrumentation("local", "virtual:bench", Path(capture), hook_sets, options=options)
         try:
             inst.attach(package, process.pid)
+            if not events:  # hooks stay in, the agent records nothing: the hook's own cost
+                inst._sessions[package].call("set_enabled", False)
             time.sleep(0.5)  # hooks in, first batches through
             t0, e0 = time.monotonic(), inst.stats.events
             time.sleep(MEASURE_S)
@@ -78,6 +81,10 @@ def _measure(process: subprocess.Popen[str], package: str, hook_sets: list[str],
     dropped = sum(int(r.get("count", 0)) for r in records if r.get("type") == "hook:dropped")
     emitted = int(final["emitted"]) if final else -1
     uncounted = emitted - written - dropped if emitted >= 0 else None
+    if not events:
+        print(f"   {label}: unhooked {unhooked:,.0f} calls/s | hooked, no events {hooked_calls:,.0f} "
+              "calls/s", flush=True)
+        return
     print(f"   {label}: unhooked {unhooked:,.0f} calls/s | hooked {hooked_calls:,.0f} calls/s | "
           f"into hooks.jsonl {(e1 - e0) / (t1 - t0):,.0f} events/s", flush=True)
     print(f"   {label}: emitted {emitted:,} written {written:,} dropped (counted) {dropped:,} "
@@ -111,11 +118,13 @@ def bench_java(work: Path) -> None:
     from jvm_app import compile_tracker, start_tracker
 
     classes = compile_tracker(work / "classes")
-    for depth, label in ((24, "Java getImei() + stack"), (0, "Java getImei(), no stack")):
+    runs = ((24, True, "Java getImei() + stack"), (0, True, "Java getImei(), no stack"),
+            (0, False, "Java getImei(), bridge only"))
+    for depth, events, label in runs:
         process = start_tracker(classes, "hot", "356938035643809")
         try:
             _measure(process, "com.vendor.analytics", ["sensitive"],
-                     AgentOptions(stack_depth=depth), label)
+                     AgentOptions(stack_depth=depth), label, events)
         finally:
             _stop(process)
 

@@ -49,3 +49,20 @@ def test_release_asset_names() -> None:
 def test_unknown_usb_device_is_an_instrument_error() -> None:
     with pytest.raises(InstrumentError, match="frida sees no USB device"):
         resolve_device("usb", "NO-SUCH-PHONE-123", timeout=1)
+
+
+def test_instrumentation_from_a_lab_device_entry(tmp_path) -> None:
+    from harness.config import DeviceEntry
+    from harness.instrument import Instrumentation, Part
+
+    entry = DeviceEntry(serial="virtual:vendor-1.0", frida="local")
+    with Instrumentation(entry, entry.serial, tmp_path, ["network", "sensitive"], ["com.vendor.bank"]) as inst:
+        assert inst.parts_for("com.vendor.bank") == (Part.SENSITIVE, Part.NETWORK, Part.UNPIN)
+        assert inst.parts_for("com.vendor.weather") == (Part.SENSITIVE, Part.NETWORK)
+        with pytest.raises(InstrumentError, match="needs a command line"):
+            inst.spawn("com.vendor.weather")
+        with pytest.raises(InstrumentError, match="not instrumented"):
+            inst.detach("com.vendor.weather")
+    assert (tmp_path / "hooks.jsonl").exists() and inst.stats.events == 0
+    with pytest.raises(InstrumentError, match="closed"):
+        inst.attach("com.vendor.weather", 1)
