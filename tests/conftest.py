@@ -35,6 +35,12 @@ def session_ids() -> set[int]:
     return out
 
 
+@pytest.fixture
+def live_session_ids():
+    """A function returning the session ids of live processes (stray checks)."""
+    return session_ids
+
+
 @dataclass
 class AdbServer:
     port: int

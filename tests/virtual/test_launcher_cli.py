@@ -16,7 +16,6 @@ from click.testing import CliRunner
 from harness.cli import main
 from harness.virtual.launcher import HandsetStartError, start_handset
 from harness.virtual.protocol import A_CNXN, A_VERSION, MAX_PAYLOAD, pack
-from tests.conftest import session_ids
 
 
 def test_lab_virtual_list() -> None:
@@ -61,7 +60,7 @@ def test_lab_virtual_serve_prints_serial_and_stops_on_sigterm(tmp_path: Path) ->
 
 
 @pytest.mark.e2e
-def test_launcher_start_stop_leaves_nothing(tmp_path: Path) -> None:
+def test_launcher_start_stop_leaves_nothing(tmp_path: Path, live_session_ids) -> None:
     handset = start_handset("vendor-1.0", tmp_path / "h")
     try:
         assert handset.alive and handset.serial == f"127.0.0.1:{handset.port}"
@@ -73,9 +72,9 @@ def test_launcher_start_stop_leaves_nothing(tmp_path: Path) -> None:
         handset.stop()
     assert not handset.alive
     deadline = time.monotonic() + 5
-    while handset.pid in session_ids() and time.monotonic() < deadline:
+    while handset.pid in live_session_ids() and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert handset.pid not in session_ids(), "a process of the handset's session outlived it"
+    assert handset.pid not in live_session_ids(), "a process of the handset's session outlived it"
 
 
 def test_launcher_reports_a_bad_spec(tmp_path: Path) -> None:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from shell_host import Host
 
 from harness.virtual.packages import RUNTIME_PERMISSIONS
 from harness.virtual.spec import luhn_ok
-from tests.virtual.shell_host import Host
 
 
 @pytest.fixture
