@@ -33,16 +33,6 @@ _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
 
 @dataclass
-class Part:
-    """One text to scan: where it is (url, header:x, body:$.a.b), the decodings undone
-    (outermost first) and its bytes."""
-
-    where: str
-    chain: tuple[str, ...]
-    data: bytes
-
-
-@dataclass
 class Decoded:
     data: bytes
     chain: tuple[str, ...] = ()
