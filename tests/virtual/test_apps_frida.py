@@ -25,6 +25,7 @@ class Hooked:
     def __init__(self, pid: int) -> None:
         bridge = (Path(frida_tools.__file__).parent / "bridges" / "java.js").read_text(encoding="utf-8")
         self.events: list[dict] = []
+        self.errors: list[dict] = []
         self._lock = threading.Lock()
         self.session = frida.get_local_device().attach(pid)
         self.script = self.session.create_script(bridge + "\n" + AGENT.read_text(encoding="utf-8"))
@@ -32,9 +33,11 @@ class Hooked:
         self.script.load()
 
     def _on_message(self, message: dict, data: bytes | None) -> None:
-        if message.get("type") == "send":
-            with self._lock:
+        with self._lock:
+            if message.get("type") == "send":
                 self.events.append(message["payload"])
+            else:
+                self.errors.append(message)
 
     def close(self) -> None:
         if self.session.is_detached:
@@ -99,7 +102,8 @@ def test_hooking_certificate_pinner_check_unpins_the_app(apps, internet, tmp_pat
         assert not mitm.recorder.flows
         h = hooked(pid)
         assert h.script.exports_sync.unpin() >= 1
-        assert wait_for(lambda: any(f.request.pretty_host == "api.bank.example" for f in mitm.recorder.flows), 30)
+        assert wait_for(lambda: any(f.request.pretty_host == "api.bank.example" for f in mitm.recorder.flows),
+                        30), (h.events, h.errors, runner.log_path.read_text()[-2000:])
         assert any(e.get("value") == "api.bank.example" for e in h.events)
     finally:
         mitm.close()

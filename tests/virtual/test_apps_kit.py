@@ -142,14 +142,15 @@ class PlainProxy:
 
 
 @pytest.fixture
-def apps(internet):
-    """make(packages, sdk=33) -> (state, runner); every runner is shut down afterwards."""
+def apps(internet, tmp_path):
+    """make(packages, sdk=33) -> (state, runner); every runner is shut down afterwards.
+    Each runner logs to its own runtime dir (tmp_path/apps-N/apps.log)."""
     made: list[AppRunner] = []
 
     def make(packages: list[dict[str, Any]], sdk: int = 33,
              loopback: str | None = None) -> tuple[HandsetState, AppRunner]:
         state = make_state(packages, sdk, loopback)
-        runner = AppRunner(state, internet)
+        runner = AppRunner(state, internet, runtime_dir=tmp_path / f"apps-{len(made)}")
         made.append(runner)
         return state, runner
 
@@ -202,8 +203,8 @@ class Recorder:
             ip, _, p = addr.rpartition(":")
             data.server.address = (ip, int(p))
 
-    def response(self, flow: Any) -> None:
-        self.flows.append(flow)
+    def request(self, flow: Any) -> None:
+        self.flows.append(flow)  # the proxy could read the request: TLS was intercepted
 
     def tls_failed_client(self, data: Any) -> None:
         self.tls_failures.append(data.context.client.sni or "")

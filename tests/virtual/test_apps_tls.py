@@ -57,6 +57,7 @@ def test_system_trusted_proxy_ca_lets_mitmproxy_read_the_request(apps, mitm):
     assert flow.request.path == "/s1"
     assert json.loads(flow.request.content) == {"imei": IMEI}
     assert flow.client_conn.sni == "analytics.vendor-cloud.example"
+    assert wait_for(lambda: flow.response is not None, 30), flow.error
     assert flow.response.status_code == 200  # answered by the zone's responder
 
 
