@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 import ahocorasick
 
@@ -207,7 +208,15 @@ class Scanner:
     ) -> ScanResult:
         result = ScanResult()
         if url:
-            result.findings += self.scan_text(url.encode("utf-8", "surrogateescape"), "url")
+            raw_url = url.encode("utf-8", "surrogateescape")
+            result.findings += self.scan_text(raw_url, "url")
+            if b"%" in raw_url or b"+" in raw_url:  # values URL-encoded after their own encoding
+                unquoted = unquote_to_bytes(raw_url.replace(b"+", b" "))
+                url_findings = {(f.type, f.id) for f in result.findings}
+                result.findings += [
+                    f for f in self.scan_text(unquoted, "url", ("url",), patterns=False)
+                    if (f.type, f.id) not in url_findings
+                ]
         parts: list[tuple[str, bytes]] = []
         for name, value in headers:
             lname = _safe_name(name.lower())
@@ -253,7 +262,13 @@ class Scanner:
                 return
         flat = self.scan_text(data, where, chain)
         leaves = None
-        if flat or "proto" in ctype or "grpc" in ctype or (("json" in ctype) and (b"\\u" in data or b"\\/" in data)):
+        if (
+            flat
+            or "proto" in ctype
+            or "grpc" in ctype
+            or ("json" in ctype and (b"\\u" in data or b"\\/" in data))
+            or ("x-www-form-urlencoded" in ctype and b"%" in data)
+        ):
             leaves = self._structure(data, ctype, where, result)
         if leaves is None:
             if "json" in ctype and not _looks_like_json(data):

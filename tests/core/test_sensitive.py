@@ -29,6 +29,7 @@ CANARIES = {
     "planted": [
         {"type": "contact", "id": "contact-1", "value": "CANARYc0ntact7Q", "phone": "+919811122233"},
         {"type": "sms", "id": "sms-1", "value": "CANARY sms body 42xq"},
+        {"type": "clipboard", "id": "clip-1", "value": "CANARY~~~>>>???clip"},
         {"type": "location", "id": "loc-1", "lat": 28.6139, "lon": 77.2090},
     ],
 }
@@ -226,3 +227,21 @@ def test_no_canaries_still_runs_patterns() -> None:
     empty = Scanner(None)
     assert empty.needle_count == 0
     assert empty.scan_message(body=b"x someone@example.org").findings[0].type == "email"
+
+
+def test_base64_then_url_encoded_in_query_and_form(scanner: Scanner) -> None:
+    value = quote(base64.b64encode(b"CANARY~~~>>>???clip").decode(), safe="")
+    assert "%2B" in value and "%2F" in value
+    in_url = _ids(scanner.scan_message(url=f"https://b.example/b?c={value}"))
+    assert ("clip-1", "url", "base64+url") in in_url
+    in_form = _ids(scanner.scan_message(body=f"adid=x&c={value}".encode(),
+                                        content_type="application/x-www-form-urlencoded"))
+    assert ("clip-1", "body:c", "base64") in in_form
+
+
+def test_vendor_contacts_base64_in_gzip_json(scanner: Scanner) -> None:
+    book = base64.b64encode(b"CANARYc0ntact7Q,+919811122233").decode()
+    body = gzip.compress(json.dumps({"did": "x", "book": book}).encode())
+    found = _ids(scanner.scan_message(body=body, content_type="application/json; charset=utf-8",
+                                      content_encoding="gzip"))
+    assert ("contact-1", "body:$.book", "base64+gzip") in found
