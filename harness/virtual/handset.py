@@ -121,7 +121,7 @@ class Handset:
         self._conn_names.pop(conn, None)
         for port, (_, owner, _) in list(self._reverse.items()):
             if owner is conn:
-                self._spawn(self._close_reverse(port))
+                self._drop_reverse(port)
 
     def transport_name(self, conn: AdbConnection) -> str:
         return self._conn_names.setdefault(conn, f"host-{len(self._conn_names) + 19}")
@@ -201,6 +201,9 @@ class Handset:
         return True
 
     async def _close_reverse(self, port: int) -> None:
+        self._drop_reverse(port)
+
+    def _drop_reverse(self, port: int) -> None:
         entry = self._reverse.pop(port, None)
         self.state.reverse.pop(f"tcp:{port}", None)
         if entry is not None:
