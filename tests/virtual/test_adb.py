@@ -299,3 +299,17 @@ def test_stop_does_not_wait_for_sleeping_commands(virtual_handset) -> None:
     finally:
         sleeper.kill()
         sleeper.wait(10)
+
+
+def test_concurrent_sessions(virtual_handset) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    h = virtual_handset("reference")
+
+    def work(i: int) -> str:
+        h.device.shell(f"settings put global lab_key_{i} {i}")
+        return h.device.shell(f"getprop ro.product.model; settings get global lab_key_{i}")
+
+    with ThreadPoolExecutor(12) as pool:
+        results = list(pool.map(work, range(36)))
+    assert results == [f"Pixel 7\n{i}" for i in range(36)]
