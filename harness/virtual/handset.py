@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.virtual import services
-from harness.virtual.adbd import AdbConnection, AdbdServer, ServiceFn, Stream
+from harness.virtual.adbd import AdbConnection, AdbdServer, ServiceFn
 from harness.virtual.apps import make_app_host
 from harness.virtual.spec import HandsetSpec
 from harness.virtual.state import HandsetState
@@ -210,4 +210,4 @@ class Handset:
             entry[0].close()
 
 
-__all__ = ["Handset", "Stream", "device_loopback_for"]
+__all__ = ["FEATURES", "Handset", "device_loopback_for", "start_internet"]

@@ -231,7 +231,7 @@ def cat(sh: Shell, argv: list[str], io: IO) -> int:
     return status
 
 
-def _check_write(sh: Shell, name: str, path: str) -> None:
+def check_write(sh: Shell, name: str, path: str) -> None:
     problem = sh.write_problem(path)
     if problem:
         raise Usage(f"{name}: {path}: {problem}")

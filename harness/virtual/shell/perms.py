@@ -6,7 +6,7 @@ import posixpath
 import time
 
 from harness.virtual.fs import Dir, FsError, Node
-from harness.virtual.shell.files import _check_write, parse_user, split_flags
+from harness.virtual.shell.files import check_write, parse_user, split_flags
 from harness.virtual.shell.interp import Shell
 from harness.virtual.shell.registry import IO, Usage, command
 
@@ -105,6 +105,6 @@ def touch(sh: Shell, argv: list[str], io: IO) -> int:
         if node is not None:
             node.mtime = int(time.time())
             continue
-        _check_write(sh, "touch", p)
+        check_write(sh, "touch", p)
         sh.state.files.write(sh.path(p), b"", 0o644 if sh.uid else 0o600, sh.uid, sh.uid)
     return 0
