@@ -167,10 +167,11 @@ class Instrumentation:
             raise InstrumentError("instrumentation is closed")
         with self._lock:
             current = self._sessions.get(package)
-            if current is not None and current.state is SessionState.ATTACHED:
-                if current.origin.pid == pid:
-                    raise InstrumentError(f"{package} (pid {pid}) is already instrumented")
-                current.close()
+            if (current is not None and current.state is SessionState.ATTACHED
+                    and current.origin.pid == pid):
+                raise InstrumentError(f"{package} (pid {pid}) is already instrumented")
+        if current is not None:
+            current.close()  # an earlier process of the package (ended or replaced)
         parts = self.parts_for(package)
         source = agent_source(parts, java=self.options.java_bridge)
         session = AppSession(self._resolved.device, Origin(self.serial, package, pid), self._sink)

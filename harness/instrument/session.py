@@ -74,9 +74,7 @@ class AppSession:
             self._script.on("message", self._on_message)
             self._script.load()
             summary = self._script.exports_sync.init(options)
-        except (frida.InvalidOperationError, frida.TransportError, frida.ProcessNotFoundError,
-                frida.TimedOutError, frida.InvalidArgumentError, frida.NotSupportedError,
-                frida.PermissionDeniedError) as e:
+        except (*_FRIDA_ERRORS, frida.core.RPCException) as e:
             self.close()
             raise InstrumentError(f"cannot load the agent into {self.origin.package} (pid {pid}): {e}") from e
         return summary if isinstance(summary, dict) else {"summary": summary}
@@ -152,7 +150,7 @@ class AppSession:
             raise InstrumentError(f"{self.origin.package} is not attached ({self.state.value})")
         try:
             return getattr(script.exports_sync, name)(*args)
-        except _FRIDA_ERRORS as e:
+        except (*_FRIDA_ERRORS, frida.core.RPCException) as e:
             raise InstrumentError(f"rpc {name} to {self.origin.package} failed: {e}") from e
 
     def _final_flush(self, script: frida.core.Script, timeout: float = 5.0) -> dict[str, Any] | None:
@@ -166,7 +164,7 @@ class AppSession:
                 if pending == 0 or time.monotonic() > deadline:
                     break
                 self._sink.drain(0.5)  # the writer acknowledges; the window reopens
-        except _FRIDA_ERRORS as e:
+        except (*_FRIDA_ERRORS, frida.core.RPCException) as e:
             log.debug("final flush of %s failed: %s", self.origin.package, e)
             return final
         if pending:
