@@ -263,8 +263,9 @@ def analyse(run_dirs: Iterable[Path | str], policy: Policy | None = None) -> Ana
         offset += raw.flows.num_rows
         parts.append(base)
     fb = pd.concat(parts, ignore_index=True)
-    ctx = ["run_id", "flow_id", "device", "ts_start", "app", "destination", "host", "server_ip",
-           "country", "country_sources", "country_confidence", "org", "org_country", "flags"]
+    ctx = ["run_id", "flow_id", "device", "ts_start", "app", "attribution_method", "attribution_confidence",
+           "destination", "host",
+           "server_ip", "country", "country_sources", "country_confidence", "org", "org_country", "flags"]
     findings = pd.concat([flows[ctx].iloc[fb["_flow"].to_numpy()].reset_index(drop=True),
                           fb.drop(columns="_flow")], axis=1)
     canaries = {r.run_id: r.canaries for r in raws}

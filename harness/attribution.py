@@ -11,7 +11,7 @@ In order, each method filling only what the ones before left open:
 3. the one app Frida saw talking to the flow's host elsewhere in the run (medium if seen
    at least twice, else low);
 4. the app in front during the step the flow started in (a launch/monkey step of a
-   package): medium if that package was seen connecting at all, else low;
+   package): low, as unhooked firmware services talk while an app is in front too;
 5. the step's time window: a reboot step's flows are `system (boot)` (low);
 6. the rest stay visible as `unattributed`.
 
@@ -183,12 +183,10 @@ def attribute(flows: pd.DataFrame, events: pd.DataFrame, steps: pd.DataFrame) ->
 
     _same_destination(out, app, method, confidence)
     step_no, step_kind, step_pkg = _step_of(left, steps)
-    connecting = set(events["package"].dropna().unique()) if not events.empty else set()
     open_rows = pd.isna(app) & pd.notna(step_pkg)
     app[open_rows] = step_pkg[open_rows]
     method[open_rows] = "foreground_app"
-    confidence[open_rows] = np.where(
-        np.isin(step_pkg[open_rows].astype(str), list(connecting)), "medium", "low")
+    confidence[open_rows] = "low"  # firmware services talk while an app is in front, too
     open_rows = pd.isna(app) & (step_kind == "reboot")
     app[open_rows] = SYSTEM_BOOT
     method[open_rows] = "step_window"

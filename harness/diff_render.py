@@ -21,7 +21,8 @@ def junit_xml(result: DiffResult, suite: str = "lab diff") -> str:
     """JUnit XML: a testcase per component; each regression a <failure> naming what and where."""
     by_component: dict[str, list[Change]] = defaultdict(list)
     for change in result.changes:
-        by_component[change.component].append(change)
+        for component in change.components:
+            by_component[component].append(change)
     components = sorted(set(result.components) | set(by_component))
     failures = sum(1 for c in components if any(ch.regression for ch in by_component[c]))
     root = ET.Element("testsuites", name=_x(suite), tests=str(len(components)), failures=str(failures),

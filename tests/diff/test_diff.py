@@ -184,3 +184,23 @@ def test_cli_diff_bad_input_exits_2_with_one_line(tmp_path, spoil, message):
     assert len(lines) == 1 and message in lines[0]
     with pytest.raises(CaptureError):
         diff_captures([base], [new])
+
+
+def test_changes_name_the_components_attributed_with_confidence_not_the_app_in_front(tmp_path):
+    base = baseline(tmp_path).write()
+    b = noisy(tmp_path, "new")
+    # an unhooked firmware service uploads while the weather app is in front (launch step)
+    b.flow("upload.partner.example.ru", at=45, server_ip="203.0.113.120", geo=_geo("RU", "Partner RU", "RU"),
+           flags=["foreign", "watchlist_country"],
+           findings=[{"type": "contact", "id": "contact-1", "where": "body", "encoding": "base64+gzip"}])
+    b.flow("upload.partner.example.ru", at=5, server_ip="203.0.113.120", geo=_geo("RU", "Partner RU", "RU"),
+           flags=["foreign", "watchlist_country"])                        # boot: system
+    result = diff_captures([base], [b.write()], Policy(watchlist_countries=["RU"]))
+    regs = result.regressions
+    assert [(c.kind, c.components) for c in regs] == [
+        ("new_destination", ("system",)), ("new_data_type", ("com.vendor.weather",))]
+    # the watch-list country comes with the new destination already failing: said once
+    assert "RU" in regs[0].detail and not [c for c in result.changes if c.kind == "new_country"]
+    root = ET.fromstring(junit_xml(result))
+    failed = {c.get("name") for c in root.iter("testcase") if c.find("failure") is not None}
+    assert failed == {"system", "com.vendor.weather"}
