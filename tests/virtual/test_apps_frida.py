@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from pathlib import Path
 
 import frida
@@ -19,6 +20,18 @@ AGENT = Path(__file__).with_name("test_apps_hooks.js")
 LOOPBACK = "127.77.198.1"
 
 
+def _attach(pid: int) -> frida.core.Session:
+    """Attach to a PID; on a loaded machine ptrace's stop can take longer than frida waits."""
+    for attempt in range(3):
+        try:
+            return frida.get_local_device().attach(pid)
+        except frida.TimedOutError:
+            if attempt == 2:
+                raise
+            time.sleep(1)
+    raise AssertionError("unreachable")
+
+
 class Hooked:
     """A Frida session on one PID with the test agent loaded."""
 
@@ -27,7 +40,7 @@ class Hooked:
         self.events: list[dict] = []
         self.errors: list[dict] = []
         self._lock = threading.Lock()
-        self.session = frida.get_local_device().attach(pid)
+        self.session = _attach(pid)
         self.script = self.session.create_script(bridge + "\n" + AGENT.read_text(encoding="utf-8"))
         self.script.on("message", self._on_message)
         self.script.load()
