@@ -17,6 +17,7 @@ from collections.abc import Iterable
 import numpy as np
 
 _BITS = 23
+_SMALL_BITS = 17
 _MULT = {8: np.uint64(0x9E3779B97F4A7C15), 4: np.uint32(0x9E3779B1)}
 _SHIFT = {8: np.uint64(64 - _BITS), 4: np.uint32(32 - _BITS)}
 _DTYPE = {8: np.dtype("<u8"), 4: np.dtype("<u4")}
@@ -31,17 +32,22 @@ class _Tier:
     def __init__(self, width: int, stride: int, needles: list[bytes]):
         self.width = width
         self.stride = stride
+        # Two bitmaps of the same hash: a small one that stays in cache screens every
+        # word, the large one (few collisions) confirms the survivors.
         self.table = np.zeros(1 << _BITS, dtype=np.bool_)
+        self.small = np.zeros(1 << _SMALL_BITS, dtype=np.bool_)
         grams = {
             needle[i : i + width] for needle in needles for i in range(len(needle) - width + 1)
         }
         if grams:
             words = np.frombuffer(b"".join(sorted(grams)), dtype=_DTYPE[width])
-            self.table[self._hash(words)] = True
+            hashed = self._hash(words)
+            self.table[hashed] = True
+            self.small[hashed >> (_BITS - _SMALL_BITS)] = True
 
     def _hash(self, words: np.ndarray) -> np.ndarray:
         with np.errstate(over="ignore"):
-            return ((words * _MULT[self.width]) >> _SHIFT[self.width]).astype(np.intp)
+            return ((words * _MULT[self.width]) >> _SHIFT[self.width]).astype(np.int32)
 
     def hits(self, data: bytes) -> np.ndarray:
         """Byte offsets of the words that may belong to a needle."""
@@ -51,7 +57,10 @@ class _Tier:
             if count <= 0:
                 continue
             words = np.frombuffer(data, dtype=_DTYPE[self.width], count=count, offset=start)
-            found.append(np.flatnonzero(self.table[self._hash(words)]) * self.width + start)
+            hashed = self._hash(words)
+            screened = np.flatnonzero(np.take(self.small, hashed >> (_BITS - _SMALL_BITS)))
+            confirmed = screened[np.take(self.table, hashed[screened])]
+            found.append(confirmed * self.width + start)
         return np.concatenate(found) if found else np.zeros(0, dtype=np.intp)
 
 
