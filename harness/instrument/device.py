@@ -135,22 +135,28 @@ def check_server(
     host = frida.__version__
     if resolved.mode is FridaMode.LOCAL:
         return ServerInfo(host, None, None)
-    try:
-        params = resolved.device.query_system_parameters()
-    except (frida.ProtocolError, frida.TransportError, frida.ServerNotRunningError,
-            frida.NotSupportedError) as e:
-        raise InstrumentError(
-            f"frida-server on {resolved.serial} does not speak this frida's protocol ({e}); "
-            f"this harness needs frida-server {host} for android-{_ARCH.get(abi or '', 'ARCH')}: "
-            f"{release_asset(host, abi)}"
-        ) from e
-    arch = abi or str(params.get("arch", "")) or None
     if server_version is not None:
         reported = server_version.strip()
         if not _VERSION.match(reported) or reported != host:
             shown = reported if _VERSION.match(reported) else f"of unknown version ({reported[:60]!r})"
             raise InstrumentError(
                 f"frida-server {shown} on {resolved.serial}; this harness needs frida-server {host} "
-                f"for android-{_ARCH.get(arch or '', arch)}: {release_asset(host, arch)}"
+                f"for android-{_ARCH.get(abi or '', abi or 'ARCH')}: {release_asset(host, abi)}"
             )
+    how = "USB" if resolved.mode is FridaMode.USB else f"adb forward tcp:{resolved.forward_port}"
+    try:
+        params = resolved.device.query_system_parameters()
+    except frida.ProtocolError as e:
+        raise InstrumentError(
+            f"frida-server on {resolved.serial} does not speak this frida's protocol ({e}); "
+            f"this harness needs frida-server {host} for android-{_ARCH.get(abi or '', 'ARCH')}: "
+            f"{release_asset(host, abi)}"
+        ) from e
+    except (frida.TransportError, frida.ServerNotRunningError, frida.NotSupportedError,
+            frida.TimedOutError) as e:
+        raise InstrumentError(
+            f"no frida-server answers on {resolved.serial} through {how} ({e}); start it as root "
+            f"(adb shell su -c '{DEFAULT_SERVER_PATH} -D') or run `lab prepare`"
+        ) from e
+    arch = abi or str(params.get("arch", "")) or None
     return ServerInfo(host, server_version, arch)

@@ -158,3 +158,43 @@ def test_pinned_app_fails_through_the_proxy_until_unpinned(pinned_bank: Any, tmp
         bypassed = _wait_for(lambda: _events(inst, type="unpin:bypassed"), 10)
         assert bypassed and bypassed[0]["package"] == BANK and bypassed[0]["pid"] == pid
         assert any("com.labvirt.net.HttpClient" in frame for frame in bypassed[0]["stack"])
+
+
+# --- real-phone paths against the virtual handset's adbd: adb forward, version over adb ---
+
+
+def _push_fake_server(handset: Any, version: str) -> None:
+    import io
+
+    handset.device.sync.push(io.BytesIO(f"ELF... frida-server-{version}\n".encode()),
+                             "/data/local/tmp/frida-server", 0o755)
+
+
+def _forwards(handset: Any) -> list[str]:
+    return [f"{f.local} {f.remote}" for f in handset.device.forward_list()]
+
+
+def test_remote_mode_refuses_a_mismatched_server_and_leaves_no_forward(virtual_handset, tmp_path: Path) -> None:
+    import frida
+
+    from harness.config import DeviceEntry
+    from harness.errors import InstrumentError
+    from harness.instrument import AdbServer
+
+    handset = virtual_handset("vendor-1.0")
+    adb = AdbServer(port=handset.adb.port)
+    entry = DeviceEntry(serial=handset.serial, frida="remote")
+
+    _push_fake_server(handset, "16.1.4")
+    with pytest.raises(InstrumentError) as info:
+        Instrumentation(entry, handset.serial, tmp_path, adb=adb)
+    message = str(info.value)
+    assert f"frida-server 16.1.4 on {handset.serial}" in message
+    assert message.endswith(f"frida-server-{frida.__version__}-android-arm64.xz")
+    assert _forwards(handset) == []
+
+    _push_fake_server(handset, frida.__version__)  # the right version, but nothing listens
+    with pytest.raises(InstrumentError, match="no frida-server answers on .* through adb forward tcp:"):
+        Instrumentation(entry, handset.serial, tmp_path, adb=adb)
+    assert _forwards(handset) == []
+    assert not (tmp_path / "hooks.jsonl").exists()
