@@ -92,3 +92,26 @@ def test_client_allowlist_turns_away_other_clients(tmp_path: Path) -> None:
                               capture_output=True, text=True, timeout=20, check=False)
     assert done.returncode != 0
     assert any("not in the allowlist" in line for line in proxy.log_tail)
+
+
+@pytest.mark.e2e
+def test_canaries_set_while_running(tmp_path: Path) -> None:
+    import json
+
+    import httpx
+
+    from harness.capture import iter_jsonl
+
+    canaries = tmp_path / "canaries.json"
+    canaries.write_text(json.dumps({"identifiers": {"imei": "490154203237518"}}))
+    with Proxy(lab(tmp_path), capture_dir=tmp_path / "cap") as proxy:
+        proxy.set_canaries(canaries)
+        with pytest.raises(ProxyError, match="cannot load canaries"):
+            proxy.set_canaries(tmp_path / "missing.json")
+        with httpx.Client(proxy=proxy.url, trust_env=False, timeout=10) as client:
+            with pytest.raises(httpx.HTTPError):
+                client.get("http://127.0.0.1:9/?imei=490154203237518")  # nothing listens: a 502
+        stats = proxy.stats.snapshot()
+    (record,) = list(iter_jsonl(tmp_path / "cap" / "flows.jsonl"))
+    assert record["findings"][0]["id"] == "imei"
+    assert stats["findings"] == 1
