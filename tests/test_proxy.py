@@ -109,8 +109,8 @@ def test_canaries_set_while_running(tmp_path: Path) -> None:
         with pytest.raises(ProxyError, match="cannot load canaries"):
             proxy.set_canaries(tmp_path / "missing.json")
         with httpx.Client(proxy=proxy.url, trust_env=False, timeout=10) as client:
-            with pytest.raises(httpx.HTTPError):
-                client.get("http://127.0.0.1:9/?imei=490154203237518")  # nothing listens: a 502
+            response = client.get("http://127.0.0.1:9/?imei=490154203237518")
+        assert response.status_code == 502  # nothing listens there; the flow is recorded anyway
         stats = proxy.stats.snapshot()
     (record,) = list(iter_jsonl(tmp_path / "cap" / "flows.jsonl"))
     assert record["findings"][0]["id"] == "imei"
