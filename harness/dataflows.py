@@ -4,8 +4,9 @@ A read (hooks.jsonl: package, api, category, value, stack) names its value; a fi
 a flow (findings: type, id, encoding) names the canary it matched. Both meet on the
 canary id from canaries.json: a read whose value equals a canary's value gets that
 canary's id. A finding is linked to a read of the same canary id by the app the flow is
-attributed to ("app+value"), else to the first read of that id by any app ("value");
-a finding with no read at all stays a row, its library "unknown (not hooked)".
+attributed to, on evidence (Frida, the producer, the destination), not by a guess such as
+the app in front ("app+value"). Any other finding stays a row with its library "unknown
+(not hooked)" and, as a lead, the apps that did read that value (`possible_readers`).
 
 The calling library is the first stack frame outside the platform (android.*, java.*,
 javax.*, com.android.*, dalvik.*, kotlin.*, ...) and outside the virtual handset's stub
@@ -25,13 +26,17 @@ PLATFORM_PREFIXES = (
 )
 STUB_PREFIXES = ("harness.", "com.labvirt.", "org.labharness.")
 NOT_HOOKED = "unknown (not hooked)"
+UNATTRIBUTED = "unattributed"
 UNKNOWN = "unknown"
 
 DATA_FLOW_COLUMNS = [
     "app", "library", "data_type", "canary_id", "api", "host", "server_ip", "country",
     "country_sources", "country_confidence", "org", "org_country", "encodings", "flags",
-    "first_seen", "last_seen", "transmissions", "link", "evidence",
+    "first_seen", "last_seen", "transmissions", "link", "possible_readers", "evidence",
 ]
+# attribution methods that only guess (the app in front, the step, nothing): a read by the
+# guessed app is not evidence that it sent the value
+GUESSES = ("foreground_app", "step_window", "none")
 
 
 def calling_frame(stack: Any, api: str | None = None) -> str | None:
@@ -130,33 +135,31 @@ def data_flows(findings: pd.DataFrame, reads: pd.DataFrame, types_by_run: dict[s
 
     key = ["run_id", "device", "canary_id"]
     linked = reads.dropna(subset=["canary_id"])
-    if linked.empty:
-        f["reader"] = None
-        f["library"] = NOT_HOOKED
-        f["api"] = ""
-        f["link"] = "none"
-    else:
-        first = (linked.sort_values("ts")
-                 .drop_duplicates(subset=key + ["package"])
-                 [key + ["package", "library", "api"]])
-        r = first.copy()
+    f["device"] = f["device"].fillna("")
+    f["library"] = NOT_HOOKED
+    f["api"] = ""
+    f["link"] = "none"
+    f["possible_readers"] = ""
+    if not linked.empty:
+        r = (linked.sort_values("ts").drop_duplicates(subset=key + ["package"])
+             [key + ["package", "library", "api"]].copy())
         r["device"] = r["device"].fillna("")
-        f["device"] = f["device"].fillna("")
-        same = f.merge(r, how="left", left_on=key + ["app"], right_on=key + ["package"])
-        anyapp = f[key].merge(r.drop_duplicates(subset=key), how="left", on=key)
-        have_same = same["package"].notna().to_numpy()
-        f["reader"] = np.where(have_same, same["package"], anyapp["package"])
-        f["library"] = np.where(have_same, same["library"], anyapp["library"])
-        f["api"] = np.where(have_same, same["api"], anyapp["api"])
-        f["link"] = np.where(have_same, "app+value", np.where(anyapp["package"].notna(), "value", "none"))
-        f["library"] = f["library"].where(pd.notna(f["library"]), NOT_HOOKED)
-        f["api"] = f["api"].where(pd.notna(f["api"]), "")
-    # a value read by an app, found in a flow nobody could attribute: name the reader
-    unknown_app = f["app"].isin(["unattributed", "system (boot)"]) | f["app"].isna()
-    f["app"] = np.where(unknown_app & pd.notna(f["reader"]), f["reader"], f["app"])
+        same = f[key + ["app"]].merge(r, how="left", left_on=key + ["app"], right_on=key + ["package"])
+        evidence = ~f["attribution_method"].isin(GUESSES).to_numpy() if "attribution_method" in f else True
+        linked_rows = same["package"].notna().to_numpy() & evidence
+        f["library"] = np.where(linked_rows, same["library"], NOT_HOOKED)
+        f["api"] = np.where(linked_rows, same["api"].fillna(""), "")
+        f["link"] = np.where(linked_rows, "app+value", "none")
+        # not linked: name who did read the value in this run, as a lead, not a claim
+        readers = r.assign(who=r["package"].astype(str) + " (" + r["library"].astype(str) + ")")
+        readers = readers.groupby(key)["who"].agg(lambda s: ", ".join(sorted(set(s)))).rename("readers")
+        hint = f[key].merge(readers.reset_index(), how="left", on=key)["readers"].fillna("").to_numpy()
+        f["possible_readers"] = np.where(linked_rows, "", hint)
 
+    if "attribution_method" in f:  # a guessed sender is no sender: those rows merge
+        f["app"] = f["app"].where(~f["attribution_method"].isin(GUESSES), UNATTRIBUTED)
     group = ["app", "library", "data_type", "canary_id", "api", "host", "server_ip", "country",
-             "country_sources", "country_confidence", "org", "org_country"]
+             "country_sources", "country_confidence", "org", "org_country", "possible_readers"]
     for col in group:
         f[col] = f[col].astype(object).where(f[col].notna(), "")
     g = f.groupby(group, sort=False, dropna=False)

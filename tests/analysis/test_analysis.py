@@ -152,7 +152,7 @@ def test_stack_frames_given_as_objects_still_name_the_class(tmp_path):
     assert reads["canary_id"].tolist() == ["imei"]
 
 
-def test_value_read_by_one_app_found_in_an_unattributed_flow_names_the_reader(tmp_path):
+def test_value_read_by_one_app_found_in_an_unattributed_flow_names_it_as_a_lead(tmp_path):
     b = CaptureBuilder(tmp_path / "run")
     b.read("com.vendor.weather", "android.telephony.TelephonyManager.getImei", "imei", IMEI,
            ["com.x.Sdk.run(Sdk.java:1)"], at=31)
@@ -160,7 +160,23 @@ def test_value_read_by_one_app_found_in_an_unattributed_flow_names_the_reader(tm
            findings=[{"type": "imei", "id": "imei", "where": "url", "encoding": "md5"}])
     b.write()
     row = analyse([b.root]).data_flows.iloc[0]
-    assert (row["app"], row["library"], row["link"]) == ("com.vendor.weather", "com.x.Sdk", "value")
+    # a lead, not a claim: the flow's sender is unknown, the app that read the value is named
+    assert (row["app"], row["library"], row["link"]) == ("unattributed", "unknown (not hooked)", "none")
+    assert row["possible_readers"] == "com.vendor.weather (com.x.Sdk)"
+
+
+def test_a_read_by_the_app_merely_in_front_is_not_linked(tmp_path):
+    b = CaptureBuilder(tmp_path / "run")
+    b.read("com.vendor.weather", "android.telephony.TelephonyManager.getImei", "imei", IMEI,
+           ["com.x.Sdk.run(Sdk.java:1)"], at=31)
+    b.flow("firmware.example", at=40, server_ip="203.0.113.41", geo=_geo("CN", "X", "CN"),
+           findings=[{"type": "imei", "id": "imei", "where": "body", "encoding": "plain"}])
+    b.write()
+    a = analyse([b.root])
+    assert a.flows["attribution_method"].tolist() == ["foreground_app"]
+    row = a.data_flows.iloc[0]
+    assert (row["app"], row["library"], row["possible_readers"]) == (
+        "unattributed", "unknown (not hooked)", "com.vendor.weather (com.x.Sdk)")
 
 
 def test_several_runs_merge(tmp_path):
