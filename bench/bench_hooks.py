@@ -14,7 +14,9 @@ Targets on this machine: >= 100k events/s native, >= 15k events/s Java.
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -93,9 +95,15 @@ def _measure(process: subprocess.Popen[str], package: str, hook_sets: list[str],
 
 
 def _stop(process: subprocess.Popen[str]) -> None:
-    if process.poll() is None:
-        process.kill()
-    process.wait(timeout=10)
+    """Kill by PID (frida's child watch may have reaped it for Popen already)."""
+    try:
+        os.kill(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        pass
 
 
 def bench_native(work: Path) -> None:

@@ -13,7 +13,7 @@ import pytest
 FIXTURES = Path(__file__).parent / "fixtures"
 sys.path.insert(0, str(FIXTURES))
 
-from jvm_app import compile_tracker, start_tracker  # noqa: E402
+from jvm_app import compile_tracker, start_tracker, stop_process  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -35,8 +35,4 @@ def jvm_app(tracker_classes: Path) -> Iterator[Callable[..., subprocess.Popen[st
 
     yield start
     for process in started:
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=10)
-        if process.stdout is not None:
-            process.stdout.close()
+        stop_process(process)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import threading
 import time
@@ -10,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from jvm_app import stop_process
 
 from harness.capture import iter_jsonl
 from harness.instrument import Instrumentation
@@ -155,8 +158,7 @@ def test_native_connects_take_the_fast_path_and_every_loss_is_counted(tmp_path: 
         assert _wait_for(lambda: session.call("stats")["emitted"] > 5000, 20)
         stats = inst.close()
     finally:
-        process.kill()
-        process.wait(10)
+        stop_process(process)
     records = _records(tmp_path / "hooks.jsonl")
     connects = [r for r in records if r["type"] == "net:connect"]
     assert len(connects) > 1000
@@ -188,8 +190,6 @@ def test_spawned_app_is_hooked_from_its_first_read(tmp_path: Path, tracker_class
     finally:
         inst.close()
         if pid is not None:
-            import os
-            import signal
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
