@@ -2,7 +2,8 @@
 
 SDK classes named by handset behaviours (com.vendor.analytics.Tracker, ...) are generated
 from templates/sdk_class.txt, so a Java stack trace names the SDK that read a value. The
-jar is cached under the user's cache directory, keyed by a hash of every source; a build
+jar is cached under the user's cache directory (the newest dozen are kept), keyed by a
+hash of every source; a build
 compiles in a private temp directory and renames the jar into place atomically, so
 concurrent first uses are safe.
 """
@@ -14,6 +15,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 import zipfile
 from pathlib import Path
 
@@ -83,4 +85,21 @@ def build_jar(sdk_classes: set[str], javac: str | None = None) -> Path:
             for f in sorted(classes.rglob("*.class")):
                 z.write(f, f.relative_to(classes).as_posix())
         os.replace(tmp_jar, target)
+    _prune(jars, keep=target)
     return target
+
+
+def _prune(jars: Path, keep: Path, newest: int = 12, min_age: float = 3600.0) -> None:
+    """Drop jars (and their class-data archives) beyond the newest few, once an hour old."""
+    def mtime(path: Path) -> float:
+        try:
+            return path.stat().st_mtime
+        except OSError:  # pruned meanwhile by another process
+            return 0.0
+
+    now = time.time()
+    found = sorted(jars.glob("apps-*.jar"), key=mtime, reverse=True)
+    for old in found[newest:]:
+        if old != keep and now - mtime(old) > min_age:
+            old.unlink(missing_ok=True)
+            old.with_suffix(".jsa").unlink(missing_ok=True)
