@@ -17,6 +17,7 @@ from pathlib import Path
 
 from mitmproxy import ctx, exceptions, http, tcp
 
+from harness.body_decode import MAX_DECODED
 from harness.config import Flag
 from harness.errors import CaptureError
 from harness.flow_audit import add_flags, add_note, audit_of
@@ -83,6 +84,9 @@ class Sensitive:
             if ctx.options.audit_max_body_bytes < 1024:
                 raise exceptions.OptionsError("audit_max_body_bytes must be at least 1024")
             self.max_body = ctx.options.audit_max_body_bytes
+        if self.scanner is not None:
+            # a compressed body may decode to at most 8x the size we buffer (bombs stop there)
+            self.scanner.max_decoded = min(MAX_DECODED, 8 * self.max_body)
 
     # -- streaming large bodies ---------------------------------------------------------
 

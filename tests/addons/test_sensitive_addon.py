@@ -122,3 +122,11 @@ def test_max_body_floor() -> None:
     with taddons.context(addon) as tctx:
         with pytest.raises(exceptions.OptionsError, match="at least 1024"):
             tctx.configure(addon, audit_max_body_bytes=10)
+
+
+def test_decompression_is_bounded_by_the_body_limit(addon_ctx) -> None:
+    addon, _ = addon_ctx  # audit_max_body_bytes=4096: decoded bodies stop at 32 KiB
+    bomb = gzip.compress(b"\0" * (1024 * 1024))
+    flow = request_flow("/bomb", bomb, {"content-encoding": "gzip"})
+    addon.request(flow)
+    assert any("exceeds" in note for note in flow.metadata["audit"]["notes"])
