@@ -47,6 +47,10 @@ def test_launch_through_adb_and_requests_reach_a_reversed_proxy(virtual_handset,
     want = {"CONNECT analytics.vendor-cloud.example:443 HTTP/1.1", "CONNECT api.weather.example:443 HTTP/1.1"}
     assert wait_for(lambda: want <= {r.request_line for r in proxy.requests}, 30), proxy.requests
 
+    # The app's own log lines (android.util.Log) show in logcat with its PID.
+    logcat, _ = handset.shell("logcat -d")
+    assert f"Start proc {pid}:com.vendor.weather for launch" in logcat
+
     handset.shell("am force-stop com.vendor.weather")
     assert not _pids(handset, "com.vendor.weather")
     assert wait_for(lambda: not pid_alive(pid), 10)
