@@ -2,7 +2,8 @@
 
     mitmdump -s addons/flowlog.py --set audit_capture_dir=captures/run1
 
-HTTP flows are recorded at `response` or `error`, TCP/UDP flows at their end, and a
+HTTP flows are recorded at `response` or `error` (WebSockets at their end), TCP/UDP
+flows at their end, and a
 failed TLS handshake (no flow of its own in mitmproxy) becomes a TCP flow with the
 error, dispatched as `tcp_error` so the other addons classify it like any flow. Each
 record is written and flushed as it completes: a crash loses at most the flow in flight.
@@ -108,6 +109,11 @@ class FlowLog:
         return record
 
     def response(self, flow: http.HTTPFlow) -> None:
+        if flow.websocket is not None:
+            return  # an upgraded connection: recorded when it ends, with its messages' findings
+        self.record(flow)
+
+    def websocket_end(self, flow: http.HTTPFlow) -> None:
         self.record(flow)
 
     def error(self, flow: http.HTTPFlow) -> None:

@@ -151,6 +151,14 @@ class Sensitive:
         findings = [replace(f, where=f"response:{f.where}") for f in result.findings]
         self._record(flow, findings, [f"response {note}" for note in result.notes])
 
+    def websocket_message(self, flow: http.HTTPFlow) -> None:
+        if self.scanner is None or flow.websocket is None or not flow.websocket.messages:
+            return
+        message = flow.websocket.messages[-1]
+        if not message.from_client:
+            return
+        self._record(flow, self.scanner.scan_text(message.content[: self.max_body], "websocket"), [])
+
     def tcp_message(self, flow: tcp.TCPFlow) -> None:
         message = flow.messages[-1]
         if self.scanner is None or not message.from_client:

@@ -113,3 +113,17 @@ def test_without_capture_dir_nothing_is_written(tmp_path: Path) -> None:
         record = addon.record(tflow.tflow(resp=True))
     assert record is not None and record["kind"] == "http"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_websocket_is_recorded_when_it_ends(tmp_path: Path) -> None:
+    addon = FlowLog()
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, audit_capture_dir=str(tmp_path))
+        flow = tflow.twebsocketflow()
+        addon.response(flow)
+        assert records(tmp_path) == []
+        flow.metadata["audit"] = {"findings": [{"type": "imei"}]}
+        addon.websocket_end(flow)
+        addon.done()
+    (record,) = records(tmp_path)
+    assert record["status"] == 101 and record["findings"] == [{"type": "imei"}]

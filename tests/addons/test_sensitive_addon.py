@@ -130,3 +130,16 @@ def test_decompression_is_bounded_by_the_body_limit(addon_ctx) -> None:
     flow = request_flow("/bomb", bomb, {"content-encoding": "gzip"})
     addon.request(flow)
     assert any("exceeds" in note for note in flow.metadata["audit"]["notes"])
+
+
+def test_websocket_messages_from_the_client(addon_ctx) -> None:
+    from mitmproxy import websocket
+
+    addon, _ = addon_ctx
+    flow = tflow.twebsocketflow(messages=False)
+    flow.websocket.messages.append(websocket.WebSocketMessage(1, True, f"hello {IMEI}".encode()))
+    addon.websocket_message(flow)
+    flow.websocket.messages.append(websocket.WebSocketMessage(1, False, f"echo {IMEI}".encode()))
+    addon.websocket_message(flow)
+    (finding,) = flow.metadata["audit"]["findings"]
+    assert (finding["where"], finding["offset"]) == ("websocket", 6)
