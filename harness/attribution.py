@@ -30,6 +30,8 @@ import pyarrow.compute as pc
 WINDOW = 10.0
 NEAR = 2.0
 PROXY_WINDOW = 1.0
+HOST_METHODS = {"net:connect": "frida_connect_host", "net:request": "frida_request_host",
+                "net:resolve": "frida_resolve_host"}
 ECHO = 0.05
 UNATTRIBUTED = "unattributed"
 SYSTEM_BOOT = "system (boot)"
@@ -136,6 +138,7 @@ def attribute(flows: pd.DataFrame, events: pd.DataFrame, steps: pd.DataFrame) ->
     method = method.to_numpy(dtype=object, copy=True)
     confidence = confidence.to_numpy(dtype=object, copy=True)
 
+    frida = np.zeros(n, dtype=bool)
     ts = out["ts_start"].to_numpy(dtype=float, na_value=np.nan)
     left = pd.DataFrame({"_row": np.arange(n), "ts_start": ts, "run_id": out["run_id"].astype(object).to_numpy()})
     events = events[events["package"].notna()] if not events.empty else events
@@ -175,13 +178,14 @@ def attribute(flows: pd.DataFrame, events: pd.DataFrame, steps: pd.DataFrame) ->
             rows = match["_row"].to_numpy(dtype=int)
             app[rows] = match["package"].to_numpy(dtype=object)
             if how is None:
-                method[rows] = ("frida_" + match["type"].astype(str).str.split(":").str[-1] + "_host").to_numpy()
+                method[rows] = match["type"].map(HOST_METHODS).fillna("frida_connect_host").to_numpy()
             else:
                 method[rows] = how
+            frida[rows] = True
             near = match["_gap"].to_numpy(dtype=float) <= NEAR
             confidence[rows] = np.where(near, conf, "medium" if conf == "high" else "low")
 
-    _same_destination(out, app, method, confidence)
+    _same_destination(out, frida, app, method, confidence)
     step_no, step_kind, step_pkg = _step_of(left, steps)
     open_rows = pd.isna(app) & pd.notna(step_pkg)
     app[open_rows] = step_pkg[open_rows]
@@ -204,21 +208,21 @@ def attribute(flows: pd.DataFrame, events: pd.DataFrame, steps: pd.DataFrame) ->
     return out
 
 
-def _same_destination(flows: pd.DataFrame, app: np.ndarray, method: np.ndarray,
+def _same_destination(flows: pd.DataFrame, seen: np.ndarray, app: np.ndarray, method: np.ndarray,
                       confidence: np.ndarray) -> None:
     """Open flows to a host that, in the same run, only one app was seen (by Frida) talking to."""
     open_rows = pd.isna(app)
-    seen = pd.Series(method, dtype=object).str.startswith("frida_").fillna(False).to_numpy(dtype=bool)
     if not open_rows.any() or not seen.any():
         return
-    host = flows["host"].fillna(flows["sni"]).fillna(flows["server_ip"]).str.lower().astype(object).to_numpy()
-    run = flows["run_id"].astype(object).to_numpy()
-    known = pd.DataFrame({"run": run[seen], "host": host[seen], "app": app[seen]}).dropna()
+    host = flows["host"].fillna(flows["sni"]).fillna(flows["server_ip"]).str.lower()
+    run = flows["run_id"]
+    known = pd.DataFrame({"run": run[seen].to_numpy(), "host": host[seen].to_numpy(), "app": app[seen]}).dropna()
     per = known.groupby(["run", "host"]).agg(apps=("app", "nunique"), app=("app", "first"), n=("app", "size"))
     per = per[per["apps"] == 1].reset_index()
     if per.empty:
         return
-    todo = pd.DataFrame({"_row": np.flatnonzero(open_rows), "run": run[open_rows], "host": host[open_rows]})
+    todo = pd.DataFrame({"_row": np.flatnonzero(open_rows), "run": run[open_rows].to_numpy(),
+                         "host": host[open_rows].to_numpy()})
     hit = todo.merge(per, how="inner", on=["run", "host"])
     rows = hit["_row"].to_numpy(dtype=int)
     app[rows] = hit["app"].to_numpy(dtype=object)

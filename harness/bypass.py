@@ -79,22 +79,24 @@ def mark_connects(connects: pd.DataFrame, ports_by_run: dict[str, set[int]],
     ips = c["ip"].astype(object).to_numpy()
     ports = c["port"].astype("float64").to_numpy()
     runs = c["run_id"].astype(object).to_numpy()
-    loop = {ip: _loopback(ip) for ip in pd.unique(ips) if ip is not None}
-    for i in range(n):  # connect events are thousands, not millions: a plain loop is fine
-        ip, port, run = ips[i], ports[i], runs[i]
-        if ip is None or ip != ip or port != port:
-            continue
-        port = int(port)
+    valid = pd.notna(ips) & ~np.isnan(ports)
+    loop = {ip: _loopback(ip) for ip in pd.unique(ips[valid])}
+    is_loop = np.array([loop.get(ip, False) if ok else False for ip, ok in zip(ips, valid, strict=True)], dtype=bool)
+    not_traffic = np.isin(ports, list(NOT_TRAFFIC_PORTS))
+    for run in pd.unique(runs):
         proxy = ports_by_run.get(run) or set()
-        if loop.get(ip) and port in proxy:
-            to_proxy[i] = True
-            continue
-        if not proxy or port in NOT_TRAFFIC_PORTS:
-            continue
-        bypass[i] = True
-        target = zone_by_run.get(run, {}).get((ip, port))
+        if not proxy:
+            continue  # without the proxy's port nothing tells through from around
+        in_run = (runs == run) & valid
+        through = in_run & is_loop & np.isin(ports, list(proxy))
+        to_proxy |= through
+        bypass |= in_run & ~through & ~not_traffic
+    responders_known = any(zone_by_run.values())
+    for i in np.flatnonzero(bypass) if responders_known else ():
+        target = zone_by_run.get(runs[i], {}).get((ips[i], int(ports[i])))
         if target is not None:
-            dest_host[i] = dest_host[i] if dest_host[i] and not _loopback(dest_host[i]) else target[0]
+            if not dest_host[i] or _loopback(dest_host[i]):
+                dest_host[i] = target[0]
             dest_ip[i] = target[1]
     for col, value in (("proxied", False), ("bypassed_proxy", True)):
         if col in c:
