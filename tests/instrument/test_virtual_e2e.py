@@ -203,3 +203,20 @@ def test_remote_mode_refuses_a_mismatched_server_and_leaves_no_forward(virtual_h
         Instrumentation(entry, handset.serial, tmp_path, adb=adb)
     assert _forwards(handset) == []
     assert not (tmp_path / "hooks.jsonl").exists()
+
+
+def test_vendor_1_1_address_book_read_is_traced_with_the_rows(virtual_handset, tmp_path: Path) -> None:
+    handset = virtual_handset("vendor-1.1")
+    telemetry = _wait_for(lambda: _pidof(handset, "com.vendor.telemetry"), 30)
+    assert telemetry
+    with Instrumentation("local", handset.serial, tmp_path, ["sensitive"]) as inst:
+        inst.attach("com.vendor.telemetry", telemetry)
+        reads = _wait_for(lambda: _events(inst, category="contacts"), 25)
+        assert reads, "no contacts query traced"
+        read = reads[0]
+        assert read["api"] == "android.content.ContentResolver.query"
+        assert "contacts" in read["uri"]
+        assert "Ravi Kumar" in read["value"] and "+919876543210" in read["value"], read["value"]
+        assert any(frame.startswith("com.partner.metrics.Uploader.") for frame in read["stack"]), read["stack"]
+        # the hook put the cursor back; the app keeps running and querying on its timer
+        assert _wait_for(lambda: len(_events(inst, category="contacts")) >= 2, 25)
