@@ -68,16 +68,15 @@ def _measure(process: subprocess.Popen[str], package: str, hook_sets: list[str],
         try:
             inst.attach(package, process.pid)
             if not events:  # hooks stay in, the agent records nothing: the hook's own cost
-                inst._sessions[package].call("set_enabled", False)
+                inst.set_enabled(package, False)
             time.sleep(0.5)  # hooks in, first batches through
             t0, e0 = time.monotonic(), inst.stats.events
             time.sleep(MEASURE_S)
             t1, e1 = time.monotonic(), inst.stats.events
             hooked_calls = calls.rate(t0, t1)
         finally:
-            session = inst._sessions.get(package)
             stats = inst.close()
-        final = session.final_stats if session is not None else None
+        final = inst.agent_stats(package)
         records = list(iter_jsonl(Path(capture) / "hooks.jsonl"))
     written = sum(1 for r in records if r.get("type") != "hook:dropped")
     dropped = sum(int(r.get("count", 0)) for r in records if r.get("type") == "hook:dropped")

@@ -194,6 +194,23 @@ class Instrumentation:
             raise InstrumentError(f"{package} is not instrumented")
         session.close()
 
+    def agent_stats(self, package: str) -> dict[str, Any] | None:
+        """The agent's counters (emitted, sent, dropped, pending...): live while attached,
+        as they were at teardown afterwards; None for a package never instrumented."""
+        session = self._sessions.get(package)
+        if session is None:
+            return None
+        if session.state is SessionState.ATTACHED:
+            return session.call("stats")
+        return session.final_stats
+
+    def set_enabled(self, package: str, enabled: bool) -> None:
+        """Pause or resume recording in one app (hooks stay installed)."""
+        session = self._sessions.get(package)
+        if session is None:
+            raise InstrumentError(f"{package} is not instrumented")
+        session.call("set_enabled", bool(enabled))
+
     def state(self, package: str) -> SessionState | None:
         session = self._sessions.get(package)
         return None if session is None else session.state

@@ -122,10 +122,9 @@ def test_hot_method_losses_are_counted_not_silent(tmp_path: Path, jvm_app: Calla
     assert app.stdout is not None and app.stdout.readline().startswith("calls ")
     inst = Instrumentation("local", SERIAL, tmp_path, ["sensitive"])
     inst.attach("com.vendor.hot", app.pid)
-    session = inst._sessions["com.vendor.hot"]
-    assert _wait_for(lambda: session.call("stats")["emitted"] > 1000, 30)
+    assert _wait_for(lambda: inst.agent_stats("com.vendor.hot")["emitted"] > 1000, 30)
     stats = inst.close()
-    final = session.final_stats
+    final = inst.agent_stats("com.vendor.hot")
     records = _records(tmp_path / "hooks.jsonl")
     events = sum(1 for r in records if r["type"] != "hook:dropped")  # all came from the agent
     dropped = sum(r["count"] for r in records if r["type"] == "hook:dropped")
@@ -154,8 +153,7 @@ def test_native_connects_take_the_fast_path_and_every_loss_is_counted(tmp_path: 
                                options=AgentOptions(java_bridge=False))
         info = inst.attach("bench.native", process.pid)
         assert info.installed["native"]["network"]["libc.connect"] == "cmodule"
-        session = inst._sessions["bench.native"]
-        assert _wait_for(lambda: session.call("stats")["emitted"] > 5000, 20)
+        assert _wait_for(lambda: inst.agent_stats("bench.native")["emitted"] > 5000, 20)
         stats = inst.close()
     finally:
         stop_process(process)
@@ -165,7 +163,7 @@ def test_native_connects_take_the_fast_path_and_every_loss_is_counted(tmp_path: 
     assert (connects[0]["ip"], connects[0]["port"], connects[0]["thread"]) == ("127.0.0.1", 9, "hot_connect")
     assert connects[0]["pid"] == process.pid and connects[0]["api"] == "libc.connect"
     dropped = sum(r["count"] for r in records if r["type"] == "hook:dropped")
-    final = session.final_stats
+    final = inst.agent_stats("bench.native")
     assert final is not None
     assert sum(1 for r in records if r["type"] != "hook:dropped") + dropped == final["emitted"]
     assert stats.dropped == dropped
