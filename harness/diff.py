@@ -22,6 +22,7 @@ from typing import Any
 import pandas as pd
 
 from harness.analysis import Analysis, analyse
+from harness.capture import FLOWS_JSONL, RUN_JSON
 from harness.config import Policy
 
 _DIGITS = re.compile(r"\d+")
@@ -327,9 +328,20 @@ def diff_analyses(base: Analysis, new: Analysis, policy: Policy | None = None) -
                       changes, components)
 
 
+def capture_dirs(path: Path | str) -> list[Path]:
+    """A capture folder, or a folder of capture folders (a campaign): the captures in it."""
+    path = Path(path)
+    if (path / RUN_JSON).exists() or (path / FLOWS_JSONL).exists() or not path.is_dir():
+        return [path]
+    children = sorted(p for p in path.iterdir() if p.is_dir() and (p / RUN_JSON).exists())
+    return children or [path]
+
+
 def diff_captures(baseline_dirs: Sequence[Path | str], new_dirs: Sequence[Path | str],
                   policy: Policy | None = None) -> DiffResult:
-    """Compare captures (each side one or more folders, merged); raises CaptureError on bad input."""
+    """Compare captures (each side one or more folders, merged; a folder of captures counts as
+    all of them); raises CaptureError on bad input."""
     policy = policy or Policy()
-    return diff_analyses(analyse([Path(p) for p in baseline_dirs], policy),
-                         analyse([Path(p) for p in new_dirs], policy), policy)
+    base = [c for p in baseline_dirs for c in capture_dirs(p)]
+    new = [c for p in new_dirs for c in capture_dirs(p)]
+    return diff_analyses(analyse(base, policy), analyse(new, policy), policy)

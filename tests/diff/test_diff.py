@@ -204,3 +204,14 @@ def test_changes_name_the_components_attributed_with_confidence_not_the_app_in_f
     root = ET.fromstring(junit_xml(result))
     failed = {c.get("name") for c in root.iter("testcase") if c.find("failure") is not None}
     assert failed == {"system", "com.vendor.weather"}
+
+
+def test_a_folder_of_captures_is_a_set(tmp_path):
+    CaptureBuilder(tmp_path / "campaign" / "a").vendor_scenario().write()
+    CaptureBuilder(tmp_path / "campaign" / "b", run_id="b2", serial="S2").vendor_scenario().write()
+    new = noisy(tmp_path, "new", "vendor-1.1").write()
+    result = diff_captures([tmp_path / "campaign"], [new])
+    assert sorted(result.baseline) == ["b2", "run-vendor-1.0"]
+    assert result.exit_code == 1
+    with pytest.raises(CaptureError, match="not a capture folder"):
+        diff_captures([tmp_path / "new" / "nothing-here"], [new])
