@@ -8,6 +8,7 @@ the middle always four stars, so equal values mask equally and lengths are not t
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -154,10 +155,17 @@ def build_tables(a: Analysis, *, reveal: bool = False) -> ReportTables:
     tables = {name: masker.frame(df.reset_index(drop=True)) for name, df in tables.items()}
     summary = a.summary
     if not masker.reveal:
-        import json
-
         summary = json.loads(masker.text(json.dumps(summary, default=str)))
-    return ReportTables(summary=summary, tables=tables, revealed=masker.reveal)
+    if not reveal:  # a value a hook read is sensitive even when no canary names it
+        reads = tables["reads"]
+        values = reads["value"].astype(object)
+        tables["reads"] = reads.assign(value=values.where(values.isna(), values.map(_mask_whole)))
+    return ReportTables(summary=summary, tables=tables, revealed=reveal)
+
+
+def _mask_whole(value: Any) -> Any:
+    text = str(value)
+    return text if "****" in text or set(text) == {"*"} else mask_value(text)
 
 
 def records(df: pd.DataFrame) -> list[dict[str, Any]]:

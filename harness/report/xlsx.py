@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.utils import get_column_letter
 
 from harness.report.flat import defuse
 from harness.report.tables import FULL_TABLES, SUMMARY_TABLES, ReportTables
@@ -52,6 +53,9 @@ def write_xlsx(tables: ReportTables, out: Path) -> list[Path]:
     for name in SUMMARY_TABLES + FULL_TABLES:
         df = tables.tables[name]
         sheet = wb.create_sheet(name[:31])
+        sheet.freeze_panes = "A2"
+        for i, col in enumerate(df.columns, start=1):
+            sheet.column_dimensions[get_column_letter(i)].width = min(max(len(str(col)) + 2, 12), 48)
         sheet.append(list(df.columns))
         for row in df.head(XLSX_MAX_ROWS).itertuples(index=False, name=None):
             sheet.append([_value(v) for v in row])

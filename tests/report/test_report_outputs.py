@@ -277,3 +277,16 @@ def test_unwritable_report_folder_is_a_one_line_error(demo, tmp_path):
     result = CliRunner().invoke(main, ["report", str(demo), "--format", "json", "--out", str(blocker / "x")])
     assert result.exit_code == 2
     assert len(result.output.strip().splitlines()) == 1 and "cannot write the report" in result.output
+
+
+def test_read_values_are_masked_even_without_canaries(tmp_path):
+    b = CaptureBuilder(tmp_path / "run")
+    b.read("com.vendor.weather", "android.accounts.AccountManager.getAccounts", "account",
+           "someone.private@example.org", ["com.x.Y.z(Y.java:1)"], at=31)
+    path = b.write()
+    (path / "canaries.json").unlink()
+    out = tmp_path / "out"
+    write_reports([path], ["csv", "html"], out=out)
+    assert "someone.private@example.org" not in (out / "reads.csv").read_text()
+    assert "so****rg" in (out / "reads.csv").read_text()
+    assert "values masked" in (out / "report.html").read_text()
