@@ -95,16 +95,20 @@ class JsonlWriter:
             self.count += 1
 
     def write_many(self, records: list[dict[str, Any]]) -> None:
-        text = "".join(
-            json.dumps(r, separators=(",", ":"), default=str, ensure_ascii=False) + "\n"
-            for r in records
+        self.write_lines(
+            "".join(json.dumps(r, separators=(",", ":"), default=str, ensure_ascii=False) + "\n"
+                    for r in records),
+            len(records),
         )
+
+    def write_lines(self, text: str, count: int) -> None:
+        """Append `count` pre-formatted JSON lines (the hot path formats them itself)."""
         with self._lock:
             if self._fh.closed:
                 return
             self._fh.write(text)
             self._fh.flush()
-            self.count += len(records)
+            self.count += count
 
     def close(self) -> None:
         with self._lock:

@@ -33,6 +33,7 @@ from harness.timeline import Timeline
 log = logging.getLogger(__name__)
 
 ZONE_JSON = "zone.json"
+ATTACH_TRIES = 3
 
 
 def lab_for_handset(lab: LabConfig, virtual: bool) -> LabConfig:
@@ -109,12 +110,17 @@ class HandsetSession:
         with self._lock:
             if self._hooked.get(package) == pid:
                 return
-        try:
-            info = self.instrumentation.attach(package, pid)
-        except InstrumentError as e:
-            notes.append(f"{package}: hooks not attached: {e}")
-            self.timeline.event("hooks_failed", package=package, pid=pid, error=str(e))
-            return
+        info = None
+        for attempt in range(1, ATTACH_TRIES + 1):
+            try:
+                info = self.instrumentation.attach(package, pid)
+                break
+            except InstrumentError as e:  # a loaded machine can time out an attach: retry
+                if attempt == ATTACH_TRIES or not apps.pidof(self.handset, package):
+                    notes.append(f"{package}: hooks not attached: {e}")
+                    self.timeline.event("hooks_failed", package=package, pid=pid, error=str(e))
+                    return
+        assert info is not None
         with self._lock:
             self._hooked[package] = pid
         notes.append(f"{package}: hooks {','.join(info.parts)} attached to pid {pid}")

@@ -22,7 +22,7 @@ from typing import Any
 
 import frida
 
-from harness.capture import HOOKS_JSONL
+from harness.capture import HOOKS_JSONL, JsonlWriter
 from harness.config import DeviceEntry, FridaMode
 from harness.errors import InstrumentError
 from harness.instrument.agents import Part, agent_source, cmodule_source, parse_parts
@@ -35,7 +35,7 @@ from harness.instrument.device import (
     resolve_device,
     server_version_over_adb,
 )
-from harness.instrument.receiver import HookSink, HooksWriter, Origin, SinkStats
+from harness.instrument.receiver import HookSink, Origin, SinkStats
 from harness.instrument.session import AppSession, SessionInfo, SessionState
 
 log = logging.getLogger(__name__)
@@ -111,7 +111,7 @@ class Instrumentation:
             self._resolved.release()
             raise
         self.hooks_path = Path(capture_dir) / HOOKS_JSONL
-        self._writer = HooksWriter(self.hooks_path)
+        self._writer = JsonlWriter(self.hooks_path)
         self._sink = HookSink(self._writer)
 
     def _check(self, check_version: bool, server_path: Path | None) -> ServerInfo:

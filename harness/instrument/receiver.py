@@ -61,18 +61,6 @@ class SinkStats:
 _STOP = object()
 
 
-class HooksWriter(JsonlWriter):
-    """JsonlWriter plus pre-formatted lines, for the binary hot path (one JSON object a line)."""
-
-    def write_lines(self, text: str, count: int) -> None:
-        with self._lock:
-            if self._fh.closed:
-                return
-            self._fh.write(text)
-            self._fh.flush()
-            self.count += count
-
-
 class HookSink:
     """Bounded queue + one writer thread in front of hooks.jsonl."""
 
@@ -145,7 +133,7 @@ class HookSink:
         self, origin: Origin, events: list[Any] | RecordBatch, dropped: int, ack: Ack | None,
         control: bool,
     ) -> None:
-        if isinstance(events, RecordBatch) and isinstance(self._writer, HooksWriter) and not dropped:
+        if isinstance(events, RecordBatch) and not dropped:
             try:
                 self._writer.write_lines(
                     format_lines(events, origin.device, origin.package, origin.pid), len(events))
