@@ -67,15 +67,14 @@ def parse_canaries(data: Any, origin: str = "canaries.json") -> Canaries:
         if kind == "location" and location is not None:
             result.locations.append(PlantedLocation(ident, *location))
             continue
-        for key in ("value", "name", "phone", "number", "email", "text", "account"):
+        # Every field of a planted item (a contact's name, number, e-mail) is that item's
+        # data type: a contact's number leaving the phone is contact data, not the
+        # handset's own `phone` identifier.
+        for key in ("value", "name", "phone", "number", "email", "text", "account", "address"):
             value = item.get(key)
             if isinstance(value, str | int) and str(value).strip():
-                result.values.append(Canary(kind if key in ("value", "text") else _kind_of(key, kind), ident, str(value)))
+                result.values.append(Canary(kind, ident, str(value)))
     return result
-
-
-def _kind_of(key: str, kind: str) -> str:
-    return {"phone": "phone", "number": "phone", "email": "email", "account": "email"}.get(key, kind)
 
 
 def _location_of(item: dict[str, Any]) -> tuple[float, float] | None:

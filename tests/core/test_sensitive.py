@@ -245,3 +245,9 @@ def test_vendor_contacts_base64_in_gzip_json(scanner: Scanner) -> None:
     found = _ids(scanner.scan_message(body=body, content_type="application/json; charset=utf-8",
                                       content_encoding="gzip"))
     assert ("contact-1", "body:$.book", "base64+gzip") in found
+
+
+def test_a_planted_contacts_number_is_contact_data_not_the_handsets_phone(scanner: Scanner) -> None:
+    result = scanner.scan_message(body=b'{"n": "+919811122233"}', content_type="application/json")
+    canary = [f for f in result.findings if f.id == "contact-1"]
+    assert canary and {f.type for f in canary} == {"contact"}

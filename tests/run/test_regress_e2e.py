@@ -1,0 +1,63 @@
+"""Firmware regression end to end: the same profile on vendor-1.0 (twice) and vendor-1.1,
+then `lab diff` / `lab regress`, with real handsets, proxy and hooks."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+# Long enough for every periodic firmware send (the slowest is every 15 s) to land in
+# every run, so that run-to-run noise cannot look like a new destination.
+PROFILE = {
+    "name": "fw-short",
+    "description": "Firmware services only, idle: what the firmware sends by itself.",
+    "apps": [{"package": "com.vendor.telemetry"}, {"package": "com.vendor.update"}],
+    "hooks": ["sensitive", "network"],
+    "steps": [{"idle": "22s"}],
+}
+
+
+
+def _run(files, *devices: str) -> list[Path]:
+    args = ["run", "profile.yaml", "--quiet", "--json"]
+    for device in devices:
+        args += ["--device", device]
+    result = files.lab_cmd(*args)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return [Path(s["run_dir"]) for s in json.loads(result.stdout)]
+
+
+def test_vendor_11_adds_exactly_the_partner_upload(tmp_path, adb_env, lab_files):
+    devices = [{"serial": "virtual:vendor-1.0", "frida": "local"},
+               {"serial": "virtual:vendor-1.1", "frida": "local"}]
+    files = lab_files(tmp_path / "lab", adb_env, devices, None, PROFILE)
+    base, new = _run(files, "virtual:vendor-1.0", "virtual:vendor-1.1")
+    (again,) = _run(files, "virtual:vendor-1.0")
+
+    same = files.lab_cmd("diff", str(base), str(again), "--format", "json")
+    assert same.returncode == 0, same.stdout
+    assert json.loads(same.stdout)["regressions"] == []
+
+    junit = tmp_path / "junit.xml"
+    changed = files.lab_cmd("diff", str(base), str(new), "--format", "json", "--junit", str(junit))
+    assert changed.returncode == 1, changed.stdout + changed.stderr
+    regressions = json.loads(changed.stdout)["regressions"]
+    destinations = {r.get("destination") for r in regressions}
+    assert destinations == {"collect.partner-metrics.example"}, regressions
+    contact = [r for r in regressions if r.get("data_type") == "contact"]
+    assert contact and all({"gzip", "base64"} <= set(r["encoding"].split("+")) for r in contact)
+
+    suite = ET.parse(junit).getroot()
+    failures = suite.findall(".//testcase/failure")
+    assert failures
+    text = " ".join((f.get("message") or "") + (f.text or "") for f in failures)
+    assert "collect.partner-metrics.example" in text and "contact" in text
+
+    garbled = files.lab_cmd("diff", str(tmp_path), str(new))
+    assert garbled.returncode == 2
+    assert len(garbled.stderr.strip().splitlines()) == 1
