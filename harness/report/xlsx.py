@@ -13,7 +13,11 @@ from openpyxl.utils import get_column_letter
 from harness.report.flat import defuse
 from harness.report.tables import FULL_TABLES, SUMMARY_TABLES, ReportTables
 
-XLSX_MAX_ROWS = 100_000
+# openpyxl writes ~100k cells a second: the big tables go whole to CSV/Parquet only
+XLSX_MAX_ROWS = 10_000
+XLSX_FLOW_COLUMNS = ["flow_id", "ts_start", "app", "attribution_method", "attribution_confidence", "method",
+                     "url", "destination", "server_ip", "server_port", "status", "kind", "request_bytes",
+                     "response_bytes", "country", "org", "flags", "n_findings", "tls_failure", "notes"]
 XLSX_CELL_CHARS = 32_000
 
 
@@ -52,6 +56,8 @@ def write_xlsx(tables: ReportTables, out: Path) -> list[Path]:
     notes = []
     for name in SUMMARY_TABLES + FULL_TABLES:
         df = tables.tables[name]
+        if name == "flows":
+            df = df.reindex(columns=XLSX_FLOW_COLUMNS)
         sheet = wb.create_sheet(name[:31])
         sheet.freeze_panes = "A2"
         for i, col in enumerate(df.columns, start=1):
@@ -60,7 +66,8 @@ def write_xlsx(tables: ReportTables, out: Path) -> list[Path]:
         for row in df.head(XLSX_MAX_ROWS).itertuples(index=False, name=None):
             sheet.append([_value(v) for v in row])
         if len(df) > XLSX_MAX_ROWS:
-            notes.append(f"{name}: first {XLSX_MAX_ROWS} of {len(df)} rows; all rows in {name}.csv / .parquet")
+            notes.append(f"{name}: first {XLSX_MAX_ROWS} of {len(df)} rows; all rows and columns in "
+                         f"{name}.csv / {name}.parquet")
     if notes:
         ws.append(["notes", "; ".join(notes)])
     path = out / "report.xlsx"
