@@ -47,10 +47,11 @@ def test_vendor_11_adds_exactly_the_partner_upload(tmp_path, adb_env, lab_files)
     changed = files.lab_cmd("diff", str(base), str(new), "--format", "json", "--junit", str(junit))
     assert changed.returncode == 1, changed.stdout + changed.stderr
     regressions = json.loads(changed.stdout)["regressions"]
-    destinations = {r.get("destination") for r in regressions}
-    assert destinations == {"collect.partner-metrics.example"}, regressions
-    contact = [r for r in regressions if r.get("data_type") == "contact"]
-    assert contact and all({"gzip", "base64"} <= set(r["encoding"].split("+")) for r in contact)
+    assert {r["data"]["key"] for r in regressions} == {"collect.partner-metrics.example"}, regressions
+    assert {r["component"] for r in regressions} == {"com.vendor.telemetry"}  # the firmware service
+    contact = [r for r in regressions if r["data"].get("data_type") == "contact"]
+    assert contact, regressions
+    assert all({"gzip", "base64"} <= set(e.split("+")) for r in contact for e in r["data"]["encodings"])
 
     suite = ET.parse(junit).getroot()
     failures = suite.findall(".//testcase/failure")
