@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
 
 from harness.report.tables import FULL_TABLES, SUMMARY_TABLES, ReportTables, records
 
@@ -38,7 +40,11 @@ def write_csv(tables: ReportTables, out: Path) -> list[Path]:
     paths = []
     for name in SUMMARY_TABLES + FULL_TABLES:
         path = out / f"{name}.csv"
-        _defused(tables.tables[name]).to_csv(path, index=False)
+        df = _defused(tables.tables[name])
+        try:  # pyarrow's writer is several times faster than pandas' on a million rows
+            pacsv.write_csv(pa.Table.from_pandas(df, preserve_index=False), path)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+            df.to_csv(path, index=False)
         paths.append(path)
     return paths
 
