@@ -32,21 +32,33 @@ def _run(files, *devices: str) -> list[Path]:
     return [Path(s["run_dir"]) for s in json.loads(result.stdout)]
 
 
+def _capture_of(files, before: set[Path]) -> Path:
+    (made,) = set(files.runs()) - before
+    return made
+
+
 def test_vendor_11_adds_exactly_the_partner_upload(tmp_path, adb_env, lab_files):
     devices = [{"serial": "virtual:vendor-1.0", "frida": "local"},
                {"serial": "virtual:vendor-1.1", "frida": "local"}]
     files = lab_files(tmp_path / "lab", adb_env, devices, None, PROFILE)
-    base, new = _run(files, "virtual:vendor-1.0", "virtual:vendor-1.1")
-    (again,) = _run(files, "virtual:vendor-1.0")
+    (base,) = _run(files, "virtual:vendor-1.0")
 
-    same = files.lab_cmd("diff", str(base), str(again), "--format", "json")
-    assert same.returncode == 0, same.stdout
-    assert json.loads(same.stdout)["regressions"] == []
+    # the same firmware again: run-to-run noise is not a regression
+    known = set(files.runs())
+    same = files.lab_cmd("regress", "profile.yaml", "--device", "virtual:vendor-1.0", "--baseline", str(base))
+    assert same.returncode == 0, same.stdout + same.stderr
+    assert "no regression" in same.stdout
+    again = _capture_of(files, known)
+    assert json.loads(files.lab_cmd("diff", str(base), str(again), "--format", "json").stdout)["regressions"] == []
 
+    # the new firmware: exactly the partner upload of the address book
+    known = set(files.runs())
     junit = tmp_path / "junit.xml"
-    changed = files.lab_cmd("diff", str(base), str(new), "--format", "json", "--junit", str(junit))
+    changed = files.lab_cmd("regress", "profile.yaml", "--device", "virtual:vendor-1.1", "--baseline", str(base),
+                            "--junit", str(junit))
     assert changed.returncode == 1, changed.stdout + changed.stderr
-    regressions = json.loads(changed.stdout)["regressions"]
+    new = _capture_of(files, known)
+    regressions = json.loads(files.lab_cmd("diff", str(base), str(new), "--format", "json").stdout)["regressions"]
     assert {r["data"]["key"] for r in regressions} == {"collect.partner-metrics.example"}, regressions
     assert {r["component"] for r in regressions} == {"com.vendor.telemetry"}  # the firmware service
     contact = [r for r in regressions if r["data"].get("data_type") == "contact"]
@@ -62,3 +74,6 @@ def test_vendor_11_adds_exactly_the_partner_upload(tmp_path, adb_env, lab_files)
     garbled = files.lab_cmd("diff", str(tmp_path), str(new))
     assert garbled.returncode == 2
     assert len(garbled.stderr.strip().splitlines()) == 1
+    missing = files.lab_cmd("regress", "profile.yaml", "--device", "virtual:vendor-1.1",
+                            "--baseline", str(tmp_path / "nope"))
+    assert missing.returncode == 2 and not set(files.runs()) - known - {new}
