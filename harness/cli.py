@@ -312,6 +312,21 @@ def verify(run_dir: Path, key: Path | None) -> None:
     sys.exit(EXIT_OK if result.ok else EXIT_FINDINGS)
 
 
+@main.command()
+@click.argument("key_path", type=click.Path(path_type=Path))
+def keygen(key_path: Path) -> None:
+    """Make an Ed25519 lab signing key (0600) and its public key (.pub.pem) next to it.
+
+    Name the private key as `signing_key` in lab.yaml: every run's manifest is then
+    signed, and `lab verify RUN --key PUBLIC` proves which lab produced the evidence."""
+    from harness.errors import ConfigError
+    from harness.manifest import generate_signing_key
+
+    if key_path.exists():
+        raise ConfigError(f"{key_path}: already exists; not overwriting a key")
+    click.echo(str(generate_signing_key(key_path)))
+
+
 @main.command("import")
 @click.argument("source", type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Capture folder to create.")

@@ -94,3 +94,20 @@ def test_lab_verify_exit_codes(tmp_path):
     not_capture = runner.invoke(main, ["verify", str(tmp_path / "nope")])
     assert not_capture.exit_code == 2
     assert "not a folder" in not_capture.output
+
+
+def test_lab_keygen_then_signed_manifest_verifies_with_the_public_key(tmp_path):
+    runner = CliRunner()
+    key = tmp_path / "lab.pem"
+    made = runner.invoke(main, ["keygen", str(key)])
+    assert made.exit_code == 0, made.output
+    pub = Path(made.output.strip())
+    assert oct(key.stat().st_mode & 0o777) == "0o600"
+    again = runner.invoke(main, ["keygen", str(key)])
+    assert again.exit_code == 2 and "already exists" in again.output
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "flows.jsonl").write_text("{}\n")
+    write_manifest(run, {"run_id": "r", "status": "ok"}, signing_key=key)
+    checked = runner.invoke(main, ["verify", str(run), "--key", str(pub)])
+    assert checked.exit_code == 0 and "signature: valid" in checked.output
