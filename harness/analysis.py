@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from harness.analysis_read import GEO_SOURCES, RawCapture, read_capture
+from harness.analysis_summary import run_info, summarise
 from harness.attribution import attribute, steps_frame
 from harness.bypass import (
     bypassed_frame,
@@ -233,8 +234,6 @@ def group_frame(flows: pd.DataFrame, key: str) -> pd.DataFrame:
 
 def analyse(run_dirs: Iterable[Path | str], policy: Policy | None = None) -> Analysis:
     """Read and analyse one or more capture folders (several runs merge)."""
-    from harness.analysis_summary import run_info, summarise
-
     policy = policy or Policy()
     raws = [read_capture(p) for p in run_dirs]
     seen: dict[str, int] = {}
