@@ -93,6 +93,18 @@ def _reads_agg(reads: pd.DataFrame) -> pd.DataFrame:
     return out[READ_COLUMNS].sort_values(["reads", "package"], ascending=[False, True])
 
 
+def _short_evidence(df: pd.DataFrame, keep: int = 3) -> pd.DataFrame:
+    """The first flow ids of each row's evidence and how many more (all of them in the CSV)."""
+    if df.empty or "evidence" not in df:
+        return df
+
+    def short(text: object) -> object:
+        ids = str(text).split()
+        return text if len(ids) <= keep else " ".join(ids[:keep]) + f" … (+{len(ids) - keep} more)"
+
+    return df.assign(evidence=df["evidence"].map(short))
+
+
 def _flows_view(flows: pd.DataFrame) -> pd.DataFrame:
     if flows.empty:
         return flows.reindex(columns=FLOW_COLUMNS)
@@ -119,7 +131,7 @@ def render_html(analysis: Analysis, tables: ReportTables) -> str:
     ]
     views = {
         "destinations": t["destinations"],
-        "data_flows": t["data_flows"],
+        "data_flows": _short_evidence(t["data_flows"]),
         "bypassed": t["bypassed"],
         "apps": t["apps"],
         "reads": _reads_agg(t["reads"]),

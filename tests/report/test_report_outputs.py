@@ -290,3 +290,13 @@ def test_read_values_are_masked_even_without_canaries(tmp_path):
     assert "someone.private@example.org" not in (out / "reads.csv").read_text()
     assert "so****rg" in (out / "reads.csv").read_text()
     assert "values masked" in (out / "report.html").read_text()
+
+
+def test_html_evidence_names_the_first_flows_and_counts_the_rest(tmp_path):
+    path = CaptureBuilder(tmp_path / "run").vendor_scenario(phone_homes=5).write()
+    out = tmp_path / "out"
+    write_reports([path], ["html", "json"], out=out)
+    row = [r for r in html_table(parse_html(out / "report.html"), "data_flows") if r["data_type"] == "android_id"][0]
+    assert row["evidence"].endswith("… (+2 more)") and len(row["evidence"].split()) == 3 + 3
+    full = [r for r in json.loads((out / "report.json").read_text())["data_flows"] if r["data_type"] == "android_id"]
+    assert len(full[0]["evidence"].split()) == 5
