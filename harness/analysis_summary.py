@@ -56,7 +56,8 @@ def run_info(raw: RawCapture) -> dict[str, Any]:
         "path": str(raw.path),
         "status": str(run.get("status") or ("incomplete" if not run else "unknown")),
         "profile": profile_name,
-        "device": {k: device[k] for k in DEVICE_KEYS if k in device and not isinstance(device[k], dict | list)},
+        "device": {k: device[k] for k in DEVICE_KEYS
+                   if device.get(k) is not None and not isinstance(device[k], dict | list)},
         "started": iso(started),
         "ended": iso(ended),
         "duration_s": round(ended - started, 1) if started is not None and ended is not None else None,
