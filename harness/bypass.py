@@ -113,6 +113,17 @@ def mark_connects(connects: pd.DataFrame, ports_by_run: dict[str, set[int]],
     return c
 
 
+def _one_per_connect(events: pd.DataFrame) -> pd.DataFrame:
+    """The Java Socket hook and the libc hook both see one connect(): one row per socket
+    (same process, address and port within a second)."""
+    if events.empty:
+        return events
+    keys = [k for k in ("run_id", "pid", "ip", "port") if k in events]
+    ordered = events.sort_values("ts", kind="stable")
+    gap = ordered.groupby(keys, dropna=False)["ts"].diff()
+    return ordered[~(gap < 1.0)]
+
+
 def bypassed_frame(marked: pd.DataFrame, flows: pd.DataFrame,
                    geo_configs: dict[str, GeoConfig | None] | None = None,
                    policies: dict[str, tuple[str | None, frozenset[str]] | None] | None = None) -> pd.DataFrame:
@@ -121,7 +132,7 @@ def bypassed_frame(marked: pd.DataFrame, flows: pd.DataFrame,
     policies = policies or {}
     if marked.empty or "bypass" not in marked:
         return pd.DataFrame(columns=BYPASS_COLUMNS)
-    events = marked[marked["bypass"]]
+    events = _one_per_connect(marked[marked["bypass"]])
     out = pd.DataFrame({
         "run_id": events["run_id"], "ts": events["ts"], "device": events["device"],
         "app": events["package"].fillna("unattributed"),

@@ -157,6 +157,7 @@ class HandsetRun:
             "lab": self.lab.model_dump(mode="json"),
             "device": session.device_info(),
             "network": self.lab.proxy.network.value,
+            "proxy": session.proxy_info(),
             "tools": tool_versions(),
             "steps": self.timeline.as_list(),
             "events": self.timeline.events_list(),

@@ -181,6 +181,13 @@ class HandsetSession:
     def device_info(self) -> dict[str, Any] | None:
         return self._info
 
+    def proxy_info(self) -> dict[str, Any] | None:
+        """Where the proxy listened: analysis tells proxied from bypassing connects by it."""
+        if self.proxy is None:
+            return None
+        return {"listen_host": self.proxy.listen_host, "port": self.proxy.port,
+                "network": self.proxy.lab.proxy.network.value}
+
     # --- teardown --------------------------------------------------------------------------
 
     def close(self) -> list[str]:

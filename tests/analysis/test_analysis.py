@@ -293,3 +293,12 @@ def test_calling_frame_skips_platform_runtime_and_the_hooked_class():
     assert frame_class(calling_frame(stack, api)) == "com.vendor.analytics.Tracker"
     assert frame_class(calling_frame(stack)) == "com.google.android.gms.ads.identifier.AdvertisingIdClient"
     assert calling_frame(["android.os.Build.getSerial(Native Method)", "com.labvirt.x.Y.z(Y.java:1)"]) is None
+
+
+def test_one_socket_seen_by_the_java_and_the_libc_hook_is_one_bypass(tmp_path):
+    b = CaptureBuilder(tmp_path / "run")
+    b.connect("com.vendor.adsdk", None, "198.51.100.5", 443, at=90.791, api="libc.connect")
+    b.connect("com.vendor.adsdk", "198.51.100.5", "198.51.100.5", 443, at=90.792)  # Java echo
+    b.connect("com.vendor.adsdk", None, "198.51.100.5", 443, at=100.8, api="libc.connect")  # next beacon
+    b.write()
+    assert analyse([b.root]).bypassed["destination"].tolist() == ["198.51.100.5", "198.51.100.5"]
