@@ -61,6 +61,7 @@ from harness.config_values import (
     check_package,
     check_permission,
     did_you_mean,
+    first_duplicate,
     parse_duration,
 )
 from harness.yaml_source import (
@@ -318,11 +319,9 @@ class LabConfig(StrictModel):
     @field_validator("devices", mode="after")
     @classmethod
     def _unique_devices(cls, value: list[DeviceEntry]) -> list[DeviceEntry]:
-        seen: set[str] = set()
-        for device in value:
-            if device.serial in seen:
-                raise ValueError(f"device {device.serial} is listed twice")
-            seen.add(device.serial)
+        twice = first_duplicate(d.serial for d in value)
+        if twice is not None:
+            raise ValueError(f"device {twice} is listed twice")
         return value
 
 

@@ -31,6 +31,7 @@ from harness.config_values import (
     Permission,
     StrictModel,
     did_you_mean,
+    first_duplicate,
 )
 
 _ACTIVITY = re.compile(r"^\.?[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_$]*)*$")
@@ -299,11 +300,9 @@ class Profile(StrictModel):
     @field_validator("apps", mode="after")
     @classmethod
     def _unique_apps(cls, value: list[AppTarget]) -> list[AppTarget]:
-        seen: set[str] = set()
-        for app in value:
-            if app.package in seen:
-                raise ValueError(f"app {app.package} is listed twice")
-            seen.add(app.package)
+        twice = first_duplicate(a.package for a in value)
+        if twice is not None:
+            raise ValueError(f"app {twice} is listed twice")
         return value
 
     def estimated_seconds(self) -> float:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import math
 import re
+from collections.abc import Iterable
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
@@ -204,3 +205,13 @@ class StrictModel(BaseModel):
     def known_keys(cls) -> list[str]:
         names = set(cls.model_fields) | {f.alias for f in cls.model_fields.values() if f.alias}
         return sorted(names)
+
+
+def first_duplicate(values: Iterable[str]) -> str | None:
+    """The first value that appears twice, if any (serials, packages listed twice)."""
+    seen: set[str] = set()
+    for value in values:
+        if value in seen:
+            return value
+        seen.add(value)
+    return None

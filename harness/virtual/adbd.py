@@ -97,15 +97,7 @@ class Stream:
             data = bytes(self._buffer)
             self._buffer.clear()
             return data
-        while not self._inbox:
-            if self.closed:
-                return b""
-            self._data.clear()
-            await self._data.wait()
-        data = self._inbox.popleft()
-        if not self.closed:
-            await self.conn.send(A_OKAY, self.local_id, self.remote_id)
-        return data
+        return await self._read_chunk()
 
     async def readexactly(self, n: int) -> bytes:
         """Exactly n bytes, across WRTE boundaries; StreamClosed if the peer closes first."""
