@@ -22,7 +22,13 @@ from mitmproxy import ctx, exceptions, http, tcp, tls, udp
 from mitmproxy import flow as mflow
 from mitmproxy.proxy.layers.tcp import TcpErrorHook
 
-from harness.capture import FLOWS_JSONL, FLOWS_MITM, JsonlWriter, make_private_dir
+from harness.capture import (
+    FLOWS_JSONL,
+    FLOWS_MITM,
+    JsonlWriter,
+    make_private_dir,
+    open_private_append,
+)
 from harness.flow_audit import audit_of, clean_host, flow_record
 from harness.flow_file import FastFlowWriter
 
@@ -73,7 +79,7 @@ class FlowLog:
         make_private_dir(directory)
         self.directory = directory
         self.jsonl = JsonlWriter(directory / FLOWS_JSONL)
-        self.mitm = open(directory / FLOWS_MITM, "ab")  # noqa: SIM115 - closed in close()
+        self.mitm = open_private_append(directory / FLOWS_MITM)  # closed in close()
         self.writer = FastFlowWriter(self.mitm)
 
     def close(self) -> None:

@@ -17,6 +17,7 @@ flight; readers tolerate a torn last line (a SIGKILL mid-write) and count it.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import tempfile
@@ -24,7 +25,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from harness.errors import CaptureError
 
@@ -59,6 +60,12 @@ def make_private_dir(path: Path) -> Path:
     return path
 
 
+def open_private_append(path: Path) -> BinaryIO:
+    """Open a capture file for appending, created owner-only (0600)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    return os.fdopen(fd, "ab")
+
+
 def write_json_atomic(path: Path, data: Any) -> None:
     """Write JSON to a temporary file in the same folder, fsync, then rename over `path`."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
@@ -81,8 +88,7 @@ class JsonlWriter:
     def __init__(self, path: Path):
         self.path = path
         self._lock = threading.Lock()
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        self._fh = os.fdopen(fd, "a", encoding="utf-8")
+        self._fh = io.TextIOWrapper(open_private_append(path), encoding="utf-8")
         self.count = 0
 
     def write(self, record: dict[str, Any]) -> None:

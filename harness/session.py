@@ -83,6 +83,7 @@ class HandsetSession:
         zone = getattr(self.handset.virtual, "zone_path", None) if self.is_virtual else lab.proxy.zone
         if zone is not None and Path(zone).is_file():
             shutil.copyfile(zone, self.run_dir / ZONE_JSON)
+            (self.run_dir / ZONE_JSON).chmod(0o600)
         self.proxy = Proxy(lab, capture_dir=self.run_dir, device=self.serial,
                            canaries=None, zone=Path(zone) if zone else None).start()
         self._ca_pem = self.proxy.ca_cert_path.read_bytes()

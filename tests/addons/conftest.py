@@ -3,21 +3,11 @@
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from servers import Server, TestCA, make_ca, serve
-
-from harness.capture import iter_jsonl
-
-IMEI = "490154203237518"
-CANARIES = {
-    "identifiers": {"imei": IMEI, "wifi_mac": "02:1a:11:f0:c3:9e", "android_id": "9774d56d682e549c"},
-    "planted": [{"type": "contact", "id": "contact-1", "value": "CANARYc0ntact7Q"}],
-}
+from servers import CANARIES, IMEI, Server, TestCA, make_ca, serve, wait_for  # noqa: F401
 
 
 @pytest.fixture(scope="module")
@@ -51,13 +41,3 @@ def http_server() -> Iterator[Server]:
     server.close()
 
 
-def wait_for(path: Path, predicate: Callable[[dict[str, Any]], bool], timeout: float = 10.0) -> dict[str, Any]:
-    """The first flow record matching `predicate` (records land as flows finish)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        for record in iter_jsonl(path):
-            if predicate(record):
-                return record
-        if time.monotonic() > deadline:
-            raise AssertionError(f"no matching record in {path}: {list(iter_jsonl(path))}")
-        time.sleep(0.05)

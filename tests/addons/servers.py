@@ -8,13 +8,18 @@ import http.server
 import ipaddress
 import ssl
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+from harness.capture import iter_jsonl
 
 
 @dataclass
@@ -196,3 +201,22 @@ def _serve_h2(sock: ssl.SSLSocket, record: Server) -> None:
                                                     ("content-length", "2")])
                 conn.send_data(event.stream_id, b"ok", end_stream=True)
         sock.sendall(conn.data_to_send())
+
+
+IMEI = "490154203237518"
+CANARIES = {
+    "identifiers": {"imei": IMEI, "wifi_mac": "02:1a:11:f0:c3:9e", "android_id": "9774d56d682e549c"},
+    "planted": [{"type": "contact", "id": "contact-1", "value": "CANARYc0ntact7Q"}],
+}
+
+
+def wait_for(path: Path, predicate: Callable[[dict[str, Any]], bool], timeout: float = 10.0) -> dict[str, Any]:
+    """The first flow record matching `predicate` (records land as flows finish)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        for record in iter_jsonl(path):
+            if predicate(record):
+                return record
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no matching record in {path}: {list(iter_jsonl(path))}")
+        time.sleep(0.05)

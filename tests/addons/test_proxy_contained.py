@@ -10,8 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import IMEI, wait_for
-from servers import Server, TestCA, serve
+from servers import IMEI, Server, TestCA, serve, wait_for
 
 from harness.capture import FLOWS_JSONL
 from harness.config import LabConfig

@@ -14,8 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import IMEI, wait_for
-from servers import Server, TestCA
+from servers import IMEI, Server, TestCA, wait_for
 
 from harness.capture import FLOWS_JSONL, FLOWS_MITM
 from harness.config import LabConfig

@@ -8,9 +8,9 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import IMEI
 from mitmproxy import exceptions
 from mitmproxy.test import taddons, tflow, tutils
+from servers import IMEI
 
 from addons.sensitive import Sensitive, StreamScan
 

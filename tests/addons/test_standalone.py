@@ -12,8 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import IMEI
-from servers import Server
+from servers import IMEI, Server
 
 from harness.capture import iter_jsonl
 

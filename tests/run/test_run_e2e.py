@@ -31,6 +31,8 @@ def test_demo_run_captures_phone_home_imei_and_pinning(tmp_path, adb_env, lab_fi
     run = Path(summary["run_dir"])
     assert summary["status"] == "ok"
     assert oct(run.stat().st_mode & 0o777) == "0o700"
+    loose = [p.name for p in run.iterdir() if p.is_file() and p.stat().st_mode & 0o077]
+    assert not loose, f"capture files readable by others: {loose}"
 
     flows = _flows(run)
     hosts = {f["host"] for f in flows}
