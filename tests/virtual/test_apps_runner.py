@@ -33,8 +33,8 @@ def test_launch_gives_a_real_pid_named_for_the_package(apps):
     assert runner.pid_of("com.example.idle") == pid
     assert runner.running() == {"com.example.idle": pid}
     assert runner.start("com.example.idle") == pid  # already running: same process
-    cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    assert cmdline[0] == b"com.example.idle"
+    # right after fork the child's cmdline can still be empty: wait for the exec
+    assert wait_for(lambda: Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0] == b"com.example.idle", 10)
     assert wait_for(lambda: Path(f"/proc/{pid}/comm").read_text().strip() == "om.example.idle", 10)
     runner.stop("com.example.idle")
     assert not pid_alive(pid)
