@@ -5,7 +5,6 @@ HarnessError into a one-line message and an exit code (0 ok, 1 findings/regressi
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -13,9 +12,10 @@ from typing import Any
 import click
 
 from harness import __version__
+from harness.cli_common import EXIT_FINDINGS, EXIT_OK, emit_json, lab_option
+from harness.cli_config import config, profiles
+from harness.cli_virtual import virtual
 from harness.errors import DeviceError, HarnessError, NotBuiltError
-
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_DEVICE = 0, 1, 2, 3
 
 
 class HarnessGroup(click.Group):
@@ -35,18 +35,8 @@ class HarnessGroup(click.Group):
             ctx.exit(130)
 
 
-def emit_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
-
-
 def not_built(what: str) -> None:
     raise NotBuiltError(f"`lab {what}` is not built yet")
-
-
-lab_option = click.option(
-    "--lab", "lab_path", type=click.Path(path_type=Path), default=Path("lab.yaml"),
-    show_default=True, help="The lab configuration file.",
-)
 
 
 @click.group(cls=HarnessGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -57,86 +47,6 @@ def main(ctx: click.Context, debug: bool) -> None:
     """Audit where Android handsets send data, and which code read it first."""
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
-
-
-# --- config and profiles ---------------------------------------------------------------
-
-
-@main.group()
-def config() -> None:
-    """Check and describe lab.yaml and profiles."""
-
-
-@config.command("check")
-@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def config_check(files: tuple[Path, ...], as_json: bool) -> None:
-    """Validate lab and profile FILES (default lab.yaml); exit 2 on any error.
-
-    A file with `steps` is checked as a profile, one with `jurisdiction` as a lab file; a
-    folder stands for its YAML files. Each error names file:line:column and the key path.
-    """
-    from harness.config_check import check_files
-
-    results = check_files(files or (Path("lab.yaml"),))
-    bad = [r for r in results if not r.ok]
-    if as_json:
-        emit_json([r.as_dict() for r in results])
-    else:
-        for r in results:
-            if r.ok:
-                click.echo(f"{r.path}: ok ({r.kind})")
-            for line in r.errors:
-                click.echo(line)
-        if bad:
-            click.echo(f"{len(bad)} of {len(results)} file(s) with errors", err=True)
-    if bad:
-        raise SystemExit(EXIT_USAGE)
-
-
-@config.command("schema")
-@click.option("--write", "out_dir", type=click.Path(path_type=Path),
-              help="Write lab.schema.json and profile.schema.json into this folder.")
-def config_schema(out_dir: Path | None) -> None:
-    """Print (or write) the JSON Schemas of lab.yaml and profiles for editors.
-
-    Editors with yaml-language-server use them through a first line like
-    `# yaml-language-server: $schema=schemas/profile.schema.json`.
-    """
-    from harness.config_schema import schemas, write_schemas
-
-    if out_dir:
-        for path in write_schemas(out_dir):
-            click.echo(str(path))
-    else:
-        emit_json(schemas())
-
-
-@main.command()
-@click.option("--dir", "directory", type=click.Path(path_type=Path), default=Path("profiles"),
-              show_default=True, help="Folder of profile files.")
-@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
-def profiles(directory: Path, as_json: bool) -> None:
-    """List the test profiles with their descriptions; exit 2 if one is invalid."""
-    from harness.config_check import list_profiles
-
-    rows = list_profiles(directory)
-    if as_json:
-        emit_json(rows)
-    else:
-        for row in rows:
-            if row["ok"]:
-                minutes = f"~{row['estimated_seconds'] / 60:.1f} min"
-                click.echo(f"{row['name']:<22} {row['steps']:>3} steps  {minutes:<10} {row['path']}")
-                if row.get("description"):
-                    click.echo(f"    {row['description']}")
-            else:
-                click.echo(f"{row['name']:<22} INVALID  {row['path']}")
-                click.echo(f"    {row['error']}")
-        if not rows:
-            click.echo(f"no profiles in {directory}", err=True)
-    if any(not row["ok"] for row in rows):
-        raise SystemExit(EXIT_USAGE)
 
 
 # --- handsets -------------------------------------------------------------------------
@@ -431,43 +341,8 @@ def regress(profile: Path, serial: str, baseline: Path, junit: Path | None, lab_
     sys.exit(outcome.exit_code)
 
 
-# --- the virtual handset ----------------------------------------------------------------
+# --- groups kept in their own modules ---------------------------------------------------
 
-
-@main.group()
-def virtual() -> None:
-    """The virtual handset: a phone on the real ADB protocol, for tests and the demo."""
-
-
-@virtual.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
-def virtual_list(as_json: bool) -> None:
-    """List the built-in virtual handsets."""
-    from harness.virtual.catalog import list_handsets
-
-    rows = list_handsets()
-    if as_json:
-        emit_json(rows)
-        return
-    for row in rows:
-        click.echo(f"{row['name']:<12} {row['model']:<20} Android {row['release']:<3} SDK {row['sdk']}  "
-                   f"{'rooted' if row['rooted'] else 'not rooted':<10}  {row['description']}")
-
-
-@virtual.command("serve")
-@click.option("--handset", default="reference", show_default=True, help="Built-in handset name or spec path.")
-@click.option("--port", type=int, default=0, help="TCP port (0: a free one).")
-@click.option("--ready-file", type=click.Path(path_type=Path),
-              help="Write serial, port, pid, device_loopback and zone_path here (JSON) once ready.")
-def virtual_serve(handset: str, port: int, ready_file: Path | None) -> None:
-    """Serve one virtual handset in the foreground and print its serial."""
-    from harness.errors import ConfigError, DeviceError
-    from harness.virtual.serve import run as serve_handset
-    from harness.virtual.spec import SpecError
-
-    try:
-        serve_handset(handset, port, ready_file, announce=lambda serial: click.echo(serial))
-    except SpecError as e:
-        raise ConfigError(str(e)) from e
-    except OSError as e:
-        raise DeviceError(f"virtual handset: {e}") from e
+main.add_command(config)
+main.add_command(profiles)
+main.add_command(virtual)
