@@ -174,7 +174,7 @@ def run(profile: Path, serials: tuple[str, ...], out: Path | None, quiet: bool, 
         with_report: bool, lab_path: Path) -> None:
     """Run PROFILE on one or more handsets, each into its own capture folder.
 
-    Handsets come from --device (repeatable), else lab.yaml's devices, else
+    Handsets come from --device (repeatable), else the first of lab.yaml's devices, else
     ANDROID_SERIAL or the only attached one. Exit 0 when every run completed, 1 when
     one failed or was interrupted; the handsets are restored in every case."""
     from harness.config import load_lab, load_profile
