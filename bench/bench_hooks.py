@@ -14,9 +14,7 @@ Targets on this machine: >= 100k events/s native, >= 15k events/s Java.
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -29,6 +27,10 @@ from harness.instrument import AgentOptions, Instrumentation
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "instrument" / "fixtures"
+sys.path.insert(0, str(FIXTURES))  # the instrument tests' Java target and its helpers
+
+from jvm_app import compile_tracker, start_tracker, stop_process  # noqa: E402
+
 MEASURE_S = 3.0
 
 
@@ -93,18 +95,6 @@ def _measure(process: subprocess.Popen[str], package: str, hook_sets: list[str],
           f"uncounted {uncounted if uncounted is not None else 'unknown'}", flush=True)
 
 
-def _stop(process: subprocess.Popen[str]) -> None:
-    """Kill by PID (frida's child watch may have reaped it for Popen already)."""
-    try:
-        os.kill(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        pass
-
-
 def bench_native(work: Path) -> None:
     if shutil.which("gcc") is None:
         print("   native: skipped (no gcc)")
@@ -117,13 +107,10 @@ def bench_native(work: Path) -> None:
         _measure(process, "bench.native", ["network"], AgentOptions(java_bridge=False),
                  "native connect()")
     finally:
-        _stop(process)
+        stop_process(process)
 
 
 def bench_java(work: Path) -> None:
-    sys.path.insert(0, str(FIXTURES))
-    from jvm_app import compile_tracker, start_tracker
-
     classes = compile_tracker(work / "classes")
     runs = ((24, True, "Java getImei() + stack"), (0, True, "Java getImei(), no stack"),
             (0, False, "Java getImei(), bridge only"))
@@ -133,7 +120,7 @@ def bench_java(work: Path) -> None:
             _measure(process, "com.vendor.analytics", ["sensitive"],
                      AgentOptions(stack_depth=depth), label, events)
         finally:
-            _stop(process)
+            stop_process(process)
 
 
 def main() -> None:

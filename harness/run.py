@@ -18,7 +18,7 @@ import shutil
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -29,7 +29,7 @@ from harness.capture import CANARIES_JSON, make_private_dir
 from harness.config import LabConfig, Profile, step_kind
 from harness.errors import DeviceLostError, HarnessError
 from harness.manifest import write_manifest
-from harness.progress import HandsetProgress, ProgressDisplay
+from harness.progress import HandsetProgress, ProgressDisplay, ProgressSnapshot
 from harness.run_children import run_in_children
 from harness.session import HandsetSession
 from harness.steps import StepRunner, planned_seconds
@@ -202,25 +202,30 @@ def run_profile(lab: LabConfig, lab_path: Path, profile: Profile, profile_path: 
     mitmproxy keeps its context in module globals (one proxy per process)."""
     out_root = make_private_dir(out_root)
     if len(serials) == 1:
-        return [_run_here(lab, lab_path, profile, profile_path, serials[0], out_root, quiet)]
+        return [run_one(lab, lab_path, profile, profile_path, serials[0], out_root, quiet)]
     return run_in_children(lab_path, profile, profile_path, serials, out_root, quiet)
 
 
-def _run_here(lab: LabConfig, lab_path: Path, profile: Profile, profile_path: Path, serial: str,
-              out_root: Path, quiet: bool) -> RunResult:
+def run_one(lab: LabConfig, lab_path: Path, profile: Profile, profile_path: Path, serial: str,
+            out_root: Path, quiet: bool,
+            publish: Callable[[ProgressSnapshot], None] | None = None) -> RunResult:
+    """One handset in this process; `publish` gets a progress snapshot every tick (a child
+    process sends them to its parent's display)."""
     stop = threading.Event()
     progress = HandsetProgress(serial, len(profile.steps), sum(planned_seconds(s) for s in profile.steps))
     run = HandsetRun(lab, lab_path, profile, profile_path, serial, out_root, stop, progress)
     results: list[RunResult] = []
     thread = threading.Thread(target=execute_into, args=(run, results), name=f"run-{serial}", daemon=True)
+    tick = (lambda: publish(progress.snapshot())) if publish else None
     with _sigterm_as_interrupt(), ProgressDisplay(quiet) as display:
         display.add(progress)
         thread.start()
-        _join_all([thread], stop)
+        _join_all([thread], stop, tick)
     return results[0] if results else RunResult(serial, run.run_dir, "failed", "worker ended without result")
 
 
-def _join_all(threads: list[threading.Thread], stop: threading.Event) -> None:
+def _join_all(threads: list[threading.Thread], stop: threading.Event,
+              tick: Callable[[], None] | None = None) -> None:
     """Wait for the workers; the first Ctrl-C asks them to wind down and restore.
 
     Polls is_alive() after short sleeps instead of Thread.join(timeout): before Python
@@ -229,6 +234,8 @@ def _join_all(threads: list[threading.Thread], stop: threading.Event) -> None:
         try:
             if not any(t.is_alive() for t in threads):
                 return
+            if tick is not None:
+                tick()
             time.sleep(0.2)
         except KeyboardInterrupt:
             stop.set()

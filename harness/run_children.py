@@ -11,15 +11,12 @@ import multiprocessing
 import os
 import queue
 import signal
-import threading
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from harness.config import Profile, load_lab, load_profile
 from harness.progress import HandsetProgress, ProgressDisplay, ProgressSnapshot
-
-_PUSH_EVERY = 0.5
 
 
 class RemoteProgress(HandsetProgress):
@@ -34,27 +31,11 @@ class RemoteProgress(HandsetProgress):
 
 
 def _child(lab_path: str, profile_path: str, serial: str, out_root: str, channel: Any) -> None:
-    from harness.run import HandsetRun, RunResult, _join_all, execute_into
-    from harness.steps import planned_seconds
+    from harness.run import run_one
 
-    lab, profile = load_lab(lab_path), load_profile(profile_path)
-    stop = threading.Event()
-    progress = HandsetProgress(serial, len(profile.steps), sum(planned_seconds(s) for s in profile.steps))
-    run = HandsetRun(lab, Path(lab_path), profile, Path(profile_path), serial, Path(out_root), stop, progress)
-    results: list[RunResult] = []
-    worker = threading.Thread(target=execute_into, args=(run, results), daemon=True)
-
-    def push() -> None:
-        while worker.is_alive():
-            channel.put(("progress", serial, asdict(progress.snapshot())))
-            worker.join(_PUSH_EVERY)
-
-    worker.start()
-    pusher = threading.Thread(target=push, daemon=True)
-    pusher.start()
-    _join_all([worker], stop)
-    pusher.join(2)
-    result = results[0] if results else RunResult(serial, run.run_dir, "failed", "worker ended without result")
+    result = run_one(load_lab(lab_path), Path(lab_path), load_profile(profile_path), Path(profile_path),
+                     serial, Path(out_root), quiet=True,
+                     publish=lambda snap: channel.put(("progress", serial, asdict(snap))))
     channel.put(("result", serial, result.as_dict()))
 
 

@@ -157,9 +157,9 @@ def test_su_only_when_rooted(host: Host, rooted: Host) -> None:
     assert rooted.run("mount -t tmpfs tmpfs /system/etc/security/cacerts")[2] == 255
 
 
-def test_pre14_tmpfs_ca_procedure(rooted: Host) -> None:
-    rooted.state.files.write("/data/local/tmp/c8750f0d.0", b"-----BEGIN CERTIFICATE-----\nX\n", 0o644)
-    script = """set -e
+# The tmpfs overlay part of the published CA procedure (ca-install-procedures.md); the
+# Android 14 procedure runs it first, then bind-mounts the result into the APEX store.
+TMPFS_CA_STEPS = """\
 mkdir -p /data/local/tmp/htk-ca-copy
 chmod 700 /data/local/tmp/htk-ca-copy
 rm -rf /data/local/tmp/htk-ca-copy/*
@@ -177,6 +177,11 @@ chcon u:object_r:system_file:s0 /system/etc/security/cacerts/
 chcon u:object_r:system_file:s0 /system/etc/security/cacerts/*
 echo 'System cacerts setup completed'
 """
+
+
+def test_pre14_tmpfs_ca_procedure(rooted: Host) -> None:
+    rooted.state.files.write("/data/local/tmp/c8750f0d.0", b"-----BEGIN CERTIFICATE-----\nX\n", 0o644)
+    script = "set -e\n" + TMPFS_CA_STEPS
     rooted.state.files.write("/data/local/tmp/inject.sh", script.encode(), 0o444)
     out, err, code = rooted.run("su -c 'sh /data/local/tmp/inject.sh'")
     assert (out, err, code) == ("System cacerts setup completed\n", "", 0)
@@ -192,24 +197,7 @@ def test_android14_apex_procedure_end_to_end() -> None:
     h = Host("rooted-a14")
     h.state.files.write("/data/local/tmp/c8750f0d.0", b"-----BEGIN CERTIFICATE-----\nMITM\n", 0o644)
     h.run("am start -n org.example.notes/.MainActivity")
-    script = """set -e
-mkdir -p /data/local/tmp/htk-ca-copy
-chmod 700 /data/local/tmp/htk-ca-copy
-rm -rf /data/local/tmp/htk-ca-copy/*
-if [ -d "/apex/com.android.conscrypt/cacerts" ]; then
-    cp /apex/com.android.conscrypt/cacerts/* /data/local/tmp/htk-ca-copy/
-else
-    cp /system/etc/security/cacerts/* /data/local/tmp/htk-ca-copy/
-fi
-mount -t tmpfs tmpfs /system/etc/security/cacerts
-mv /data/local/tmp/htk-ca-copy/* /system/etc/security/cacerts/
-mv /data/local/tmp/c8750f0d.0 /system/etc/security/cacerts/
-chown root:root /system/etc/security/cacerts/*
-chmod 644 /system/etc/security/cacerts/*
-chcon u:object_r:system_file:s0 /system/etc/security/cacerts/
-chcon u:object_r:system_file:s0 /system/etc/security/cacerts/*
-echo 'System cacerts setup completed'
-if [ -d "/apex/com.android.conscrypt/cacerts" ]; then
+    script = "set -e\n" + TMPFS_CA_STEPS + """if [ -d "/apex/com.android.conscrypt/cacerts" ]; then
     echo 'Injecting certificates into APEX cacerts'
     mount --bind /system/etc/security/cacerts /apex/com.android.conscrypt/cacerts
     ZYGOTE_PID=$(pidof zygote || true)
