@@ -20,13 +20,16 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
 
 import brotli
-import numpy as np
 import zstandard
 
 MAX_DECODED = 64 * 1024 * 1024  # a decompression bomb stops here
-_B64_RUN = re.compile(rb"[A-Za-z0-9+/_-]{24,}={0,2}")
-_B64_CHARS = np.zeros(256, dtype=np.bool_)
-_B64_CHARS[list(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-=")] = True
+# base64 (standard and URL-safe) characters -> "A", padding stays "=", anything else " "
+_B64_SHAPE = bytes(
+    0x41 if chr(b).isascii() and (chr(b).isalnum() or chr(b) in "+/_-") else 0x3D if b == 0x3D else 0x20
+    for b in range(256)
+)
+_B64_MIN_RUN = b"A" * 24
+_B64_TAIL = re.compile(rb"A*={0,2}")
 _HEX_DASH = b"0123456789abcdefABCDEF-"
 _GZIP_MAGIC = b"\x1f\x8b"
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -138,14 +141,17 @@ def base64_blobs(data: bytes, limit: int = 256) -> Iterator[tuple[int, bytes, tu
 
 
 def _b64_runs(data: bytes) -> list[tuple[int, int]]:
-    """[start, end) of runs of base64 characters at least 24 long."""
-    if len(data) < 64 * 1024:
-        return [m.span() for m in _B64_RUN.finditer(data)]
-    inside = _B64_CHARS[np.frombuffer(data, dtype=np.uint8)].view(np.int8)
-    edges = np.diff(inside, prepend=np.int8(0), append=np.int8(0))
-    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-    keep = (ends - starts) >= 24
-    return list(zip(starts[keep].tolist(), ends[keep].tolist(), strict=True))
+    """[start, end) of runs of base64 characters at least 24 long, with their padding
+    (what `[A-Za-z0-9+/_-]{24,}={0,2}` finds, read at C speed: the text is mapped to its
+    shape once and the runs found with `bytes.find`)."""
+    shape = data.translate(_B64_SHAPE)
+    runs = []
+    start = shape.find(_B64_MIN_RUN)
+    while start != -1:
+        end = _B64_TAIL.match(shape, start + len(_B64_MIN_RUN)).end()  # type: ignore[union-attr]
+        runs.append((start, end))
+        start = shape.find(_B64_MIN_RUN, end)
+    return runs
 
 
 def _b64decode(run: bytes) -> bytes | None:

@@ -2,8 +2,8 @@
 
 The needles are built once per run from canaries.json (device identifiers and planted
 values, see docs/architecture.md) in every form and encoding (`harness.encodings`) and
-compiled into one Aho-Corasick automaton, so a text is read once whatever the number of
-needles. Patterns catch identifiers the canaries do not list (another IMEI, an e-mail
+compiled into one Aho-Corasick automaton (ahocorasick_rs: Rust's aho-corasick, a DFA
+reading some 300+ MB/s), so a text is read once whatever the number of needles. Patterns catch identifiers the canaries do not list (another IMEI, an e-mail
 address, a MAC); they run over the same texts with a size cap.
 
 A finding says what (type, id: the canary id or `pattern:<name>`), where (`url`,
@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
-import ahocorasick
+import ahocorasick_rs
 
 from harness.body_decode import (
     MAX_DECODED,
@@ -43,13 +43,14 @@ from harness.canary_file import (  # noqa: F401 - re-exported: the scanner's pub
     parse_canaries,
 )
 from harness.encodings import forms_of, needles_of
-from harness.needle_prefilter import Prefilter
 from harness.sensitive_patterns import (  # noqa: F401 - luhn_ok re-exported
     DECIMAL_HEAD,
     DECIMAL_TAIL,
     luhn_ok,
     pattern_findings,
 )
+
+DFA_MAX_NEEDLES = 5000
 
 
 @dataclass(frozen=True)
@@ -108,8 +109,8 @@ class Scanner:
         self.max_decoded = max_decoded
         self.needle_count = 0
         self.longest_needle = 0
-        self._automaton: Any = None
-        self._prefilter: Prefilter | None = None
+        self._automaton: ahocorasick_rs.BytesAhoCorasick | None = None
+        self._needles: list[tuple[Needle, ...]] = []  # by the automaton's pattern index
         self._known: frozenset[bytes] = frozenset()
         self._build()
 
@@ -132,12 +133,13 @@ class Scanner:
         self.needle_count = len(table)
         self.longest_needle = max((len(text) for text in table), default=0)
         if table:
-            automaton = ahocorasick.Automaton()
-            for text, needles in table.items():
-                automaton.add_word(text, (len(text), tuple(needles)))
-            automaton.make_automaton()
-            self._automaton = automaton
-            self._prefilter = Prefilter(table)
+            # A DFA reads ~10x faster than a noncontiguous NFA; it takes longer to build
+            # and more memory, fine up to a few thousand needles (some 300 canaries).
+            implementation = ahocorasick_rs.Implementation.DFA if len(table) <= DFA_MAX_NEEDLES else None
+            self._automaton = ahocorasick_rs.BytesAhoCorasick(
+                [text.encode("latin-1") for text in table], implementation=implementation,
+            )
+            self._needles = [tuple(needles) for needles in table.values()]
 
     # -- one text ---------------------------------------------------------------------
 
@@ -146,15 +148,9 @@ class Scanner:
         findings: list[Finding] = []
         if self._automaton is None or not data:
             return findings
-        windows = self._prefilter.windows(data) if self._prefilter is not None else None
-        for start, stop in [(0, len(data))] if windows is None else windows:
-            text = (data if windows is None else data[start:stop]).decode("latin-1")
-            for end, (length, needles) in self._automaton.iter(text):
-                for needle in needles:
-                    findings.append(
-                        Finding(needle.type, needle.id, where, encoding_chain(needle.encoding, chain),
-                                start + end - length + 1)
-                    )
+        for index, start, _ in self._automaton.find_matches_as_indexes(data, overlapping=True):
+            for needle in self._needles[index]:
+                findings.append(Finding(needle.type, needle.id, where, encoding_chain(needle.encoding, chain), start))
         return findings
 
     def scan_text(
@@ -266,7 +262,7 @@ class Scanner:
             flat
             or "proto" in ctype
             or "grpc" in ctype
-            or ("json" in ctype and (b"\\u" in data or b"\\/" in data))
+            or ("json" in ctype and b"\\" in data and (b"\\u" in data or b"\\/" in data))
             or ("x-www-form-urlencoded" in ctype and b"%" in data)
         ):
             leaves = self._structure(data, ctype, where, result)

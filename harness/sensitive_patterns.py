@@ -11,22 +11,25 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+import ahocorasick_rs
+
 _EMAIL_DOMAIN = re.compile(rb"@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}")
 _EMAIL_LOCAL = re.compile(rb"[A-Za-z0-9._%+-]{1,64}$")
 _PHONE = re.compile(rb"\+[1-9]\d{9,13}")
-_MAC_ANCHOR = re.compile(rb"([:-])[0-9A-Fa-f]{2}\1")
-_MAC = re.compile(rb"[0-9A-Fa-f]{2}([:-])(?:[0-9A-Fa-f]{2}\1){4}[0-9A-Fa-f]{2}")
-_LONG_RUN = re.compile(rb"0{15,}")
+# hex digits -> "h", the separators stay, anything else " ": a MAC is a fixed shape
+_MAC_SHAPE = bytes(0x68 if chr(b) in "0123456789abcdefABCDEF" else b if b in b":-" else 0x20 for b in range(256))
+_MAC_SHAPES = (b":".join([b"hh"] * 6), b"-".join([b"hh"] * 6))
+_MAC_EDGES = (b"h", b":", b"-")
 _FIFTEEN = b"0" * 15
 _DIGIT_MAP = bytes(0x30 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))
 _KEYS = (b"imsi", b"subscriberid", b"subscriber_id", b"android_id", b"androidid", b"ssaid",
          b"advertising_id", b"advertisingid", b"adid", b"ad_id", b"gaid", b"idfa")
+_KEY_FINDER = ahocorasick_rs.BytesAhoCorasick(list(_KEYS))  # immutable once built
 _KEY_VALUE = re.compile(rb"[\"']?\s*[:=]\s*[\"']?([0-9A-Za-z-]{8,40})")
 _UUID = re.compile(rb"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _HEX16 = re.compile(rb"^[0-9a-fA-F]{16}$")
 DECIMAL_TAIL = re.compile(rb"\.\d{3,}")
 DECIMAL_HEAD = re.compile(rb"-?\d{1,3}$")
-_HEXCHARS = frozenset(b"0123456789abcdefABCDEF")
 # GSMA reporting bodies that issue most TACs (first two IMEI digits).
 _IMEI_BODIES = frozenset({"01", "35", "86", "99", "33", "44", "45", "49", "50", "51", "52", "53", "54", "91", "98"})
 
@@ -63,53 +66,48 @@ def pattern_findings(data: bytes, known: frozenset[bytes]) -> Iterator[tuple[str
 
 
 def _macs(data: bytes) -> Iterator[tuple[str, int, bytes]]:
-    seen = -1
-    for anchor in _MAC_ANCHOR.finditer(data):
-        # the anchor is any separator pair of the MAC: try each start it could belong to
-        for start in range(anchor.start() - 14, anchor.start() + 1, 3):
-            if start <= seen or start < 0:
-                continue
-            m = _MAC.match(data, start)
-            if not m:
-                continue
-            before = data[start - 1] if start else None
-            after = data[m.end()] if m.end() < len(data) else None
-            if before in _HEXCHARS or before in (58, 45) or after in _HEXCHARS or after in (58, 45):
-                continue
-            flat = m.group().lower().replace(b":", b"").replace(b"-", b"")
-            if flat not in (b"000000000000", b"ffffffffffff"):
-                seen = start
-                yield "mac", start, m.group()
+    """Six hex pairs joined by one separator, with no hex digit or separator either side."""
+    if b":" not in data and b"-" not in data:
+        return
+    shape = data.translate(_MAC_SHAPE)
+    found = []
+    for pattern in _MAC_SHAPES:
+        start = shape.find(pattern)
+        while start != -1:
+            end = start + len(pattern)
+            if shape[start - 1 : start] not in _MAC_EDGES and shape[end : end + 1] not in _MAC_EDGES:
+                value = data[start:end]
+                if value.lower().translate(None, b":-") not in (b"000000000000", b"ffffffffffff"):
+                    found.append(("mac", start, value))
+            start = shape.find(pattern, start + 1)
+    found.sort(key=lambda item: item[1])
+    yield from found
 
 
 def _digit_runs(data: bytes) -> Iterator[tuple[str, int, bytes]]:
+    """IMEI (15 digits) and ICCID (18-20, 89...) among runs of digits, Luhn-checked."""
     digits = data.translate(_DIGIT_MAP)
     position = digits.find(_FIFTEEN)
     while position != -1:
-        m = _LONG_RUN.match(digits, position)
-        assert m is not None
-        end = m.end()
-        run = data[position:end].decode()
-        beside = (data[position - 1 : position], data[end : end + 1])
-        if b"." not in beside:  # a decimal fraction is not an identifier
-            if len(run) == 15 and run[:2] in _IMEI_BODIES and len(set(run)) > 2 and luhn_ok(run):
+        end = digits.find(b" ", position + len(_FIFTEEN))
+        end = len(digits) if end == -1 else end
+        length = end - position
+        if (length == 15 or 18 <= length <= 20) and b"." not in (data[position - 1 : position], data[end : end + 1]):
+            run = data[position:end].decode()  # a decimal fraction (a dot beside) is not an identifier
+            if length == 15 and run[:2] in _IMEI_BODIES and len(set(run)) > 2 and luhn_ok(run):
                 yield "imei", position, data[position:end]
-            elif 18 <= len(run) <= 20 and run.startswith("89") and luhn_ok(run):
+            elif length >= 18 and run.startswith("89") and luhn_ok(run):
                 yield "iccid", position, data[position:end]
         position = digits.find(_FIFTEEN, end)
 
 
 def _keyed(data: bytes) -> Iterator[tuple[str, int, bytes]]:
-    lower = data.lower()
-    for key in _KEYS:
-        position = lower.find(key)
-        while position != -1:
-            m = _KEY_VALUE.match(data, position + len(key))
-            if m:
-                kind = _keyed_kind(key.replace(b"_", b""), m.group(1))
-                if kind:
-                    yield kind, m.start(1), m.group(1)
-            position = lower.find(key, position + len(key))
+    for _, start, end in _KEY_FINDER.find_matches_as_indexes(data.lower(), overlapping=True):
+        m = _KEY_VALUE.match(data, end)
+        if m:
+            kind = _keyed_kind(data[start:end].lower().replace(b"_", b""), m.group(1))
+            if kind:
+                yield kind, m.start(1), m.group(1)
 
 
 def _keyed_kind(key: bytes, value: bytes) -> str | None:

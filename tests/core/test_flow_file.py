@@ -17,13 +17,40 @@ def _flows():
     http.metadata["audit"] = {"flags": ["foreign"], "findings": [{"type": "imei", "offset": 3}],
                               "country_sources": {"iptocc": None, "geoip2fast": "US"}, "score": 0.5,
                               "host": "ünïcode.example", "n": -12, "t": True}
-    return [http, tflow.tflow(err=True), tflow.ttcpflow(), tflow.tudpflow(), tflow.twebsocketflow(), tflow.tdnsflow()]
+    big = tflow.tflow(resp=True)
+    big.request.content = bytes(range(256)) * 8192  # 2 MB: written in pieces, not copied
+    modified = tflow.tflow(resp=True)
+    modified.backup()
+    modified.request.path = "/changed"
+    return [http, big, modified, tflow.tflow(err=True), tflow.ttcpflow(), tflow.tudpflow(),
+            tflow.twebsocketflow(), tflow.tdnsflow()]
 
 
-@pytest.mark.parametrize("flow", _flows(), ids=lambda f: f.type)
+@pytest.mark.parametrize("flow", _flows(), ids=lambda f: f"{f.type}-{f.id[:4]}")
 def test_same_bytes_as_mitmproxy(flow) -> None:
     state = flow.get_state()
     assert dumps(state) == tnetstring.dumps(state)
+    assert FastFlowWriter(io.BytesIO()).encode(flow) == tnetstring.dumps(flow.get_state())
+
+
+def test_a_connection_is_encoded_again_when_it_changes() -> None:
+    writer = FastFlowWriter(io.BytesIO())
+    first = tflow.tflow(resp=True)
+    second = tflow.tflow(resp=True, client_conn=first.client_conn, server_conn=first.server_conn)
+    assert writer.encode(first) == tnetstring.dumps(first.get_state())
+    assert writer.encode(second) == tnetstring.dumps(second.get_state())  # from the cache
+    # what changes on a keep-alive connection between its flows
+    first.server_conn.timestamp_end = 1_700_000_999.5
+    first.server_conn.error = "connection reset"
+    first.client_conn.alpn_offers.append(b"h2")  # a list changed in place
+    assert writer.encode(second) == tnetstring.dumps(second.get_state())
+
+
+def test_the_connection_cache_is_bounded() -> None:
+    writer = FastFlowWriter(io.BytesIO(), connections=4)
+    for _ in range(10):
+        writer.encode(tflow.tflow(resp=True))
+    assert len(writer._connections) == 4
 
 
 def test_mitmproxy_reads_what_we_write() -> None:
@@ -36,6 +63,7 @@ def test_mitmproxy_reads_what_we_write() -> None:
     read = list(mio.FlowReader(buffer).stream())
     assert [f.id for f in read] == [f.id for f in flows]
     assert read[0].metadata["audit"]["host"] == "ünïcode.example"
+    assert read[1].request.content == flows[1].request.content
 
 
 @pytest.mark.parametrize("value", [object(), {1.5j: 1}, [set()]])
