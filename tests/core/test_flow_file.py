@@ -70,3 +70,38 @@ def test_mitmproxy_reads_what_we_write() -> None:
 def test_unserialisable_values_are_refused(value) -> None:
     with pytest.raises(ValueError, match="unserializable"):
         dumps(value)
+
+
+def _tls_connections(tmp_path):
+    from mitmproxy import certs
+
+    store = certs.CertStore.from_store(tmp_path, "mitmproxy", 2048)
+    leaf = store.get_cert("api.example", []).cert
+    flow = tflow.tflow(resp=True)
+    client, server = flow.client_conn, flow.server_conn
+    client.mitmcert, client.sni, client.tls_version = leaf, "api.example", "TLSv1.3"
+    client.alpn_offers, client.cipher_list = [b"h2", b"http/1.1"], ["TLS_AES_128_GCM_SHA256"]
+    server.certificate_list = [leaf, store.default_ca]
+    server.via = ("http", ("127.0.0.1", 8080))
+    server.error = "upstream closed"
+    return flow
+
+
+def test_connection_states_equal_mitmproxys_with_certificates(tmp_path) -> None:
+    from harness.connection_state import ConnectionStates
+
+    flow = _tls_connections(tmp_path)
+    states = ConnectionStates()
+    for conn in (flow.client_conn, flow.server_conn):
+        assert states.state(conn) == conn.get_state()
+        assert states.state(conn) == conn.get_state()  # PEM from the cache this time
+    assert FastFlowWriter(io.BytesIO()).encode(flow) == tnetstring.dumps(flow.get_state())
+
+
+def test_an_invalid_connection_value_gets_mitmproxys_own_error(tmp_path) -> None:
+    from harness.connection_state import ConnectionStates
+
+    flow = _tls_connections(tmp_path)
+    flow.client_conn.tls_version = "TLSv9"  # not one of the Literal's values
+    with pytest.raises(ValueError, match="tls_version"):
+        ConnectionStates().state(flow.client_conn)
