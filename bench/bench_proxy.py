@@ -1,8 +1,10 @@
 """Proxy throughput with all the audit addons vs plain mitmproxy, same machine, same run.
 
-Each proxy runs in a child process (mitmproxy allows one master per process), started
-the same way (DumpMaster without termlog/dumper): plain, plain saving every flow to a
-file (mitmdump -w: the audited proxy writes flows.mitm too), and with the lab's addons;
+Each proxy runs in a child process (mitmproxy allows one master per process). Three are
+started the same way (DumpMaster without termlog/dumper): plain, plain saving every
+flow to a file (mitmdump -w: the audited proxy writes flows.mitm too), and with the
+lab's addons; the fourth is `mitmdump` itself as a user runs it, printing a line per
+flow (to /dev/null). "plain" is the strict baseline: mitmproxy's core and nothing else;
 the same clients send the same requests through each in turn, back to back, in several
 rounds. Printed: requests/s for 2 KB JSON posts and MB/s for 1 MB posts, the median over
 the rounds of each round's ratio audited/plain (target >= 0.85), and the proxies' own
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -99,6 +102,27 @@ def start(kind: str, workdir: Path) -> tuple[subprocess.Popen[str], int]:
     return proc, int(line)
 
 
+def start_mitmdump(workdir: Path) -> tuple[subprocess.Popen[str], int]:
+    """`mitmdump` itself, as a user runs it (it prints a line per flow: to /dev/null here)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).with_name("mitmdump")), "--listen-host", "127.0.0.1", "--listen-port", str(port),
+         "--set", f"confdir={workdir / 'conf-mitmdump'}", "--set", "stream_large_bodies=8m"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return proc, port
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("mitmdump did not start")
+
+
 def load(port: int, url: str, body: bytes, count: int, threads: int = 4) -> float:
     """Seconds for `count` POSTs spread over `threads` keep-alive clients."""
     def worker(n: int) -> None:
@@ -138,7 +162,7 @@ def main() -> None:
     big = json.dumps({"events": [{"ts": 1700000000000 + i, "ev": "screen", "id": f"{i:016x}",
                                   "txt": "version build wifi locale click"} for i in range(12000)]}).encode()
     loads = {"2kb": (small, 200), "1mb": (big, 16)}
-    kinds = ("plain", "plain-save", "audit")
+    kinds = ("plain", "plain-save", "mitmdump", "audit")
     # per load and kind, one figure per round; rounds alternate the kinds back to back, so
     # that the ratio of each round compares proxies under the same conditions (the speed of
     # this machine drifts by a third from minute to minute)
@@ -150,13 +174,13 @@ def main() -> None:
             "identifiers": {"imei": "490154203237518", "wifi_mac": "02:1a:11:f0:c3:9e"},
             "planted": [{"type": "contact", "id": f"c{i}", "value": f"CANARY{i:06d}"} for i in range(98)],
         }))
-        proxies = {kind: start(kind, workdir) for kind in kinds}
+        proxies = {kind: start_mitmdump(workdir) if kind == "mitmdump" else start(kind, workdir) for kind in kinds}
         try:
             for _, proxy_port in proxies.values():  # warm up
                 load(proxy_port, url, small, 40)
             for round_ in range(ROUNDS):
                 for name, (body, count) in loads.items():
-                    order = kinds[round_ % 3 :] + kinds[: round_ % 3]
+                    order = kinds[round_ % len(kinds) :] + kinds[: round_ % len(kinds)]
                     for kind in order:
                         proc, proxy_port = proxies[kind]
                         before = cpu_seconds(proc.pid)
@@ -165,9 +189,12 @@ def main() -> None:
                         wall.setdefault((kind, name), []).append(seconds)
                         cpu.setdefault((kind, name), []).append(max(used, 0.01))
         finally:
-            for proc, _ in proxies.values():
-                assert proc.stdin is not None
-                proc.stdin.close()
+            for kind, (proc, _) in proxies.items():
+                if kind == "mitmdump":
+                    proc.terminate()
+                else:
+                    assert proc.stdin is not None
+                    proc.stdin.close()
                 proc.wait(timeout=20)
             server.shutdown()
     load_avg = os.getloadavg()[0]
@@ -175,16 +202,16 @@ def main() -> None:
         unit, scale = ("req/s", 1.0) if name == "2kb" else ("MB/s", len(body) / 1e6)
         rate = {kind: count * scale / median(wall[(kind, name)]) for kind in kinds}
         per = {kind: median(cpu[(kind, name)]) / count * 1000 for kind in kinds}
-        # throughput ratio audited/plain = time plain / time audited, round by round
-        ratios = [plain / audit for audit, plain in zip(wall[("audit", name)], wall[("plain", name)], strict=True)]
-        cpu_ratios = [plain / audit for audit, plain in zip(cpu[("audit", name)], cpu[("plain", name)], strict=True)]
         print(f"   {name} posts: plain {rate['plain']:.0f} {unit}, plain saving flows {rate['plain-save']:.0f} {unit}, "
-              f"audited {rate['audit']:.0f} {unit}")
-        print(f"   {name} throughput ratio audited/plain: median {median(ratios):.2f} over {ROUNDS} rounds "
-              f"(range {min(ratios):.2f}-{max(ratios):.2f}; target >= 0.85)")
-        print(f"   {name} proxy CPU per request: plain {per['plain']:.2f} ms, plain saving flows "
-              f"{per['plain-save']:.2f} ms, audited {per['audit']:.2f} ms; CPU ratio audited/plain median "
-              f"{median(cpu_ratios):.2f} (range {min(cpu_ratios):.2f}-{max(cpu_ratios):.2f})")
+              f"mitmdump {rate['mitmdump']:.0f} {unit}, audited {rate['audit']:.0f} {unit}")
+        for base, label in (("plain", "plain"), ("mitmdump", "mitmdump")):
+            # throughput ratio audited/base = time base / time audited, round by round
+            ratios = [b / a for a, b in zip(wall[("audit", name)], wall[(base, name)], strict=True)]
+            cpu_ratios = [b / a for a, b in zip(cpu[("audit", name)], cpu[(base, name)], strict=True)]
+            print(f"   {name} ratio audited/{label}: throughput median {median(ratios):.2f} over {ROUNDS} rounds "
+                  f"(range {min(ratios):.2f}-{max(ratios):.2f}; target >= 0.85), proxy CPU per request "
+                  f"median {median(cpu_ratios):.2f} (range {min(cpu_ratios):.2f}-{max(cpu_ratios):.2f})")
+        print(f"   {name} proxy CPU per request: " + ", ".join(f"{kind} {per[kind]:.2f} ms" for kind in kinds))
     print(f"   (load average {load_avg:.1f} on {os.cpu_count()} cores: wall figures are noisy under load)")
 
 
