@@ -7,13 +7,18 @@ headers, cookies and decoded body; findings ({type, id, where, encoding, offset}
 into flow.metadata["audit"]["findings"] and the flow gets the `sensitive_data` flag.
 A body larger than audit_max_body_bytes is never buffered: it streams through, scanned
 chunk by chunk for the canaries as sent (not decoded), and the flow says so in a note.
+A large buffered body is scanned on a worker thread, so other flows are not held up.
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
+from collections.abc import Callable, Coroutine
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from mitmproxy import ctx, exceptions, http, tcp
 
@@ -21,9 +26,14 @@ from harness.body_decode import MAX_DECODED
 from harness.config import Flag
 from harness.errors import CaptureError
 from harness.flow_audit import add_flags, add_note, audit_of
-from harness.sensitive import Finding, Scanner
+from harness.sensitive import Finding, Scanner, ScanResult
 
 logger = logging.getLogger(__name__)
+
+# A body at least this large is scanned on a worker thread: a 1 MB body takes some 5-10 ms
+# to scan, which would stall every other flow on the event loop; the needle pass there
+# runs without the GIL, so the proxy goes on meanwhile.
+THREAD_BYTES = 256 * 1024
 
 
 def parse_scanner(canaries: str, patterns: bool) -> Scanner:
@@ -107,9 +117,9 @@ class Sensitive:
 
     # -- scanning -------------------------------------------------------------------------
 
-    def request(self, flow: http.HTTPFlow) -> None:
+    def request(self, flow: http.HTTPFlow) -> Coroutine[Any, Any, None] | None:
         if self.scanner is None:
-            return
+            return None
         audit = audit_of(flow)
         request = flow.request
         stream = request.stream
@@ -124,15 +134,25 @@ class Sensitive:
             if body is not None and len(body) > self.max_body:
                 add_note(audit, f"request body truncated for scanning: first {self.max_body} of {len(body)} bytes")
                 body = body[: self.max_body]
-        result = self.scanner.scan_message(
+        scan = functools.partial(
+            self.scanner.scan_message,
             url=request.pretty_url,
-            headers=request.headers.items(multi=True),
+            headers=list(request.headers.items(multi=True)),
             body=body,
             content_type=request.headers.get("content-type"),
             content_encoding=request.headers.get("content-encoding"),
         )
-        findings = result.findings + (stream.findings if isinstance(stream, StreamScan) else [])
-        self._record(flow, findings, result.notes)
+        streamed = stream.findings if isinstance(stream, StreamScan) else []
+        if body is not None and len(body) >= THREAD_BYTES:
+            # mitmproxy awaits what a hook returns: this flow waits for its scan, the others go on
+            return self._scan_off_loop(flow, scan, streamed)
+        result = scan()
+        self._record(flow, result.findings + streamed, result.notes)
+        return None
+
+    async def _scan_off_loop(self, flow: http.HTTPFlow, scan: Callable[[], ScanResult], streamed: list[Finding]) -> None:
+        result = await asyncio.to_thread(scan)
+        self._record(flow, result.findings + streamed, result.notes)
 
     def response(self, flow: http.HTTPFlow) -> None:
         if self.scanner is None or not ctx.options.audit_scan_responses or flow.response is None:

@@ -131,6 +131,17 @@ def test_garbage_bodies_are_recorded_with_a_note(
     assert any(note in n for n in record["notes"]), record["notes"]
 
 
+def test_a_large_buffered_body_is_scanned_off_the_event_loop(proxy: Proxy, flows: Path, http_server: Server) -> None:
+    url = f"http://127.0.0.6:{http_server.port}/upload"
+    body = json.dumps({"blob": "z" * 600_000, "device": {"imei": IMEI}}).encode()  # > THREAD_BYTES, < max body
+    with httpx.Client(proxy=proxy.url, trust_env=False, timeout=60) as client:
+        assert client.post(url, content=body, headers={"Content-Type": "application/json"}).text == "ok"
+    record = wait_for(flows, lambda r: r["url"] == url)
+    assert {"type": "imei", "id": "imei", "where": "body:$.device.imei", "encoding": "plain", "offset": 0} in record["findings"]
+    assert "sensitive_data" in record["flags"]
+    assert record["request_bytes"] == len(body)
+
+
 def test_200_mb_body_streams_through_and_is_scanned_raw(proxy: Proxy, flows: Path, http_server: Server) -> None:
     size = 200 * 1024 * 1024
     chunk = b"\0" * (1024 * 1024)

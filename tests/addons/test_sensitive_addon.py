@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import hashlib
 import json
@@ -12,7 +13,7 @@ from mitmproxy import exceptions
 from mitmproxy.test import taddons, tflow, tutils
 from servers import IMEI
 
-from addons.sensitive import Sensitive, StreamScan
+from addons.sensitive import THREAD_BYTES, Sensitive, StreamScan
 
 
 @pytest.fixture
@@ -48,6 +49,19 @@ def test_request_findings(addon_ctx, path: str, body: bytes, headers: dict, expe
     audit = flow.metadata["audit"]
     assert expected in {(f["id"], f["where"], f["encoding"]) for f in audit["findings"]}
     assert "sensitive_data" in audit["flags"]
+
+
+def test_a_large_body_is_scanned_on_a_worker_thread(canaries_file: Path) -> None:
+    addon = Sensitive()
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, audit_canaries=str(canaries_file))
+        body = b"x" * THREAD_BYTES + f"&imei={IMEI}".encode()
+        flow = request_flow("/upload", body)
+        pending = addon.request(flow)
+        assert pending is not None and "findings" not in flow.metadata["audit"]  # not yet
+        asyncio.run(pending)  # mitmproxy awaits what a hook returns
+        assert ("imei", "body", "plain") in {(f["id"], f["where"], f["encoding"]) for f in flow.metadata["audit"]["findings"]}
+        assert addon.request(request_flow("/small", b"imei=" + IMEI.encode())) is None  # small: scanned in place
 
 
 def test_clean_request_has_no_findings(addon_ctx) -> None:
