@@ -3,7 +3,8 @@
 Each script Frida loads is one source. It is put together at load time from separate
 files: frida-tools' Java bridge (frida 17 no longer builds it into the runtime; frida-tools
 ships it as bridges/java.js, which defines `bridge`), then protocol.js (batching, rpc
-exports, shared helpers), then the parts the profile asks for.
+exports, shared helpers), javahooks.js (what Java hooks share), then the parts the profile
+asks for. C sources under agents/ (CModules) are handed to the agent in its options.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from harness.errors import InstrumentError
 
 AGENTS_DIR = Path(__file__).parent / "agents"
 PROTOCOL = "protocol.js"
+JAVA_HOOKS = "javahooks.js"
 
 
 class Part(StrEnum):
@@ -57,11 +59,13 @@ def parse_parts(names: Iterable[str]) -> tuple[Part, ...]:
 
 
 def agent_source(parts: Iterable[Part], *, java: bool = True) -> str:
-    """One script source: [Java bridge] + protocol.js + each part, with file markers."""
+    """One script source: [Java bridge] + protocol.js + javahooks.js + each part, with file
+    markers. Without the bridge, javahooks.js reports Java parts as unavailable."""
     files: list[Path] = []
     if java:
         files.append(java_bridge_path())
     files.append(AGENTS_DIR / PROTOCOL)
+    files.append(AGENTS_DIR / JAVA_HOOKS)
     files.extend(part_path(p) for p in parts)
     chunks = []
     for path in files:

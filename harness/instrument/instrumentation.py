@@ -51,6 +51,7 @@ class AgentOptions:
     java_timeout_ms: int = 15000
     java_bridge: bool = True  # False: native hooks only (no Java runtime in the process)
     fast_native: bool = True  # connect() from non-Java threads through a CModule ring
+    fast_java: bool = True  # Java stacks and thread names keyed through JVMTI (java_sites.c)
 
     def for_agent(self, parts: Iterable[Part]) -> dict[str, Any]:
         parts = tuple(parts)
@@ -61,6 +62,8 @@ class AgentOptions:
         }
         if self.fast_native and Part.NETWORK in parts:
             options["connectCModule"] = cmodule_source("network_fast.c")
+        if self.fast_java and self.java_bridge:
+            options["javaSitesCModule"] = cmodule_source("java_sites.c")
         return options
 
 

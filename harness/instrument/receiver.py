@@ -1,8 +1,10 @@
 """The host half of the message protocol: frida's callbacks in, hooks.jsonl out, on one thread.
 
 Frida calls `on_message` on its own thread. Batches go into a bounded queue consumed by
-one writer thread, which enriches each event with device, package and pid, writes it
-through `JsonlWriter`, and then acknowledges the batch to the agent (the agent keeps at
+one writer thread, which enriches each event with device, package and pid (compact rows
+through their session's `Dictionary`, binary records through `format_lines`), writes the
+batch's lines at once through `JsonlWriter`, and then acknowledges the batch to the agent
+(the agent keeps at
 most a window of unacknowledged batches, so a slow disk makes it drop and count events
 instead of growing). A full queue drops the batch and counts it; every loss, in the agent
 or here, becomes a `hook:dropped` record with the count.
@@ -10,6 +12,7 @@ or here, becomes a `hook:dropped` record with the count.
 
 from __future__ import annotations
 
+import json
 import logging
 import queue
 import threading
@@ -19,7 +22,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.capture import JsonlWriter
-from harness.instrument.records import RecordBatch, decode, format_lines
+from harness.instrument.records import RecordBatch, format_lines
+from harness.instrument.rows import Dictionary, format_events
 
 log = logging.getLogger(__name__)
 
@@ -77,11 +81,14 @@ class HookSink:
     # -- called on frida's thread --------------------------------------------------
 
     def submit_batch(
-        self, origin: Origin, events: list[Any] | RecordBatch, dropped: int, ack: Ack
+        self, origin: Origin, events: list[Any] | RecordBatch, dropped: int, ack: Ack,
+        dictionary: Dictionary | None = None,
     ) -> None:
-        """Queue one agent batch; when the queue is full, count its events as dropped."""
+        """Queue one agent batch (rows resolve through `dictionary`, which the caller has
+        already given the batch's definitions); when the queue is full, count its events as
+        dropped."""
         try:
-            self._queue.put_nowait((origin, events, dropped, ack, False))
+            self._queue.put_nowait((origin, events, dropped, ack, False, dictionary))
         except queue.Full:
             with self._lock:
                 counts = self._package(origin.package)
@@ -93,7 +100,7 @@ class HookSink:
 
     def submit_record(self, origin: Origin, record: dict[str, Any], timeout: float = 5.0) -> None:
         """Queue a control record (app:died, hook:error ...): waits for room, never dropped."""
-        item = (origin, [record], 0, None, True)
+        item = (origin, [record], 0, None, True, None)
         try:
             self._queue.put(item, timeout=timeout)
         except queue.Full:
@@ -131,30 +138,23 @@ class HookSink:
 
     def _handle(
         self, origin: Origin, events: list[Any] | RecordBatch, dropped: int, ack: Ack | None,
-        control: bool,
+        control: bool, dictionary: Dictionary | None,
     ) -> None:
-        if isinstance(events, RecordBatch) and not dropped:
-            try:
-                self._writer.write_lines(
-                    format_lines(events, origin.device, origin.package, origin.pid), len(events))
-            except OSError as e:
-                log.error("cannot write hooks.jsonl: %s", e)
-            self._count(origin, len(events), len(events), 0)
-            if ack is not None:
-                ack()
-            self._report_host_drops()
-            return
         if isinstance(events, RecordBatch):
-            events = decode(events)
-        records = [self._enrich(origin, e) for e in events]
+            text = format_lines(events, origin.device, origin.package, origin.pid)
+        else:
+            text = format_events(events, dictionary, lambda event: self._enrich(origin, event))
+        lines = len(events)
         if dropped:
-            records.append(self.dropped_record(origin, dropped, "agent"))
+            text += json.dumps(self.dropped_record(origin, dropped, "agent"), separators=(",", ":"),
+                               ensure_ascii=False) + "\n"
+            lines += 1
         try:
-            if records:
-                self._writer.write_many(records)
+            if lines:
+                self._writer.write_lines(text, lines)
         except OSError as e:
             log.error("cannot write hooks.jsonl: %s", e)
-        self._count(origin, len(records), 0 if control else len(events), 0 if control else dropped)
+        self._count(origin, lines, 0 if control else len(events), 0 if control else dropped)
         if ack is not None:
             ack()
         self._report_host_drops()

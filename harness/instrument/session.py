@@ -19,6 +19,7 @@ import frida
 from harness.errors import InstrumentError
 from harness.instrument.receiver import HookSink, Origin
 from harness.instrument.records import RecordBatch
+from harness.instrument.rows import Dictionary
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ class AppSession:
         self.final_stats: dict[str, Any] | None = None  # the agent's counters at teardown
         self._device = device
         self._sink = sink
+        self._dictionary = Dictionary(origin)  # the agent's definitions (rows refer to them)
         self._session: frida.core.Session | None = None
         self._script: frida.core.Script | None = None
         self._lock = threading.Lock()
@@ -90,9 +92,13 @@ class AppSession:
                 if isinstance(events, list):
                     seq = payload.get("seq")
                     dropped = payload.get("dropped")
+                    defs = payload.get("defs")
+                    # definitions first, even if the queue then drops the batch: later rows use them
+                    if defs is not None and self._dictionary.define(defs):
+                        log.warning("malformed definitions from %s: %.300r", self.origin.package, defs)
                     self._sink.submit_batch(
                         self.origin, events, dropped if isinstance(dropped, int) else 0,
-                        lambda: self._ack(seq),
+                        lambda: self._ack(seq), self._dictionary,
                     )
                     return
             if isinstance(payload, dict) and payload.get("type") == "records" and data is not None:

@@ -24,7 +24,7 @@ def test_source_is_bridge_then_protocol_then_parts() -> None:
     source = agent_source([Part.SENSITIVE, Part.UNPIN])
     bridge = java_bridge_path().read_text(encoding="utf-8")
     assert source.index(bridge[:200]) < source.index("protocol.js ----") < source.index(
-        "sensitive.js ----") < source.index("unpin.js ----")
+        "javahooks.js ----") < source.index("sensitive.js ----") < source.index("unpin.js ----")
     assert "network.js ----" not in source
     assert (AGENTS_DIR / "unpin.js").read_text(encoding="utf-8") in source
 

@@ -117,6 +117,30 @@ def test_imei_read_is_traced_with_package_pid_api_and_calling_class(
     assert stats.dropped == 0 and stats.sessions == {"com.vendor.analytics": "detached"}
 
 
+def test_java_stacks_and_threads_are_the_same_through_jvmti_and_jni(
+    tmp_path: Path, jvm_app: Callable[..., Any]
+) -> None:
+    """The JVMTI call-site cache (java_sites.c) records exactly what Thread.getStackTrace gives."""
+    from harness.instrument import AgentOptions
+
+    app = jvm_app("read", IMEI)
+    seen: dict[str, set[tuple[Any, ...]]] = {}
+    for mode, fast in (("jvmti", True), ("jni", False)):
+        capture = tmp_path / mode
+        capture.mkdir()
+        with Instrumentation("local", SERIAL, capture, ["sensitive"],
+                             options=AgentOptions(fast_java=fast)) as inst:
+            info = inst.attach("com.vendor.analytics", app.pid)
+            assert info.installed["javaStacks"] == mode
+            assert _wait_for(lambda: inst.flush() and sum(
+                r["type"] == "hook:event" for r in _records(inst.hooks_path)) >= 6)
+        seen[mode] = {(r["api"], r["category"], r["value"], r["thread"], tuple(r["stack"]))
+                      for r in _records(capture / "hooks.jsonl") if r["type"] == "hook:event"}
+    assert seen["jvmti"] == seen["jni"]
+    assert {api for api, *_ in seen["jvmti"]} == {
+        "android.telephony.TelephonyManager.getImei", "android.location.LocationManager.getLastKnownLocation"}
+
+
 def test_hot_method_losses_are_counted_not_silent(tmp_path: Path, jvm_app: Callable[..., Any]) -> None:
     app = jvm_app("hot", IMEI)
     assert app.stdout is not None and app.stdout.readline().startswith("calls ")

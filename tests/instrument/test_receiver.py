@@ -25,9 +25,9 @@ class SlowWriter(JsonlWriter):
         super().__init__(path)
         self.release = threading.Event()
 
-    def write_many(self, records: list[dict[str, Any]]) -> None:
+    def write_lines(self, text: str, count: int) -> None:
         self.release.wait(10)
-        super().write_many(records)
+        super().write_lines(text, count)
 
 
 def test_batches_are_enriched_written_and_acknowledged(tmp_path: Path) -> None:
@@ -100,3 +100,22 @@ def test_control_records_are_never_dropped(tmp_path: Path) -> None:
     writer.close()
     types = [r["type"] for r in iter_jsonl(tmp_path / "hooks.jsonl")]
     assert "app:died" in types
+
+
+def test_rows_resolve_through_their_session_dictionary(tmp_path: Path) -> None:
+    from harness.instrument.rows import Dictionary
+
+    writer = JsonlWriter(tmp_path / "hooks.jsonl")
+    sink = HookSink(writer)
+    dictionary = Dictionary(ORIGIN)
+    dictionary.define([["site", 1, ["hook:event", "android.telephony.TelephonyManager.getImei", "imei"]],
+                       ["thread", 1, "main"], ["stack", 1, _event(0)["stack"]]])
+    sink.submit_batch(ORIGIN, [[1, 1.0, "356938035643809", 1, 1], _event(1)], 2, lambda: None, dictionary)
+    assert sink.drain(5)
+    sink.close()
+    writer.close()
+    records = list(iter_jsonl(tmp_path / "hooks.jsonl"))
+    assert [r["type"] for r in records] == ["hook:event", "hook:event", "hook:dropped"]
+    assert records[0] == {**records[1], "ts": 1.0}  # a row and an object: the same record
+    stats = sink.stats()
+    assert (stats.events, stats.records, stats.dropped_agent) == (2, 3, 2)

@@ -1,9 +1,10 @@
 /*
  * sensitive.js: Java hooks on the APIs that return sensitive data.
  *
- * Each call emits {type: "hook:event", api, category, value, thread, stack}: `value` is
- * the returned value as a string (what the sensitive scanner matches in flows), `stack`
- * the Java stack, innermost first (the hooked API, then the code that asked).
+ * Each call emits a hook:event (as a row, Lab.emitJava) with api, category, value, thread
+ * and stack: `value` is the returned value as a string (what the sensitive scanner matches
+ * in flows), `stack` the Java stack, innermost first (the hooked API, then the code that
+ * asked); ContentResolver.query adds `uri`, a failed read a `note`.
  * A class or method missing on this Android version is reported once (hook:unavailable).
  */
 
@@ -197,6 +198,7 @@ Lab.register({
       const fixedCategory = spec[2];
       const valueOf = spec[3] || function (ret) { return text(ret); };
       const when = spec[4] || null;
+      const sites = {};  /* category -> site id (the api is this spec's) */
       const count = Lab.hookJava(cls, method, function (api, ret, args, self, error) {
         if (when !== null && !when(args)) {
           return;
@@ -206,33 +208,24 @@ Lab.register({
           return;
         }
         let value = null;
-        let note;
+        let extra;
         if (error === null) {
           try {
             value = valueOf(ret, args);
           } catch (e) {
-            note = "value unreadable: " + String(e.message || e);
+            extra = { note: "value unreadable: " + String(e.message || e) };
           }
         } else {
-          note = "threw: " + String(error.message || error);
+          extra = { note: "threw: " + String(error.message || error) };
         }
-        const context = Lab.javaContext();
-        const event = {
-          type: "hook:event",
-          ts: Lab.now(),
-          api: api,
-          category: category,
-          value: Lab.clip(value),
-          thread: context.thread,
-          stack: context.stack,
-        };
         if (fixedCategory === null) {
-          event.uri = String(args[0]);
+          extra = Object.assign({ uri: String(args[0]) }, extra);
         }
-        if (note !== undefined) {
-          event.note = note;
+        let site = sites[category];
+        if (site === undefined) {
+          site = sites[category] = Lab.site("hook:event", api, category);
         }
-        Lab.emit(event);
+        Lab.emitJava(site, Lab.clip(value), extra);
       });
       if (count > 0) {
         installed[(Array.isArray(cls) ? cls[0] : cls) + "." + method] = count;
