@@ -9,11 +9,14 @@ pipeline (agent batching -> frida -> bounded queue -> writer thread -> hooks.jso
   agent's events switched off: the cost of frida's Java bridge alone (the ceiling).
 Losses: the agent's `emitted` counter against what reached hooks.jsonl plus every counted
 drop (hook:dropped records); an uncounted loss is printed as such.
-Targets on this machine: >= 100k events/s native, >= 15k events/s Java.
+Targets on this machine: >= 100k events/s native, >= 15k events/s Java (with the stack).
+Each line ends with the 1-minute load average: on a shared 2-core machine, run it several
+times and read the range.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -59,7 +62,8 @@ class CallRate:
 
 
 def _measure(process: subprocess.Popen[str], package: str, hook_sets: list[str],
-             options: AgentOptions, label: str, events: bool = True) -> None:
+             options: AgentOptions, label: str, events: bool = True,
+             target: int | None = None) -> None:
     calls = CallRate(process)
     time.sleep(0.8)
     start = time.monotonic()
@@ -84,15 +88,21 @@ def _measure(process: subprocess.Popen[str], package: str, hook_sets: list[str],
     dropped = sum(int(r.get("count", 0)) for r in records if r.get("type") == "hook:dropped")
     emitted = int(final["emitted"]) if final else -1
     uncounted = emitted - written - dropped if emitted >= 0 else None
+    load = f"load {os.getloadavg()[0]:.2f}"
     if not events:
         print(f"   {label}: unhooked {unhooked:,.0f} calls/s | hooked, no events {hooked_calls:,.0f} "
-              "calls/s", flush=True)
+              f"calls/s | {load}", flush=True)
         return
+    rate = (e1 - e0) / (t1 - t0)
+    verdict = "" if target is None else (
+        f" (target >= {target:,}: {'met' if rate >= target else 'MISSED'})")
     print(f"   {label}: unhooked {unhooked:,.0f} calls/s | hooked {hooked_calls:,.0f} calls/s | "
-          f"into hooks.jsonl {(e1 - e0) / (t1 - t0):,.0f} events/s", flush=True)
+          f"into hooks.jsonl {rate:,.0f} events/s{verdict} | {load}", flush=True)
+    batches = int(final["batches"]) if final else 0
     print(f"   {label}: emitted {emitted:,} written {written:,} dropped (counted) {dropped:,} "
           f"[agent {stats.dropped_agent:,}, host queue {stats.dropped_host:,}] "
-          f"uncounted {uncounted if uncounted is not None else 'unknown'}", flush=True)
+          f"uncounted {uncounted if uncounted is not None else 'unknown'} | {batches:,} batches",
+          flush=True)
 
 
 def bench_native(work: Path) -> None:
@@ -105,20 +115,20 @@ def bench_native(work: Path) -> None:
     process = subprocess.Popen([str(binary)], stdout=subprocess.PIPE, text=True)
     try:
         _measure(process, "bench.native", ["network"], AgentOptions(java_bridge=False),
-                 "native connect()")
+                 "native connect()", target=100_000)
     finally:
         stop_process(process)
 
 
 def bench_java(work: Path) -> None:
     classes = compile_tracker(work / "classes")
-    runs = ((24, True, "Java getImei() + stack"), (0, True, "Java getImei(), no stack"),
-            (0, False, "Java getImei(), bridge only"))
-    for depth, events, label in runs:
+    runs = ((24, True, "Java getImei() + stack", 15_000), (0, True, "Java getImei(), no stack", None),
+            (0, False, "Java getImei(), bridge only", None))
+    for depth, events, label, target in runs:
         process = start_tracker(classes, "hot", "356938035643809")
         try:
             _measure(process, "com.vendor.analytics", ["sensitive"],
-                     AgentOptions(stack_depth=depth), label, events)
+                     AgentOptions(stack_depth=depth), label, events, target)
         finally:
             stop_process(process)
 

@@ -3,8 +3,8 @@
 Each script Frida loads is one source. It is put together at load time from separate
 files: frida-tools' Java bridge (frida 17 no longer builds it into the runtime; frida-tools
 ships it as bridges/java.js, which defines `bridge`), then protocol.js (batching, rpc
-exports, shared helpers), javahooks.js (what Java hooks share), then the parts the profile
-asks for. C sources under agents/ (CModules) are handed to the agent in its options.
+exports, shared helpers), javacontext.js and javahooks.js (what Java hooks share), then the
+parts the profile asks for. C sources under agents/ (CModules) are handed to the agent in its options.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from harness.errors import InstrumentError
 
 AGENTS_DIR = Path(__file__).parent / "agents"
 PROTOCOL = "protocol.js"
-JAVA_HOOKS = "javahooks.js"
+JAVA_FILES = ("javacontext.js", "javahooks.js")
 
 
 class Part(StrEnum):
@@ -59,13 +59,13 @@ def parse_parts(names: Iterable[str]) -> tuple[Part, ...]:
 
 
 def agent_source(parts: Iterable[Part], *, java: bool = True) -> str:
-    """One script source: [Java bridge] + protocol.js + javahooks.js + each part, with file
-    markers. Without the bridge, javahooks.js reports Java parts as unavailable."""
+    """One script source: [Java bridge] + protocol.js + the Java helpers + each part, with
+    file markers. Without the bridge, Java parts are reported as unavailable."""
     files: list[Path] = []
     if java:
         files.append(java_bridge_path())
     files.append(AGENTS_DIR / PROTOCOL)
-    files.append(AGENTS_DIR / JAVA_HOOKS)
+    files.extend(AGENTS_DIR / name for name in JAVA_FILES)
     files.extend(part_path(p) for p in parts)
     chunks = []
     for path in files:

@@ -23,8 +23,9 @@ def test_unknown_hook_set_is_refused() -> None:
 def test_source_is_bridge_then_protocol_then_parts() -> None:
     source = agent_source([Part.SENSITIVE, Part.UNPIN])
     bridge = java_bridge_path().read_text(encoding="utf-8")
-    assert source.index(bridge[:200]) < source.index("protocol.js ----") < source.index(
-        "javahooks.js ----") < source.index("sensitive.js ----") < source.index("unpin.js ----")
+    order = [source.index(bridge[:200])] + [source.index(f"{name} ----") for name in (
+        "protocol.js", "javacontext.js", "javahooks.js", "sensitive.js", "unpin.js")]
+    assert order == sorted(order)
     assert "network.js ----" not in source
     assert (AGENTS_DIR / "unpin.js").read_text(encoding="utf-8") in source
 

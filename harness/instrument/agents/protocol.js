@@ -1,9 +1,9 @@
 /*
  * protocol.js: the message protocol every agent part shares.
  *
- * Loaded first (after frida-tools' Java bridge, when a part needs Java), then javahooks.js,
- * then the parts the profile asks for (sensitive.js, network.js, unpin.js), into one script
- * per app session. Parts register themselves with Lab.register({name, native, java}).
+ * Loaded first (after frida-tools' Java bridge, when a part needs Java), then javacontext.js
+ * and javahooks.js, then the parts the profile asks for (sensitive.js, network.js, unpin.js),
+ * into one script per app session. Parts register themselves with Lab.register({name, native, java}).
  *
  * Messages to the host, all through send():
  *   {type: "batch", seq, events: [event or row ...], dropped, defs?}   events buffered here,
