@@ -141,6 +141,36 @@ def test_java_stacks_and_threads_are_the_same_through_jvmti_and_jni(
         "android.telephony.TelephonyManager.getImei", "android.location.LocationManager.getLastKnownLocation"}
 
 
+@pytest.mark.parametrize("mode", ["jvmti", "jni"])
+def test_concurrent_threads_keep_their_own_names_and_stacks(
+    tmp_path: Path, jvm_app: Callable[..., Any], mode: str
+) -> None:
+    """Three threads in the hooks at once, one renaming itself: every event carries the name
+    its thread had and the stack of its own call site (no mix-up in the shared caches)."""
+    from harness.instrument import AgentOptions
+
+    app = jvm_app("threads", IMEI)
+    with Instrumentation("local", SERIAL, tmp_path, ["sensitive"],
+                         options=AgentOptions(fast_java=mode == "jvmti")) as inst:
+        info = inst.attach("com.vendor.analytics", app.pid)
+        assert info.installed["javaStacks"] == mode
+        assert _wait_for(lambda: inst.flush() and len({r.get("thread") for r in _records(
+            inst.hooks_path) if r["type"] == "hook:event"}) >= 4, 30)
+    reads = [r for r in _records(tmp_path / "hooks.jsonl") if r["type"] == "hook:event"]
+    expected = {
+        "worker-0": ("android.telephony.TelephonyManager.getImei", "Tracker.workerRead("),
+        "worker-1": ("android.telephony.TelephonyManager.getSubscriberId", "Tracker.otherRead("),
+        "worker-2": ("android.telephony.TelephonyManager.getImei", "Tracker.workerRead("),
+        "renamed-2": ("android.telephony.TelephonyManager.getImei", "Tracker.workerRead("),
+    }
+    assert {r["thread"] for r in reads} == set(expected)
+    for read in reads:
+        api, caller = expected[read["thread"]]
+        assert read["api"] == api and read["stack"][0].startswith(api + "(")
+        assert read["stack"][1].startswith("com.vendor.analytics." + caller), read
+        assert read["value"] == (IMEI if api.endswith("getImei") else "310260000000000")
+
+
 def test_hot_method_losses_are_counted_not_silent(tmp_path: Path, jvm_app: Callable[..., Any]) -> None:
     app = jvm_app("hot", IMEI)
     assert app.stdout is not None and app.stdout.readline().startswith("calls ")

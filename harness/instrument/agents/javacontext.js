@@ -22,8 +22,11 @@ Object.assign(Lab, (function () {
   const stackRefs = [];  /* CModule stack id -> ref (an interned id, or the frames inline) */
   const threadValues = [];  /* interned id -> name */
   const stackValues = [];  /* interned id -> frames */
+  /* takeRefs' result. Set at its very end: the JNI path lets other threads run JavaScript
+   * while it calls into the JVM, and they use takeRefs too. */
   let refThread = null;
   let refStack = null;
+  let emptyStack;  /* the ref of [] (stackDepth 0) */
 
   /* Raw JNI handles for the Thread.getStackTrace path: no wrappers. */
   function helpers(env) {
@@ -132,17 +135,18 @@ Object.assign(Lab, (function () {
       const state = Memory.alloc(64);
       const key = Memory.alloc(8 + 16 * 1024);
       const module = new CModule(config.javaSitesCModule, { lab_sites: state, lab_sites_key: key });
-      /* JVMTI may raise the JVM's own signals (safepoint polls): let the JVM handle them. */
-      const propagate = { exceptions: "propagate" };
-      const open = new NativeFunction(module.lab_sites_open, "int", ["pointer"], propagate);
+      /* JVMTI may raise the JVM's own signals (safepoint polls): let the JVM handle them.
+       * Exclusive: the JavaScript lock stays held, so one thread at a time is in the module. */
+      const options = { exceptions: "propagate", scheduling: "exclusive" };
+      const open = new NativeFunction(module.lab_sites_open, "int", ["pointer"], options);
       if (open(Java.vm.handle) !== 0) {
         return null;
       }
       const handle = {
         memory: [state, key, module],
-        take: new NativeFunction(module.lab_sites_take, "double", ["int"], propagate),
-        name: new NativeFunction(module.lab_sites_thread_name, "pointer", ["uint"], propagate),
-        close: new NativeFunction(module.lab_sites_close, "void", [], propagate),
+        take: new NativeFunction(module.lab_sites_take, "double", ["int"], options),
+        name: new NativeFunction(module.lab_sites_thread_name, "pointer", ["uint"], options),
+        close: new NativeFunction(module.lab_sites_close, "void", [], options),
       };
       Script.bindWeak(handle, function () { handle.close(); });
       return handle;
@@ -180,30 +184,34 @@ Object.assign(Lab, (function () {
       sites = openSites();
     }
     const packed = sites === null ? -1 : sites.take(withStack ? 1 : 0);
+    let thread;
+    let stack;
     if (packed < 0) {
       const context = slowContext(env || Java.vm.getEnv(), true, true);
-      refThread = internThread(context.thread);
-      refStack = internStack(context.stack);
-      return;
-    }
-    const t = Math.floor(packed / TWO_24);
-    const s = packed - t * TWO_24;
-    refThread = threadRefs[t];
-    if (refThread === undefined || t === 0) {
-      refThread = t === 0 ? internThread(slowContext(env || Java.vm.getEnv(), true, false).thread)
-        : (threadRefs[t] = internThread(modifiedUtf8(sites.name(t))));
-    }
-    if (!withStack) {
-      refStack = internStack([]);
-      return;
-    }
-    refStack = stackRefs[s];
-    if (refStack === undefined || s === 0) {
-      refStack = internStack(slowContext(env || Java.vm.getEnv(), false, true).stack);
-      if (s !== 0) {
-        stackRefs[s] = refStack;
+      thread = internThread(context.thread);
+      stack = internStack(context.stack);
+    } else {
+      const t = Math.floor(packed / TWO_24);
+      const s = packed - t * TWO_24;
+      thread = threadRefs[t];
+      if (t === 0) {
+        thread = internThread(slowContext(env || Java.vm.getEnv(), true, false).thread);
+      } else if (thread === undefined) {
+        thread = threadRefs[t] = internThread(modifiedUtf8(sites.name(t)));
+      }
+      if (!withStack && emptyStack === undefined) {
+        emptyStack = internStack([]);
+      }
+      stack = withStack ? stackRefs[s] : emptyStack;
+      if (stack === undefined || (withStack && s === 0)) {
+        stack = internStack(slowContext(env || Java.vm.getEnv(), false, true).stack);
+        if (s !== 0) {
+          stackRefs[s] = stack;
+        }
       }
     }
+    refThread = thread;
+    refStack = stack;
   }
 
   /* A hook event of `site` (Lab.site) as a row: [site, ts, value, thread, stack(, extra)]. */
