@@ -10,13 +10,15 @@
  *
  * Only the agent's JavaScript calls in here, under its lock. CModule data is not writable:
  * the state and the key buffer are memory the agent allocates (lab_sites, lab_sites_key).
- * Tables are capped; past the cap an id of 0 tells the agent to send the value inline.
+ * Tables are capped (count, and bytes for stacks); past a cap an id of 0 tells the agent to
+ * identify the value the slow way.
  */
 #include <glib.h>
 #include <string.h>
 
 #define LAB_MAX_FRAMES 1024
 #define LAB_MAX_STACKS 16384
+#define LAB_MAX_STACK_BYTES (8 * 1024 * 1024)  /* keys' memory */
 #define LAB_MAX_THREADS 4096
 #define LAB_JNI_VERSION_1_6 0x00010006
 #define LAB_JVMTI_VERSION_1_2 0x30010200
@@ -59,6 +61,7 @@ struct _LabSites {
   GHashTable * stacks;   /* LabStack -> id */
   GHashTable * threads;  /* name -> id */
   GPtrArray * names;     /* id -> name (index 0 unused) */
+  gsize stack_bytes;     /* memory held by the stacks' keys */
 };
 
 extern LabSites lab_sites;
@@ -154,8 +157,9 @@ lab_stack_id (void)
   if (found != NULL)
     return GPOINTER_TO_UINT (found);
   id = g_hash_table_size (lab_stacks) + 1;
-  if (id > LAB_MAX_STACKS)
+  if (id > LAB_MAX_STACKS || lab_sites.stack_bytes + sizeof (LabStack) + size > LAB_MAX_STACK_BYTES)
     return 0;
+  lab_sites.stack_bytes += sizeof (LabStack) + size;
   copy = g_malloc (sizeof (LabStack) + size);
   memcpy (copy, key, sizeof (LabStack) + size);
   g_hash_table_insert (lab_stacks, copy, GUINT_TO_POINTER (id));

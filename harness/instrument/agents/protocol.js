@@ -29,7 +29,7 @@ const Lab = (function () {
   const FLUSH_MS = 50;
   const WINDOW = 64;
   const MAX_PENDING = 20000;
-  const MAX_INTERNED = 16384;  /* definitions per kind; past that, values travel inline */
+  const MAX_INTERNED = 4096;  /* definitions per kind; past that, values travel inline */
 
   const config = {
     stackDepth: 24,
