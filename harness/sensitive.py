@@ -203,17 +203,11 @@ class Scanner:
         content_encoding: str | None = None,
     ) -> ScanResult:
         result = ScanResult()
-        if url:
-            raw_url = url.encode("utf-8", "surrogateescape")
-            result.findings += self.scan_text(raw_url, "url")
-            if b"%" in raw_url or b"+" in raw_url:  # values URL-encoded after their own encoding
-                unquoted = unquote_to_bytes(raw_url.replace(b"+", b" "))
-                url_findings = {(f.type, f.id) for f in result.findings}
-                result.findings += [
-                    f for f in self.scan_text(unquoted, "url", ("url",), patterns=False)
-                    if (f.type, f.id) not in url_findings
-                ]
+        # the URL and every header and cookie value: one text, one pass
         parts: list[tuple[str, bytes]] = []
+        raw_url = url.encode("utf-8", "surrogateescape") if url else b""
+        if raw_url:
+            parts.append(("url", raw_url))
         for name, value in headers:
             lname = _safe_name(name.lower())
             raw = value.encode("utf-8", "surrogateescape")
@@ -225,14 +219,21 @@ class Scanner:
                 parts.append((f"header:{lname}", raw))
         if parts:
             result.findings += self._scan_parts(parts)
+        if b"%" in raw_url or b"+" in raw_url:  # values URL-encoded after their own encoding
+            unquoted = unquote_to_bytes(raw_url.replace(b"+", b" "))
+            url_findings = {(f.type, f.id) for f in result.findings if f.where == "url"}
+            result.findings += [
+                f for f in self.scan_text(unquoted, "url", ("url",), patterns=False)
+                if (f.type, f.id) not in url_findings
+            ]
         if body:
             self._scan_body(body, content_type or "", content_encoding, "body", result)
         result.findings = _dedupe(result.findings)
         return result
 
     def _scan_parts(self, parts: list[tuple[str, bytes]]) -> list[Finding]:
-        """All header and cookie values in one pass (joined by newlines), each finding
-        mapped back to the value it is in."""
+        """The URL and all header and cookie values in one pass (joined by newlines),
+        each finding mapped back to the value it is in."""
         joined = b"\n".join(raw for _, raw in parts)
         starts, position = [], 0
         for _, raw in parts:
