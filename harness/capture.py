@@ -88,7 +88,10 @@ class JsonlWriter:
     def __init__(self, path: Path):
         self.path = path
         self._lock = threading.Lock()
-        self._fh = io.TextIOWrapper(open_private_append(path), encoding="utf-8")
+        # A lone surrogate (a URL path with invalid UTF-8, read by mitmproxy with
+        # surrogateescape; a Java string) cannot be UTF-8: written as its JSON escape
+        # (\udcff), which reads back as the same string, instead of losing the record.
+        self._fh = io.TextIOWrapper(open_private_append(path), encoding="utf-8", errors="backslashreplace")
         self.count = 0
 
     def write(self, record: dict[str, Any]) -> None:

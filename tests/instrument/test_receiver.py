@@ -119,3 +119,15 @@ def test_rows_resolve_through_their_session_dictionary(tmp_path: Path) -> None:
     assert records[0] == {**records[1], "ts": 1.0}  # a row and an object: the same record
     stats = sink.stats()
     assert (stats.events, stats.records, stats.dropped_agent) == (2, 3, 2)
+
+
+def test_a_java_string_with_a_lone_surrogate_is_recorded(tmp_path: Path) -> None:
+    writer = JsonlWriter(tmp_path / "hooks.jsonl")
+    sink = HookSink(writer)
+    odd = {**_event(0), "value": "clip\ud83dboard"}  # half a UTF-16 pair: legal in Java, not in UTF-8
+    sink.submit_batch(ORIGIN, [odd, _event(1)], 0, lambda: None)
+    assert sink.drain(5)
+    sink.close()
+    writer.close()
+    records = list(iter_jsonl(tmp_path / "hooks.jsonl"))
+    assert [r["value"] for r in records] == ["clip\ud83dboard", "356938035643809"]
