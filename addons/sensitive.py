@@ -143,33 +143,42 @@ class Sensitive:
             content_encoding=request.headers.get("content-encoding"),
         )
         streamed = stream.findings if isinstance(stream, StreamScan) else []
-        if body is not None and len(body) >= THREAD_BYTES:
-            # mitmproxy awaits what a hook returns: this flow waits for its scan, the others go on
-            return self._scan_off_loop(flow, scan, streamed)
-        result = scan()
-        self._record(flow, result.findings + streamed, result.notes)
-        return None
+        return self._scan(scan, body, lambda r: self._record(flow, r.findings + streamed, r.notes))
 
-    async def _scan_off_loop(self, flow: http.HTTPFlow, scan: Callable[[], ScanResult], streamed: list[Finding]) -> None:
-        result = await asyncio.to_thread(scan)
-        self._record(flow, result.findings + streamed, result.notes)
-
-    def response(self, flow: http.HTTPFlow) -> None:
+    def response(self, flow: http.HTTPFlow) -> Coroutine[Any, Any, None] | None:
         if self.scanner is None or not ctx.options.audit_scan_responses or flow.response is None:
-            return
+            return None
         if flow.response.stream:
-            return
+            return None
         body = flow.response.raw_content
         if body is not None and len(body) > self.max_body:
             add_note(audit_of(flow), f"response body truncated for scanning: first {self.max_body} of {len(body)} bytes")
             body = body[: self.max_body]
-        result = self.scanner.scan_message(
+        scan = functools.partial(
+            self.scanner.scan_message,
             body=body,
             content_type=flow.response.headers.get("content-type"),
             content_encoding=flow.response.headers.get("content-encoding"),
         )
-        findings = [replace(f, where=f"response:{f.where}") for f in result.findings]
-        self._record(flow, findings, [f"response {note}" for note in result.notes])
+
+        def finish(result: ScanResult) -> None:
+            findings = [replace(f, where=f"response:{f.where}") for f in result.findings]
+            self._record(flow, findings, [f"response {note}" for note in result.notes])
+
+        return self._scan(scan, body, finish)
+
+    def _scan(
+        self, scan: Callable[[], ScanResult], body: bytes | None, finish: Callable[[ScanResult], None]
+    ) -> Coroutine[Any, Any, None] | None:
+        """Scan here, or a large body on a worker thread: mitmproxy awaits what a hook
+        returns, so that flow waits for its scan while the others go on."""
+        if body is not None and len(body) >= THREAD_BYTES:
+            return self._scan_off_loop(scan, finish)
+        finish(scan())
+        return None
+
+    async def _scan_off_loop(self, scan: Callable[[], ScanResult], finish: Callable[[ScanResult], None]) -> None:
+        finish(await asyncio.to_thread(scan))
 
     def websocket_message(self, flow: http.HTTPFlow) -> None:
         if self.scanner is None or flow.websocket is None or not flow.websocket.messages:

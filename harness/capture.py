@@ -53,6 +53,11 @@ FLOW_FIELDS = (
 HOOK_FIELDS = ("ts", "device", "package", "pid", "api", "category", "value", "stack")
 
 
+def json_line(value: Any) -> str:
+    """One record as the compact JSON of a JSON-lines file (no newline)."""
+    return json.dumps(value, separators=(",", ":"), default=str, ensure_ascii=False)
+
+
 def make_private_dir(path: Path) -> Path:
     """Create a folder readable by its owner only: captures hold real device identifiers."""
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -95,7 +100,7 @@ class JsonlWriter:
         self.count = 0
 
     def write(self, record: dict[str, Any]) -> None:
-        line = json.dumps(record, separators=(",", ":"), default=str, ensure_ascii=False)
+        line = json_line(record)
         with self._lock:
             if self._fh.closed:
                 return
@@ -105,8 +110,7 @@ class JsonlWriter:
 
     def write_many(self, records: list[dict[str, Any]]) -> None:
         self.write_lines(
-            "".join(json.dumps(r, separators=(",", ":"), default=str, ensure_ascii=False) + "\n"
-                    for r in records),
+            "".join(json_line(r) + "\n" for r in records),
             len(records),
         )
 

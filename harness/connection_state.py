@@ -34,13 +34,22 @@ class ConnectionStates:
         self._pem_size = certificates
 
     def state(self, conn: connection.Connection) -> dict[str, Any]:
-        plan = self._plans.get(type(conn))
-        if plan is None:
-            plan = self._plans[type(conn)] = self._compile_class(type(conn))
+        plan = self._plan(conn)
         try:
             return {name: convert(getattr(conn, name)) for name, convert in plan}
         except (TypeError, ValueError, AttributeError):
             return conn.get_state()  # an invalid value: mitmproxy's own walk says what is wrong
+
+    def signature(self, conn: connection.Connection) -> tuple[Any, ...]:
+        """Every saved field's value (lists copied): equal signatures, equal states."""
+        values = [getattr(conn, name) for name, _ in self._plan(conn)]
+        return (type(conn), *[tuple(v) if type(v) is list else v for v in values])
+
+    def _plan(self, conn: connection.Connection) -> tuple[tuple[str, Converter], ...]:
+        plan = self._plans.get(type(conn))
+        if plan is None:
+            plan = self._plans[type(conn)] = self._compile_class(type(conn))
+        return plan
 
     def _pem(self, cert: certs.Cert) -> bytes:
         cached = self._pems.get(id(cert))

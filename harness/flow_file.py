@@ -19,7 +19,6 @@ The output is checked against mitmproxy's encoder in the tests; `mitmweb -r` rea
 
 from __future__ import annotations
 
-import dataclasses
 from collections import OrderedDict
 from typing import Any, BinaryIO
 
@@ -125,12 +124,11 @@ class FastFlowWriter:
         self.fo = fo
         self._size = connections
         self._connections: OrderedDict[str, tuple[tuple[Any, ...], Encoded]] = OrderedDict()
-        self._fields: dict[type, tuple[str, ...]] = {}
         self._states = ConnectionStates()
 
     def add(self, flow: mflow.Flow) -> None:
         chunks = self.chunks(flow)
-        if len(chunks) > 1 and any(len(chunk) >= _BIG for chunk in chunks):
+        if len(chunks) > 1 and max(map(len, chunks)) >= _BIG:
             self.fo.writelines(chunks)  # a large body among them: written as it is, not copied
         else:
             self.fo.write(b"".join(chunks))  # one write beats a hundred small ones five times
@@ -171,7 +169,7 @@ class FastFlowWriter:
         return out
 
     def _connection(self, conn: connection.Connection) -> Encoded:
-        signature = self._signature(conn)
+        signature = self._states.signature(conn)
         cached = self._connections.get(conn.id)
         if cached is not None and cached[0] == signature:
             self._connections.move_to_end(conn.id)
@@ -182,14 +180,3 @@ class FastFlowWriter:
         if len(self._connections) > self._size:
             self._connections.popitem(last=False)
         return encoded
-
-    def _signature(self, conn: connection.Connection) -> tuple[Any, ...]:
-        """Every serialised field's value (lists copied): equal signatures, equal state."""
-        names = self._fields.get(type(conn))
-        if names is None:
-            names = tuple(
-                f.name for f in dataclasses.fields(conn) if f.metadata.get("serialize", True) is not False
-            )
-            self._fields[type(conn)] = names
-        values = [getattr(conn, name) for name in names]
-        return (type(conn), *[tuple(v) if type(v) is list else v for v in values])

@@ -3,8 +3,9 @@
 The needles are built once per run from canaries.json (device identifiers and planted
 values, see docs/architecture.md) in every form and encoding (`harness.encodings`) and
 compiled into one Aho-Corasick automaton (ahocorasick_rs: Rust's aho-corasick, a DFA
-reading some 300+ MB/s), so a text is read once whatever the number of needles. Patterns catch identifiers the canaries do not list (another IMEI, an e-mail
-address, a MAC); they run over the same texts with a size cap.
+reading some 300+ MB/s), so a text is read once whatever the number of needles.
+Patterns catch identifiers the canaries do not list (another IMEI, an e-mail address,
+a MAC); they run over the same texts with a size cap.
 
 A finding says what (type, id: the canary id or `pattern:<name>`), where (`url`,
 `header:<name>`, `cookie:<name>`, `body`, `body:$.json.path`, `body:<form field>`,
@@ -263,6 +264,7 @@ class Scanner:
             flat
             or "proto" in ctype
             or "grpc" in ctype
+            # `b"\\" in` is a memchr; a two-byte `in` reads a 1 MB body in ~1 ms
             or ("json" in ctype and b"\\" in data and (b"\\u" in data or b"\\/" in data))
             or ("x-www-form-urlencoded" in ctype and b"%" in data)
         ):

@@ -4,15 +4,13 @@ Frida calls `on_message` on its own thread. Batches go into a bounded queue cons
 one writer thread, which enriches each event with device, package and pid (compact rows
 through their session's `Dictionary`, binary records through `format_lines`), writes the
 batch's lines at once through `JsonlWriter`, and then acknowledges the batch to the agent
-(the agent keeps at
-most a window of unacknowledged batches, so a slow disk makes it drop and count events
-instead of growing). A full queue drops the batch and counts it; every loss, in the agent
-or here, becomes a `hook:dropped` record with the count.
+(the agent keeps at most a window of unacknowledged batches, so a slow disk makes it
+drop and count events instead of growing). A full queue drops the batch and counts it;
+every loss, in the agent or here, becomes a `hook:dropped` record with the count.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import queue
 import threading
@@ -21,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.capture import JsonlWriter
+from harness.capture import JsonlWriter, json_line
 from harness.instrument.records import RecordBatch, format_lines
 from harness.instrument.rows import Dictionary, format_events
 
@@ -146,8 +144,7 @@ class HookSink:
             text = format_events(events, dictionary, lambda event: self._enrich(origin, event))
         lines = len(events)
         if dropped:
-            text += json.dumps(self.dropped_record(origin, dropped, "agent"), separators=(",", ":"),
-                               ensure_ascii=False) + "\n"
+            text += json_line(self.dropped_record(origin, dropped, "agent")) + "\n"
             lines += 1
         try:
             if lines:

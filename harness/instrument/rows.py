@@ -11,17 +11,14 @@ session's device, package and pid, the same records as `HookSink._enrich` + JSON
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from json.encoder import encode_basestring  # type: ignore[attr-defined]  # C, ensure_ascii=False
 from typing import TYPE_CHECKING, Any
 
+from harness.capture import json_line
+
 if TYPE_CHECKING:
     from harness.instrument.receiver import Origin
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), default=str, ensure_ascii=False)
 
 
 class Dictionary:
@@ -30,8 +27,8 @@ class Dictionary:
     def __init__(self, origin: Origin):
         self.origin = origin
         self._origin_json = (
-            ',"device":' + _json(origin.device) + ',"package":' + _json(origin.package)
-            + ',"pid":' + _json(origin.pid)
+            ',"device":' + json_line(origin.device) + ',"package":' + json_line(origin.package)
+            + ',"pid":' + json_line(origin.pid)
         )
         self.sites: dict[int, tuple[str, str]] = {}  # id -> (after ts, after stack)
         self.threads: dict[int, str] = {}  # id -> JSON
@@ -50,14 +47,14 @@ class Dictionary:
             if kind == "site" and isinstance(value, list) and len(value) == 3:
                 type_, api, category = value
                 self.sites[key] = (
-                    self._origin_json + ',"api":' + _json(api) + ',"category":' + _json(category)
+                    self._origin_json + ',"api":' + json_line(api) + ',"category":' + json_line(category)
                     + ',"value":',
-                    ',"type":' + _json(type_) + ',"thread":',
+                    ',"type":' + json_line(type_) + ',"thread":',
                 )
             elif kind == "thread" and (value is None or isinstance(value, str)):
-                self.threads[key] = _json(value)
+                self.threads[key] = json_line(value)
             elif kind == "stack" and isinstance(value, list):
-                self.stacks[key] = _json(value)
+                self.stacks[key] = json_line(value)
             else:
                 bad += 1
         return bad
@@ -70,7 +67,7 @@ class Dictionary:
         try:
             after_ts, after_stack = self.sites[site]
             stack_json = self.stacks[stack] if type(stack) is int else (
-                _json(stack) if isinstance(stack, list) else None)
+                json_line(stack) if isinstance(stack, list) else None)
             thread_json = self.threads[thread] if type(thread) is int else (
                 "null" if thread is None else encode_basestring(thread) if isinstance(thread, str)
                 else None)
@@ -78,12 +75,12 @@ class Dictionary:
             return None
         if stack_json is None or thread_json is None or type(ts) not in (int, float):
             return None
-        value_json = encode_basestring(value) if type(value) is str else _json(value)
+        value_json = encode_basestring(value) if type(value) is str else json_line(value)
         extra = ""
         if len(row) == 6:
             if not isinstance(row[5], dict):
                 return None
-            extra = _json(row[5])[1:-1]
+            extra = json_line(row[5])[1:-1]
             if extra:
                 extra = "," + extra
         return ('{"ts":' + repr(ts) + after_ts + value_json + ',"stack":' + stack_json + after_stack
@@ -102,5 +99,5 @@ def format_events(
             if line is not None:
                 out.append(line)
                 continue
-        out.append(_json(enrich(event)) + "\n")
+        out.append(json_line(enrich(event)) + "\n")
     return "".join(out)

@@ -62,6 +62,12 @@ def test_a_large_body_is_scanned_on_a_worker_thread(canaries_file: Path) -> None
         asyncio.run(pending)  # mitmproxy awaits what a hook returns
         assert ("imei", "body", "plain") in {(f["id"], f["where"], f["encoding"]) for f in flow.metadata["audit"]["findings"]}
         assert addon.request(request_flow("/small", b"imei=" + IMEI.encode())) is None  # small: scanned in place
+        tctx.configure(addon, audit_scan_responses=True)
+        flow = tflow.tflow(resp=tutils.tresp(content=body))
+        pending = addon.response(flow)
+        assert pending is not None
+        asyncio.run(pending)
+        assert ("imei", "response:body") in {(f["id"], f["where"]) for f in flow.metadata["audit"]["findings"]}
 
 
 def test_clean_request_has_no_findings(addon_ctx) -> None:
