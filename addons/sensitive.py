@@ -43,6 +43,14 @@ def parse_scanner(canaries: str, patterns: bool) -> Scanner:
         raise ValueError(str(e)) from e
 
 
+def header_value(fields: tuple[tuple[bytes, bytes], ...], name: bytes) -> str | None:
+    """`headers.get(name)` read straight off the raw fields (a header sent twice: its
+    values joined by ", ", as mitmproxy does); a lookup through `Headers` costs more than
+    scanning the header."""
+    values = [value for key, value in fields if key.lower() == name]
+    return b", ".join(values).decode("utf-8", "surrogateescape") if values else None
+
+
 class StreamScan:
     """A body streamed through (`message.stream`): each chunk is scanned with the tail
     of the previous one, and passed on unchanged."""
@@ -101,7 +109,7 @@ class Sensitive:
     # -- streaming large bodies ---------------------------------------------------------
 
     def _too_large(self, message: http.Message) -> bool:
-        length = message.headers.get("content-length", "")
+        length = header_value(message.headers.fields, b"content-length") or ""
         return bool(message.stream) or (length.isdigit() and int(length) > self.max_body)
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
@@ -134,13 +142,14 @@ class Sensitive:
             if body is not None and len(body) > self.max_body:
                 add_note(audit, f"request body truncated for scanning: first {self.max_body} of {len(body)} bytes")
                 body = body[: self.max_body]
+        fields = request.headers.fields  # the headers as sent: not decoded only to be encoded again
         scan = functools.partial(
             self.scanner.scan_message,
             url=request.pretty_url,
-            headers=list(request.headers.items(multi=True)),
+            headers=fields,
             body=body,
-            content_type=request.headers.get("content-type"),
-            content_encoding=request.headers.get("content-encoding"),
+            content_type=header_value(fields, b"content-type"),
+            content_encoding=header_value(fields, b"content-encoding"),
         )
         streamed = stream.findings if isinstance(stream, StreamScan) else []
         return self._scan(scan, body, lambda r: self._record(flow, r.findings + streamed, r.notes))
@@ -154,11 +163,12 @@ class Sensitive:
         if body is not None and len(body) > self.max_body:
             add_note(audit_of(flow), f"response body truncated for scanning: first {self.max_body} of {len(body)} bytes")
             body = body[: self.max_body]
+        fields = flow.response.headers.fields
         scan = functools.partial(
             self.scanner.scan_message,
             body=body,
-            content_type=flow.response.headers.get("content-type"),
-            content_encoding=flow.response.headers.get("content-encoding"),
+            content_type=header_value(fields, b"content-type"),
+            content_encoding=header_value(fields, b"content-encoding"),
         )
 
         def finish(result: ScanResult) -> None:

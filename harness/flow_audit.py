@@ -136,15 +136,16 @@ def flow_record(flow: mflow.Flow, device: str | None = None) -> dict[str, Any]:
     ts_start, ts_end = _timestamps(flow)
     client = flow.client_conn
     server_address = flow.server_conn.address
+    connected = connected_ip(flow)
     record: dict[str, Any] = {
         "id": flow.id,
         "ts_start": ts_start,
         "ts_end": ts_end,
         "device": audit.get("device") or device,
         "client_ip": str(client.peername[0]) if client.peername else None,
-        "host": audit.get("host", flow_host(flow)),
+        "host": audit["host"] if "host" in audit else flow_host(flow),
         "sni": clean_host(client.sni),
-        "server_ip": audit.get("server_ip", audit.get("world_ip") or connected_ip(flow)),
+        "server_ip": audit["server_ip"] if "server_ip" in audit else audit.get("world_ip") or connected,
         "server_port": audit.get("server_port", audit.get("world_port") or (server_address[1] if server_address else None)),
         "scheme": None,
         "method": None,
@@ -167,7 +168,7 @@ def flow_record(flow: mflow.Flow, device: str | None = None) -> dict[str, Any]:
         "notes": list(audit.get("notes", [])),
         "error": flow.error.msg if flow.error else flow.server_conn.error,
         "geo_label": audit.get("geo_label"),
-        "connected_ip": connected_ip(flow),
+        "connected_ip": connected,
     }
     if isinstance(flow, http.HTTPFlow):
         request = flow.request

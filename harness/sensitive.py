@@ -198,7 +198,7 @@ class Scanner:
         self,
         *,
         url: str | None = None,
-        headers: Iterable[tuple[str, str]] = (),
+        headers: Iterable[tuple[str | bytes, str | bytes]] = (),
         body: bytes | None = None,
         content_type: str | None = None,
         content_encoding: str | None = None,
@@ -209,9 +209,11 @@ class Scanner:
         raw_url = url.encode("utf-8", "surrogateescape") if url else b""
         if raw_url:
             parts.append(("url", raw_url))
-        for name, value in headers:
+        for name, value in headers:  # text, or bytes as sent (mitmproxy's `headers.fields`)
+            if type(name) is bytes:
+                name = name.decode("utf-8", "surrogateescape")
             lname = _safe_name(name.lower())
-            raw = value.encode("utf-8", "surrogateescape")
+            raw = value if type(value) is bytes else value.encode("utf-8", "surrogateescape")
             if lname == "cookie":
                 for cookie in raw.split(b";"):
                     key, _, val = cookie.strip().partition(b"=")

@@ -8,12 +8,13 @@ import hashlib
 import json
 from pathlib import Path
 
+import brotli
 import pytest
-from mitmproxy import exceptions
+from mitmproxy import exceptions, http
 from mitmproxy.test import taddons, tflow, tutils
 from servers import IMEI
 
-from addons.sensitive import THREAD_BYTES, Sensitive, StreamScan
+from addons.sensitive import THREAD_BYTES, Sensitive, StreamScan, header_value
 
 
 @pytest.fixture
@@ -49,6 +50,28 @@ def test_request_findings(addon_ctx, path: str, body: bytes, headers: dict, expe
     audit = flow.metadata["audit"]
     assert expected in {(f["id"], f["where"], f["encoding"]) for f in audit["findings"]}
     assert "sensitive_data" in audit["flags"]
+
+
+def test_header_value_reads_the_raw_fields_as_headers_get_does() -> None:
+    headers = http.Headers([
+        (b"Content-Type", b"application/json"), (b"content-encoding", b"gzip"), (b"CONTENT-ENCODING", b"br"),
+        (b"X-Caf\xc3\xa9", b"\xff\xfe"),
+    ])
+    for name in ("content-type", "content-encoding", "x-caf\u00e9", "content-length"):
+        assert header_value(headers.fields, name.encode()) == headers.get(name)
+    assert header_value(headers.fields, b"content-encoding") == "gzip, br"
+
+
+def test_codings_sent_as_two_headers_are_both_undone(addon_ctx) -> None:
+    addon, _ = addon_ctx
+    body = brotli.compress(gzip.compress(json.dumps({"device": IMEI}).encode()))
+    flow = request_flow("/", body)
+    flow.request.headers.add("Content-Encoding", "gzip")
+    flow.request.headers.add("content-encoding", "br")
+    flow.request.headers["Content-Type"] = "application/json"
+    addon.request(flow)
+    found = {(f["id"], f["where"], f["encoding"]) for f in flow.metadata["audit"]["findings"]}
+    assert ("imei", "body:$.device", "gzip+br") in found
 
 
 def test_a_large_body_is_scanned_on_a_worker_thread(canaries_file: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import io
 
 import pytest
@@ -64,6 +65,23 @@ def test_mitmproxy_reads_what_we_write() -> None:
     assert [f.id for f in read] == [f.id for f in flows]
     assert read[0].metadata["audit"]["host"] == "ünïcode.example"
     assert read[1].request.content == flows[1].request.content
+
+
+class Level(enum.IntEnum):
+    HIGH = 2
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"a": [None, True, False, 0, -7, 2**70, 1.5, float("inf"), "ü", b"\xff", Level.HIGH]},
+        ((b"host", b"x"), (b"k", "text"), (b"big", b"v" * 5000), (b"a", b"b", b"c"), ("s", b"t")),
+        {"h": ((b"Accept", b"*/*"),), "nested": {"l": [[b"x", b"y"], (1, 2.0)], "e": {}, "t": ()}},
+        [b"w" * 4095, b"w" * 4096, {"k": b"w" * 4096}],
+    ],
+)
+def test_scalars_pairs_and_containers_as_mitmproxy_writes_them(value) -> None:
+    assert dumps(value) == tnetstring.dumps(value)
 
 
 @pytest.mark.parametrize("value", [object(), {1.5j: 1}, [set()]])
