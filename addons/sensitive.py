@@ -145,7 +145,7 @@ class Sensitive:
         fields = request.headers.fields  # the headers as sent: not decoded only to be encoded again
         scan = functools.partial(
             self.scanner.scan_message,
-            url=request.pretty_url,
+            url=request.url,  # the Host header is scanned if it names another host than this
             headers=fields,
             body=body,
             content_type=header_value(fields, b"content-type"),

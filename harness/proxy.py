@@ -26,11 +26,7 @@ from typing import Any, ClassVar
 from mitmproxy import exceptions, options
 from mitmproxy.tools.dump import DumpMaster
 
-from addons.clientguard import ClientGuard
-from addons.containment import Containment
-from addons.destinations import Destinations
-from addons.flowlog import FlowLog
-from addons.sensitive import Sensitive
+from addons.audit import Audit
 from harness.config import LabConfig, NetworkMode
 from harness.errors import ProxyError
 
@@ -244,10 +240,7 @@ class Proxy:
     async def _serve(self) -> None:
         opts = options.Options()
         master = DumpMaster(opts, with_termlog=False, with_dumper=False)
-        master.addons.add(
-            ClientGuard(), Containment(), Destinations(), Sensitive(),
-            FlowLog(on_record=self.stats.record), _Ready(self),
-        )
+        master.addons.add(Audit.standard(on_record=self.stats.record), _Ready(self))
         opts.update(**self.mitm_options())
         opts.update(**self.audit_options())
         self._master = master

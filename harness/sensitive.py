@@ -16,6 +16,7 @@ A finding says what (type, id: the canary id or `pattern:<name>`), where (`url`,
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -218,7 +219,10 @@ class Scanner:
                 for cookie in raw.split(b";"):
                     key, _, val = cookie.strip().partition(b"=")
                     parts.append((f"cookie:{_safe_name(key.decode('latin-1'))}", val))
-            elif lname not in ("content-length", "content-type", "content-encoding", "host"):
+            elif lname == "host":  # the URL's own host, unless the header names another
+                if raw.lower() not in raw_url.lower():
+                    parts.append(("header:host", raw))
+            elif lname not in ("content-length", "content-type", "content-encoding"):
                 parts.append((f"header:{lname}", raw))
         if parts:
             result.findings += self._scan_parts(parts)
@@ -302,6 +306,7 @@ class Scanner:
 _UNPRINTABLE = re.compile(r"[^\x21-\x7e]")
 
 
+@functools.lru_cache(maxsize=4096)  # the same few header names, flow after flow
 def _safe_name(name: str) -> str:
     """Names from hostile traffic end up in reports: printable, bounded."""
     return _UNPRINTABLE.sub("?", name[:64])

@@ -1,4 +1,5 @@
-"""Each addon loads alone in the real mitmdump (`mitmdump -s addons/<name>.py`)."""
+"""Each addon loads alone in the real mitmdump (`mitmdump -s addons/<name>.py`), and all
+of them as one (`addons/audit.py`)."""
 
 from __future__ import annotations
 
@@ -93,6 +94,19 @@ def test_containment_alone_refuses_hosts_outside_the_zone(workdir: Path, http_se
     assert http_server.seen[-1].headers["Host"] == "inside.example"
 
 
+def test_all_addons_as_one(workdir: Path, http_server: Server, canaries_file: Path) -> None:
+    capture = workdir / "audit-capture"
+    url = f"http://127.0.0.6:{http_server.port}/all?imei={IMEI}"
+    output, rc = run_mitmdump(
+        workdir, "audit", ["audit_jurisdiction=IN", f"audit_canaries={canaries_file}", f"audit_capture_dir={capture}"], url,
+    )
+    assert rc == 0, output
+    assert "destination 127.0.0.6 (127.0.0.6) loopback" in output and "imei in url (plain)" in output
+    (record,) = list(iter_jsonl(capture / "flows.jsonl"))
+    assert record["url"] == url and {"sensitive_data", "cleartext"} <= set(record["flags"])
+    assert "Traceback" not in output
+
+
 @pytest.mark.parametrize(
     ("addon", "option", "message"),
     [
@@ -101,6 +115,7 @@ def test_containment_alone_refuses_hosts_outside_the_zone(workdir: Path, http_se
         ("containment", "audit_zone=/nonexistent/zone.json", "cannot read"),
         ("sensitive", "audit_canaries=/nonexistent/canaries.json", "cannot read"),
         ("clientguard", "audit_client_allowlist=not-a-cidr", "not a CIDR"),
+        ("audit", "audit_jurisdiction=XX", "not an ISO 3166"),
     ],
 )
 def test_bad_options_are_clear_errors(workdir: Path, http_server: Server, addon: str, option: str, message: str) -> None:

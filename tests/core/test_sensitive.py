@@ -251,3 +251,16 @@ def test_a_planted_contacts_number_is_contact_data_not_the_handsets_phone(scanne
     result = scanner.scan_message(body=b'{"n": "+919811122233"}', content_type="application/json")
     canary = [f for f in result.findings if f.id == "contact-1"]
     assert canary and {f.type for f in canary} == {"contact"}
+
+
+@pytest.mark.parametrize(
+    ("url", "host", "expected"),
+    [
+        (f"http://{IMEI}.t.example/p", f"{IMEI}.t.example", {"url"}),  # the URL's own host: once
+        (f"http://{IMEI}.t.example:8080/p", f"{IMEI.upper()}.T.EXAMPLE:8080", {"url"}),
+        ("http://10.0.0.7/p", f"{IMEI}.t.example", {"header:host"}),  # another host than the URL's
+    ],
+)
+def test_the_host_header_is_scanned_when_it_names_another_host(scanner: Scanner, url, host, expected) -> None:
+    found = scanner.scan_message(url=url, headers=[(b"Host", host.encode())]).findings
+    assert {f.where for f in found if f.id == "imei"} == expected
