@@ -58,13 +58,23 @@ def emit(value: Any, out: list[bytes]) -> int:
                 size += emit(k, out) + emit(v, out)
                 continue
             key = k.encode("utf8")
-            item = _scalar(v)
+            vkind = type(v)  # the commonest values inline: a call each costs more than the encoding
+            if vkind is str:
+                data = v.encode("utf8")
+                item = b"%d:%s;%d:%s;" % (len(key), key, len(data), data)
+            elif vkind is bytes and len(v) < _BIG:
+                item = b"%d:%s;%d:%s," % (len(key), key, len(v), v)
+            elif v is None:
+                item = b"%d:%s;0:~" % (len(key), key)
+            else:
+                item = _scalar(v)
+                if item is not None:
+                    item = b"%d:%s;%s" % (len(key), key, item)
             if item is None:  # the key, then the value's chunks
                 item = b"%d:%s;" % (len(key), key)
                 out.append(item)
                 size += len(item) + emit(v, out)
             else:  # key and value in one chunk
-                item = b"%d:%s;%s" % (len(key), key, item)
                 out.append(item)
                 size += len(item)
         return _close(out, at, size, b"}")
