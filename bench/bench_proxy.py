@@ -204,8 +204,10 @@ def main() -> None:
                         wall.setdefault((kind, name), []).append(clients[kind].post(url, bodies[name], count))
                         cpu.setdefault((kind, name), []).append(cpu_seconds(pid) - before)
         finally:
-            for kind, (proc, _) in proxies.items():
+            for kind in kinds:
                 clients[kind].close()
+            time.sleep(0.5)  # the proxies see their clients go and close those connections first
+            for kind, (proc, _) in proxies.items():
                 if kind == "mitmdump":
                     proc.terminate()
                 else:
@@ -221,7 +223,7 @@ def main() -> None:
         per = {kind: sum(cpu[(kind, name)]) / (count * slices) * 1000 for kind in kinds}
         print(f"   {name} posts: plain {rate['plain']:.0f} {unit}, plain saving flows {rate['plain-save']:.0f} {unit}, "
               f"mitmdump {rate['mitmdump']:.0f} {unit}, audited {rate['audit']:.0f} {unit}")
-        for base in ("plain", "mitmdump"):
+        for base in ("plain", "plain-save", "mitmdump"):
             # throughput ratio audited/base = time base / time audited
             ratios = [b / a for a, b in zip(wall[("audit", name)], wall[(base, name)], strict=True)]
             low, high = quartiles(ratios)
