@@ -306,10 +306,14 @@ class Scanner:
 _UNPRINTABLE = re.compile(r"[^\x21-\x7e]")
 
 
-@functools.lru_cache(maxsize=4096)  # the same few header names, flow after flow
 def _safe_name(name: str) -> str:
     """Names from hostile traffic end up in reports: printable, bounded."""
-    return _UNPRINTABLE.sub("?", name[:64])
+    return _printable(name[:64])
+
+
+@functools.lru_cache(maxsize=4096)  # the same few header names, flow after flow; keys of 64 at most
+def _printable(text: str) -> str:
+    return _UNPRINTABLE.sub("?", text)
 
 
 def _looks_like_json(data: bytes) -> bool:

@@ -264,3 +264,11 @@ def test_a_planted_contacts_number_is_contact_data_not_the_handsets_phone(scanne
 def test_the_host_header_is_scanned_when_it_names_another_host(scanner: Scanner, url, host, expected) -> None:
     found = scanner.scan_message(url=url, headers=[(b"Host", host.encode())]).findings
     assert {f.where for f in found if f.id == "imei"} == expected
+
+
+def test_hostile_header_and_cookie_names_are_printable_and_bounded(scanner: Scanner) -> None:
+    name = "X-\x1b[31m" + "n" * 100_000
+    cookie = "c\u202e" + "k" * 100_000
+    found = scanner.scan_message(headers=[(name.encode(), IMEI.encode()), ("Cookie", f"{cookie}={IMEI}")]).findings
+    wheres = {f.where for f in found if f.id == "imei"}
+    assert wheres == {"header:x-?[31m" + "n" * 57, "cookie:c???" + "k" * 60}  # U+202E is three bytes
