@@ -104,9 +104,8 @@ def pretty_url(request: http.Request) -> str:
         if not header:
             return request.url
         host, port = request.host, request.port
-        if _is_own_host(header, host) and port == (url.default_port(request.scheme) or 443):
-            return request.url
-        if _is_own_host_port(header, host, port):
+        on_default_port = port == (url.default_port(request.scheme) or 443)
+        if (_is_own_host(header, host) and on_default_port) or _is_own_host_port(header, host, port):
             return request.url
     return request.pretty_url
 

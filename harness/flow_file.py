@@ -45,8 +45,8 @@ def emit(value: Any, out: list[bytes]) -> int:
     A large body is appended as it is, never copied into a bigger string: the chunks are
     written to the file one after the other (copying a 1 MB body costs more than the
     whole encoding of a small flow). Inside a dict or list, a scalar (and a header's
-    pair of bytes) is encoded in place: a flow has some eighty values, and a call each
-    was a third of the cost."""
+    pair of bytes) becomes one chunk, with its key in a dict, without recursing: a flow
+    has some eighty values."""
     kind = type(value)
     if kind is dict:
         at = len(out)
@@ -58,23 +58,13 @@ def emit(value: Any, out: list[bytes]) -> int:
                 size += emit(k, out) + emit(v, out)
                 continue
             key = k.encode("utf8")
-            vkind = type(v)  # the commonest values inline: a call each costs more than the encoding
-            if vkind is str:
-                data = v.encode("utf8")
-                item = b"%d:%s;%d:%s;" % (len(key), key, len(data), data)
-            elif vkind is bytes and len(v) < _BIG:
-                item = b"%d:%s;%d:%s," % (len(key), key, len(v), v)
-            elif v is None:
-                item = b"%d:%s;0:~" % (len(key), key)
-            else:
-                item = _scalar(v)
-                if item is not None:
-                    item = b"%d:%s;%s" % (len(key), key, item)
+            item = _scalar(v)
             if item is None:  # the key, then the value's chunks
                 item = b"%d:%s;" % (len(key), key)
                 out.append(item)
                 size += len(item) + emit(v, out)
             else:  # key and value in one chunk
+                item = b"%d:%s;%s" % (len(key), key, item)
                 out.append(item)
                 size += len(item)
         return _close(out, at, size, b"}")
