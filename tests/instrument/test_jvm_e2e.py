@@ -117,6 +117,35 @@ def test_imei_read_is_traced_with_package_pid_api_and_calling_class(
     assert stats.dropped == 0 and stats.sessions == {"com.vendor.analytics": "detached"}
 
 
+def test_a_hooked_call_that_throws_is_recorded_and_the_app_gets_its_exception(
+    tmp_path: Path, jvm_app: Callable[..., Any]
+) -> None:
+    with socket.socket() as probe:  # a port nothing listens on: connect() is refused
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    app = jvm_app("read", IMEI, "127.0.0.1", str(closed))
+    lines: list[str] = []
+    assert app.stdout is not None
+    threading.Thread(target=lambda: lines.extend(iter(app.stdout.readline, "")), daemon=True).start()
+    with Instrumentation("local", SERIAL, tmp_path, ["network"]) as inst:
+        inst.attach("com.vendor.analytics", app.pid)
+
+        def threw() -> list[dict[str, Any]]:
+            inst.flush()
+            return [r for r in _records(inst.hooks_path)
+                    if r["api"] == "java.net.Socket.connect" and "threw" in r.get("note", "")]
+
+        assert _wait_for(lambda: bool(threw()))
+        seen = len(lines)
+        assert _wait_for(lambda: len(lines) > seen + 2)  # calls made with the hook in place
+    record = threw()[0]
+    assert "ConnectException" in record["note"] and record["port"] == closed
+    # the app got the original exception back (had the hook swallowed it, the next call,
+    # getOutputStream on an unconnected socket, would fail with "Socket is not connected")
+    assert all("java.net.ConnectException" in line for line in lines[seen:] if "send failed" in line), lines[seen:]
+    assert any("send failed" in line for line in lines[seen:])
+
+
 def test_java_stacks_and_threads_are_the_same_through_jvmti_and_jni(
     tmp_path: Path, jvm_app: Callable[..., Any]
 ) -> None:

@@ -72,24 +72,23 @@ Object.assign(Lab, (function () {
     overloads.forEach(function (overload) {
       overload.implementation = function () {
         let ret;
+        let threw = false;
+        let thrown = null;
         try {
           ret = overload.apply(this, arguments);
         } catch (error) {
-          if (Lab.enabled) {
-            try {
-              onCall(api, undefined, arguments, this, error);
-            } catch (e) {
-              Lab.reportOnce("hook:error", api, e.stack || String(e));
-            }
-          }
-          throw error;
+          threw = true; // recorded with the call, then rethrown to the app
+          thrown = error;
         }
         if (Lab.enabled) {
           try {
-            onCall(api, ret, arguments, this, null);
+            onCall(api, ret, arguments, this, thrown);
           } catch (e) {
             Lab.reportOnce("hook:error", api, e.stack || String(e));
           }
+        }
+        if (threw) {
+          throw thrown;
         }
         return ret;
       };
