@@ -22,14 +22,20 @@ from urllib.parse import parse_qsl
 import brotli
 import zstandard
 
+from harness.multimatch import SINGLE, Matcher
+
 MAX_DECODED = 64 * 1024 * 1024  # a decompression bomb stops here
-# base64 (standard and URL-safe) characters -> "A", padding stays "=", anything else " "
-_B64_SHAPE = bytes(
-    0x41 if chr(b).isascii() and (chr(b).isalnum() or chr(b) in "+/_-") else 0x3D if b == 0x3D else 0x20
-    for b in range(256)
-)
-_B64_MIN_RUN = b"A" * 24
-_B64_TAIL = re.compile(rb"A*={0,2}")
+# Runs of base64 characters (standard and URL-safe) 24 or longer: whether there is one
+# (Hyperscan reads a bare bounded repeat at GB/s), then where each starts (the end of its
+# first 24) and where it ends, each matched once per run (some 800 MB/s on JSON).
+# Compiled once, immutable; each thread scans with its own scratch.
+_B64_CHARS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-"
+_B64_RUN_ANY = Matcher([rb"[A-Za-z0-9+/_-]{24}"], flags=[SINGLE])
+_B64_RUN_START, _B64_RUN_END = 0, 1
+_B64_RUN_EDGES = Matcher([
+    rb"(?:\A|[^A-Za-z0-9+/_-])[A-Za-z0-9+/_-]{24}",
+    rb"[A-Za-z0-9+/_-]{24}(?:[^A-Za-z0-9+/_-]|\z)",
+])
 _HEX_DASH = b"0123456789abcdefABCDEF-"
 _GZIP_MAGIC = b"\x1f\x8b"
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -98,6 +104,14 @@ def content_decode(data: bytes, content_encoding: str | None, limit: int = MAX_D
     return result
 
 
+def may_expand(data: bytes, content_encoding: str | None) -> bool:
+    """Whether decoding may make the body larger: a content encoding, or gzip or zstd
+    magic bytes (see `sniff_compressed`)."""
+    if content_encoding and content_encoding.strip().lower() != "identity":
+        return True
+    return data.startswith(_GZIP_MAGIC) or data.startswith(_ZSTD_MAGIC)
+
+
 def sniff_compressed(data: bytes, limit: int = MAX_DECODED) -> tuple[bytes, str] | None:
     """gzip or zstd recognised by magic bytes (bodies sent without a Content-Encoding)."""
     for magic, coding in ((_GZIP_MAGIC, "gzip"), (_ZSTD_MAGIC, "zstd")):
@@ -142,15 +156,20 @@ def base64_blobs(data: bytes, limit: int = 256) -> Iterator[tuple[int, bytes, tu
 
 def _b64_runs(data: bytes) -> list[tuple[int, int]]:
     """[start, end) of runs of base64 characters at least 24 long, with their padding
-    (what `[A-Za-z0-9+/_-]{24,}={0,2}` finds, read at C speed: the text is mapped to its
-    shape once and the runs found with `bytes.find`)."""
-    shape = data.translate(_B64_SHAPE)
+    (what `[A-Za-z0-9+/_-]{24,}={0,2}` finds), read in one Hyperscan pass: a run's start
+    and its end match once each, in the text's order."""
+    if not _B64_RUN_ANY.ends(data):
+        return []
+    starts, ends = [], []
+    for edge, end in _B64_RUN_EDGES.ends(data):
+        if edge == _B64_RUN_START:
+            starts.append(end - 24)
+        else:  # the match takes the character after the run, unless the text ends there
+            ends.append(end if data[end - 1] in _B64_CHARS else end - 1)
     runs = []
-    start = shape.find(_B64_MIN_RUN)
-    while start != -1:
-        end = _B64_TAIL.match(shape, start + len(_B64_MIN_RUN)).end()  # type: ignore[union-attr]
-        runs.append((start, end))
-        start = shape.find(_B64_MIN_RUN, end)
+    for start, end in zip(starts, ends, strict=True):
+        padding = data[end : end + 2]
+        runs.append((start, end + len(padding) - len(padding.lstrip(b"="))))
     return runs
 
 

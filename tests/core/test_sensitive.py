@@ -146,6 +146,22 @@ def test_garbage_bodies_give_notes_not_errors(scanner: Scanner, body: bytes, cty
     assert any(note in n for n in result.notes), result.notes
 
 
+@pytest.mark.parametrize(
+    ("body", "noted"),
+    [
+        (b' {"a": 1} \n', False),
+        ('{"name": "Zoë"}'.encode(), False),  # UTF-8 beyond ASCII
+        (b'{"a": "\xe9"}', True),  # Latin-1, not UTF-8
+        (b"[1, 2", True),
+        (b"not json", True),
+        (b"   ", True),
+    ],
+)
+def test_a_body_declared_json_that_is_not_gets_a_note(scanner: Scanner, body: bytes, noted: bool) -> None:
+    result = scanner.scan_message(body=body, content_type="application/json")
+    assert any("declared JSON but is not" in n for n in result.notes) == noted
+
+
 def test_gzip_bomb_is_bounded() -> None:
     small = Scanner(parse_canaries(CANARIES), max_decoded=1024 * 1024)
     bomb = gzip.compress(b"\0" * (8 * 1024 * 1024))
