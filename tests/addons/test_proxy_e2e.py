@@ -3,9 +3,11 @@ over HTTP/1.1, HTTP/2 and HTTPS against local servers."""
 
 from __future__ import annotations
 
+import base64
 import gzip
 import hashlib
 import json
+import random
 import shutil
 import ssl
 import subprocess
@@ -16,6 +18,7 @@ import httpx
 import pytest
 from servers import IMEI, Server, TestCA, wait_for
 
+from addons.sensitive import THREAD_BYTES_COMPRESSED
 from harness.capture import FLOWS_JSONL, FLOWS_MITM
 from harness.config import LabConfig
 from harness.proxy import Proxy
@@ -133,11 +136,14 @@ def test_garbage_bodies_are_recorded_with_a_note(
 
 def test_a_large_buffered_body_is_scanned_off_the_event_loop(proxy: Proxy, flows: Path, http_server: Server) -> None:
     url = f"http://127.0.0.6:{http_server.port}/upload"
-    body = json.dumps({"blob": "z" * 600_000, "device": {"imei": IMEI}}).encode()  # > THREAD_BYTES, < max body
+    blob = base64.b64encode(random.Random(6).randbytes(400_000)).decode()  # does not compress much
+    body = gzip.compress(json.dumps({"blob": blob, "device": {"imei": IMEI}}).encode())
+    assert THREAD_BYTES_COMPRESSED <= len(body) < 1024 * 1024  # a worker thread's, < max body
     with httpx.Client(proxy=proxy.url, trust_env=False, timeout=60) as client:
-        assert client.post(url, content=body, headers={"Content-Type": "application/json"}).text == "ok"
+        headers = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
+        assert client.post(url, content=body, headers=headers).text == "ok"
     record = wait_for(flows, lambda r: r["url"] == url)
-    assert {"type": "imei", "id": "imei", "where": "body:$.device.imei", "encoding": "plain", "offset": 0} in record["findings"]
+    assert {"type": "imei", "id": "imei", "where": "body:$.device.imei", "encoding": "gzip", "offset": 0} in record["findings"]
     assert "sensitive_data" in record["flags"]
     assert record["request_bytes"] == len(body)
 

@@ -14,7 +14,13 @@ from mitmproxy import exceptions, http
 from mitmproxy.test import taddons, tflow, tutils
 from servers import IMEI
 
-from addons.sensitive import THREAD_BYTES, Sensitive, StreamScan, header_value
+from addons.sensitive import (
+    THREAD_BYTES,
+    THREAD_BYTES_COMPRESSED,
+    Sensitive,
+    StreamScan,
+    header_value,
+)
 
 
 @pytest.fixture
@@ -91,6 +97,35 @@ def test_a_large_body_is_scanned_on_a_worker_thread(canaries_file: Path) -> None
         assert pending is not None
         asyncio.run(pending)
         assert ("imei", "response:body") in {(f["id"], f["where"]) for f in flow.metadata["audit"]["findings"]}
+
+
+def _payload(size: int) -> bytes:
+    return b"x" * size + f"&imei={IMEI}".encode()
+
+
+@pytest.mark.parametrize(
+    ("body", "encoding", "threaded"),
+    [
+        (_payload(THREAD_BYTES - 100), None, False),  # as sent: scanned faster than mitmproxy reads it
+        (gzip.compress(_payload(THREAD_BYTES_COMPRESSED), compresslevel=0), "gzip", True),  # may grow
+        (gzip.compress(_payload(THREAD_BYTES_COMPRESSED), compresslevel=0), None, True),  # gzip by its magic
+        (_payload(THREAD_BYTES_COMPRESSED), "identity", False),
+        (gzip.compress(_payload(1000)), "gzip", False),
+    ],
+)
+def test_which_bodies_go_to_the_worker_thread(canaries_file: Path, body: bytes, encoding: str | None,
+                                              threaded: bool) -> None:
+    addon = Sensitive()
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, audit_canaries=str(canaries_file))
+        flow = request_flow("/upload", body)
+        if encoding:
+            flow.request.headers["content-encoding"] = encoding
+        pending = addon.request(flow)
+        assert (pending is not None) == threaded
+        if pending is not None:
+            asyncio.run(pending)
+        assert "imei" in {f["id"] for f in flow.metadata["audit"]["findings"]}
 
 
 def test_clean_request_has_no_findings(addon_ctx) -> None:
