@@ -63,8 +63,12 @@ def test_vendor_imei_read_is_traced_and_a_killed_app_is_recorded(virtual_handset
         assert read["api"].startswith("android.telephony.TelephonyManager.get")
         assert any(frame.startswith("com.vendor.analytics.Tracker.") for frame in read["stack"]), read["stack"]
         # the same send reads android_id (a static Settings.Secure call) and the advertising id
-        values = {e["category"]: e["value"] for e in _events(inst, package="com.vendor.weather",
-                                                            type="hook:event")}
+        # (they may come in the agent's next batch)
+        def read_values() -> dict[str, Any]:
+            return {e["category"]: e["value"] for e in _events(inst, package="com.vendor.weather", type="hook:event")}
+
+        _wait_for(lambda: {"android_id", "advertising_id"} <= read_values().keys(), 15)
+        values = read_values()
         assert values.get("android_id") == "9f2c41a7d3e8b056", values
         assert values.get("advertising_id") == "2b7e1d6c-3f0a-4c58-9e4b-1a2d3c4e5f60", values
 
