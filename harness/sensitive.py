@@ -262,6 +262,9 @@ class Scanner:
                     self._scan_body(content, part_type or "", None, f"{where}:{name}", result)
                 return
         flat = self.scan_text(data, where, chain)
+        if self.patterns and len(data) > self.pattern_max_bytes:
+            result.notes.append(f"{where}: identifier patterns checked on the first {self.pattern_max_bytes} "
+                                f"of {len(data)} bytes (canaries on all of them)")
         leaves = None
         if (
             flat

@@ -162,6 +162,17 @@ def test_a_body_declared_json_that_is_not_gets_a_note(scanner: Scanner, body: by
     assert any("declared JSON but is not" in n for n in result.notes) == noted
 
 
+def test_a_body_beyond_the_pattern_window_says_so() -> None:
+    scanner = Scanner(parse_canaries(CANARIES), pattern_max_bytes=1024)
+    body = b"x" * 2000 + b" other imei 356938035643809 " + IMEI.encode()
+    result = scanner.scan_message(body=body, content_type="text/plain")
+    assert any("patterns checked on the first 1024 of 2043 bytes" in n for n in result.notes), result.notes
+    assert ("imei", "body", "plain") in _ids(result)  # the canary: anywhere
+    assert not any(f.id == "pattern:imei" for f in result.findings)  # the other IMEI: beyond the window
+    short = scanner.scan_message(body=body[:1024], content_type="text/plain")
+    assert not any("patterns checked" in n for n in short.notes)
+
+
 def test_gzip_bomb_is_bounded() -> None:
     small = Scanner(parse_canaries(CANARIES), max_decoded=1024 * 1024)
     bomb = gzip.compress(b"\0" * (8 * 1024 * 1024))
