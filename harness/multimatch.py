@@ -12,6 +12,7 @@ through the binding's literal mode, which measures them with strlen (a NUL would
 
 from __future__ import annotations
 
+import operator
 import threading
 from collections.abc import Sequence
 
@@ -19,6 +20,7 @@ import hyperscan
 
 CASELESS = hyperscan.HS_FLAG_CASELESS
 SINGLE = hyperscan.HS_FLAG_SINGLEMATCH  # an expression's first match only
+_END = operator.itemgetter(1)
 
 
 class MatcherError(ValueError):
@@ -62,6 +64,9 @@ class Matcher:
             found.append((index, end))
 
         self._database.scan(data, match_event_handler=on_match, scratch=self._scratch())
+        # Hyperscan does not promise the order of its matches; sorting a list already in
+        # order costs one comparison per match
+        found.sort(key=_END)
         return found
 
     def _scratch(self) -> hyperscan.Scratch:
