@@ -136,7 +136,8 @@ def _naive_macs(data: bytes) -> list[tuple[str, int, bytes]]:
             start, end = m.span(1)
             edges = data[start - 1 : start] + data[end : end + 1]
             value = m.group(1)
-            if not any(byte in _HEX + b":-" for byte in edges) and value[:2] * 6 not in (b"000000", b"ffffff"):
+            digits = value.lower().replace(sep, b"")
+            if not any(byte in _HEX + b":-" for byte in edges) and digits not in (b"0" * 12, b"f" * 12):
                 found.append(("mac", start, value))
     return sorted(found, key=lambda item: item[1])
 
@@ -182,7 +183,8 @@ def _shape_text(rng: random.Random) -> bytes:
         else:
             out.append(rng.choice(pieces))
     # one of each, whatever the draw glued together
-    return b"".join(out) + (b" 3c:5a:b4:01:02:03 imsi=404450123456789 android_id=9774d56d682e549c "
+    return b"".join(out) + (b" 3c:5a:b4:01:02:03 FF:ff:FF:ff:FF:ff 00-00-00-00-00-00 imsi=404450123456789 "
+                            b"android_id=9774d56d682e549c "
                             b"adid=38400000-8cf0-11bd-b23e-10b96e40000d " + b"QUJD" * 8 + b"==")
 
 
