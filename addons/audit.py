@@ -9,8 +9,8 @@ a context manager and two generators per visit: some 2 µs each, whether the add
 the hook or not. Five addons cost a quarter of what their work costs. Here the hooks
 are looked up once, and an event reaches only the addons that have it.
 
-An addon's exception is caught and logged with its traceback, as mitmproxy's own
-`safecall` does, and the next addon still runs: a bug in the scanner must not keep
+An addon's exception is caught and logged with its traceback by mitmproxy's own
+`safecall`, and the next addon still runs: a bug in the scanner must not keep
 flowlog from recording the flow. A hook may return an awaitable (the scanner does for
 a large body): it is awaited before the next addon runs, as mitmproxy would.
 """
@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import functools
 import inspect
-import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from mitmproxy import exceptions, hooks
+from mitmproxy import hooks
+from mitmproxy.addonmanager import safecall
 from mitmproxy.proxy import layers, server_hooks  # noqa: F401 - they define their hooks in hooks.all_hooks
 
 from addons.clientguard import ClientGuard
@@ -31,8 +31,6 @@ from addons.containment import Containment
 from addons.destinations import Destinations
 from addons.flowlog import FlowLog, RecordCallback
 from addons.sensitive import Sensitive
-
-logger = logging.getLogger(__name__)
 
 Hook = Callable[..., Any]
 
@@ -87,10 +85,12 @@ def _call(hook: Hook, args: tuple[Any, ...]) -> Awaitable[Any] | None:
     """Call a hook; what it returns to be awaited, or None."""
     try:
         result = hook(*args)
-    except (exceptions.AddonHalt, exceptions.OptionsError):
-        raise
-    except Exception as e:  # one addon's bug: logged, and the next addon runs
-        logger.error("Addon error: %s", e, exc_info=True)
+    except Exception:
+        # mitmproxy's own policy, only when something went wrong (a context manager
+        # around every call would cost more than the call): AddonHalt and OptionsError
+        # go on, anything else is logged and the next addon runs
+        with safecall():
+            raise
         return None
     return result if result is not None and inspect.isawaitable(result) else None
 
@@ -104,12 +104,8 @@ async def _finish(pending: Awaitable[Any], rest: Sequence[Hook], args: tuple[Any
 
 
 async def _settle(pending: Awaitable[Any]) -> None:
-    try:
+    with safecall():
         await pending
-    except (exceptions.AddonHalt, exceptions.OptionsError):
-        raise
-    except Exception as e:
-        logger.error("Addon error: %s", e, exc_info=True)
 
 
 addons = [Audit.standard()]

@@ -47,7 +47,7 @@ class Calls:
 def test_an_addon_error_is_logged_and_the_next_addon_still_runs(caplog: pytest.LogCaptureFixture) -> None:
     log: list[str] = []
     chain = Audit(Calls(log, "first"), Calls(log, "broken", fail=True), Calls(log, "last"))
-    with caplog.at_level(logging.ERROR, logger="addons.audit"):
+    with caplog.at_level(logging.ERROR, logger="mitmproxy.addonmanager"):
         assert chain.response(tflow.tflow(resp=True)) is None
     assert log == ["first", "last"]
     assert "broken broke" in caplog.text and "Traceback" in caplog.text
@@ -58,7 +58,7 @@ def test_an_awaited_hook_finishes_before_the_next_addon_runs(caplog: pytest.LogC
     chain = Audit(Calls(log, "a"), Calls(log, "slow", wait=True), Calls(log, "broken", fail=True), Calls(log, "z"))
     pending = chain.response(tflow.tflow(resp=True))
     assert log == ["a"] and pending is not None
-    with caplog.at_level(logging.ERROR, logger="addons.audit"):
+    with caplog.at_level(logging.ERROR, logger="mitmproxy.addonmanager"):
         asyncio.run(pending)
     assert log == ["a", "slow", "z"]
     assert "broken broke" in caplog.text
@@ -116,7 +116,7 @@ def test_a_broken_scanner_does_not_lose_the_flow(
 
         sensitive.scanner.scan_message = broken
         flow = tflow.tflow(resp=True)
-        with caplog.at_level(logging.ERROR, logger="addons.audit"):
+        with caplog.at_level(logging.ERROR, logger="mitmproxy.addonmanager"):
             chain.request(flow)
             chain.response(flow)
         chain.done()
