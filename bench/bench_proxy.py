@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -155,18 +156,7 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def median(values: list[float]) -> float:
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
-
-
-def quartiles(values: list[float]) -> tuple[float, float]:
-    ordered = sorted(values)
-    return ordered[len(ordered) // 4], ordered[(3 * len(ordered)) // 4]
-
-
-# (body, requests per slice, slices): a slice takes a few tenths of a second per proxy
+# body -> (requests per slice, slices): a slice takes a few tenths of a second per proxy
 SLICES = {"2kb": (100, 24), "1mb": (8, 12)}
 
 
@@ -225,9 +215,9 @@ def main() -> None:
         for base in ("plain", "plain-save", "mitmdump"):
             # throughput ratio audited/base = time base / time audited
             ratios = [b / a for a, b in zip(wall[("audit", name)], wall[(base, name)], strict=True)]
-            low, high = quartiles(ratios)
+            low, _, high = statistics.quantiles(ratios, n=4)
             print(f"   {name} ratio audited/{base}: throughput {total[base] / total['audit']:.2f} over {slices} slices "
-                  f"(target >= 0.85; slices: median {median(ratios):.2f}, middle half {low:.2f}-{high:.2f}), "
+                  f"(target >= 0.85; slices: median {statistics.median(ratios):.2f}, middle half {low:.2f}-{high:.2f}), "
                   f"proxy CPU per request {per[base] / per['audit']:.2f}")
         print(f"   {name} proxy CPU per request: " + ", ".join(f"{kind} {per[kind]:.2f} ms" for kind in kinds))
     print(f"   (load average {load_avg:.1f} on {os.cpu_count()} cores: wall figures are noisy under load)")
