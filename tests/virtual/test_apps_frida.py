@@ -55,8 +55,11 @@ class Hooked:
     def close(self) -> None:
         if self.session.is_detached:
             return
-        self.script.unload()
-        self.session.detach()
+        try:
+            self.script.unload()
+            self.session.detach()
+        except frida.InvalidOperationError:  # the process was killed: frida had not noticed yet
+            pass
 
 
 @pytest.fixture
@@ -102,6 +105,16 @@ def test_java_hook_on_getimei_sees_every_call_and_its_value(apps, plain_proxy, h
     assert frames[i + 1] == "com.vendor.analytics.Tracker.read"
 
 
+# Frida's HotSpot backend can deadlock the JVM when a hook goes in while app code runs
+# JIT-compiled (frida/frida#1996, #3330; ART, on a phone, is another backend). Seen with
+# gdb: the app's thread waits in VMThread::execute for an inline-cache refill, the VM
+# thread in SafepointSynchronize::begin for a safepoint that never comes. With the app
+# sending back to back it wedged one install in four to eight; this test failed once in
+# some fifteen full runs. It says nothing of the app's pinning, so a wedged app is
+# started again and hooked again, at most twice.
+HOOK_ATTEMPTS = 3
+
+
 def test_hooking_certificate_pinner_check_unpins_the_app(apps, internet, tmp_path, hooked):
     mitm = Mitm(tmp_path / "mitm", internet, LOOPBACK)
     try:
@@ -110,13 +123,21 @@ def test_hooking_certificate_pinner_check_unpins_the_app(apps, internet, tmp_pat
         state, runner = apps([{"name": "com.vendor.bank", "behaviours": behaviours}], loopback=LOOPBACK)
         state.add_system_ca(mitm.ca_pem)
         state.settings["global"]["http_proxy"] = f"127.0.0.1:{mitm.port}"
-        pid = runner.start("com.vendor.bank")
-        assert wait_for(lambda: "api.bank.example" in mitm.recorder.tls_failures, 30)
-        assert not mitm.recorder.flows
-        h = hooked(pid)
-        assert h.script.exports_sync.unpin() >= 1
-        assert wait_for(lambda: any(f.request.pretty_host == "api.bank.example" for f in mitm.recorder.flows),
-                        30), (h.events, h.errors, runner.log_path.read_text()[-2000:])
+        wedged: list[str] = []
+        for _ in range(HOOK_ATTEMPTS):
+            refused = len(mitm.recorder.tls_failures)
+            pid = runner.start("com.vendor.bank")
+            assert wait_for(lambda n=refused: "api.bank.example" in mitm.recorder.tls_failures[n:], 30)  # pinned
+            assert not mitm.recorder.flows
+            h = hooked(pid)
+            assert h.script.exports_sync.unpin() >= 1
+            if wait_for(lambda: any(f.request.pretty_host == "api.bank.example" for f in mitm.recorder.flows), 20):
+                break
+            wedged.append(runner.log_path.read_text()[-600:])
+            runner.stop("com.vendor.bank")  # SIGTERM, SIGKILL after a grace period
+            h.close()
+        else:
+            pytest.fail(f"no request got through after unpinning, {HOOK_ATTEMPTS} times: {wedged}")
         assert any(e.get("value") == "api.bank.example" for e in h.events)
     finally:
         mitm.close()
