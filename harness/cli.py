@@ -97,7 +97,7 @@ def devices(as_json: bool, lab_path: Path) -> None:
 def prepare(serial: str | None, out: Path | None, profile_path: Path | None, proxy_port: int | None,
             ca_path: Path | None, ca_store: str, no_canaries: bool, no_frida: bool, as_json: bool,
             lab_path: Path) -> None:
-    """Prepare a handset (proxy, CA, frida-server, canaries), journaling every change."""
+    """Prepare a handset (CA, proxy, frida-server, canaries), journaling every change."""
     from harness.config import load_lab, load_profile
     from harness.devices import device_entry, open_device
     from harness.devices import prepare as prepare_handset

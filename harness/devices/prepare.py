@@ -1,7 +1,8 @@
 """Prepare a handset for a run, journaling every change before making it.
 
-Order: DeviceInfo and identifiers (read only), then proxy + reverse forward, CA, the
-profile's apps (install, grant/revoke), frida-server, canaries. A handset lost midway
+Order: DeviceInfo and identifiers (read only), then the CA, proxy + reverse forward (no
+client goes through the proxy before it can trust it), the profile's apps (install,
+grant/revoke), frida-server, canaries. A handset lost midway
 raises DeviceLostError naming what was done; its journal stays for `lab restore`. Any
 other failure undoes what was done so far, then re-raises.
 """
@@ -102,10 +103,12 @@ def _steps(prepared: Prepared, handset: Handset, lab: LabConfig, profile: Profil
            entry: DeviceEntry | None, ca_store: str, canaries: bool, frida: bool) -> None:
     journal, info = prepared.journal, prepared.info
     prepared.identifiers = read_identifiers(handset, info.sdk, info.rooted)
-    if proxy_port is not None:
-        set_proxy(handset, journal, proxy_port)
+    # the CA before the proxy: a connection made in between would go through a proxy its
+    # client does not trust yet, and be recorded as refused (tls_rejected: pinning?)
     if ca_pem is not None:
         prepared.ca_method = install_ca(handset, journal, ca_pem, info.sdk, ca_store)
+    if proxy_port is not None:
+        set_proxy(handset, journal, proxy_port)
     for target in profile.apps if profile else []:
         if target.apk is not None and not apps.is_installed(handset, target.package):
             step = journal.begin("install", package=target.package)
@@ -136,10 +139,10 @@ def after_reboot(handset: Handset, prepared: Prepared, proxy_port: int | None = 
     """Re-apply what a reboot dropped (reverse forward, CA mounts, frida-server), journaled."""
     journal = prepared.journal
     try:
+        if ca_pem is not None and prepared.ca_method in SYSTEM_METHODS:  # the CA first, as in prepare
+            install_ca(handset, journal, ca_pem, prepared.info.sdk)
         if proxy_port is not None:
             ensure_reverse(handset, journal, proxy_port)
-        if ca_pem is not None and prepared.ca_method in SYSTEM_METHODS:
-            install_ca(handset, journal, ca_pem, prepared.info.sdk)
         if prepared.frida_server_version is not None:
             restart_frida_server(handset, journal, prepared.frida_server_version)
     except DeviceLostError as e:
