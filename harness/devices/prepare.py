@@ -2,9 +2,9 @@
 
 Order: DeviceInfo and identifiers (read only), then the CA, proxy + reverse forward (no
 client goes through the proxy before it can trust it), the profile's apps (install,
-grant/revoke), frida-server, canaries. A handset lost midway
-raises DeviceLostError naming what was done; its journal stays for `lab restore`. Any
-other failure undoes what was done so far, then re-raises.
+grant/revoke), frida-server, canaries. A handset lost midway raises DeviceLostError
+naming what was done; its journal stays for `lab restore`. Any other failure undoes what
+was done so far, then re-raises.
 """
 
 from __future__ import annotations
@@ -136,7 +136,7 @@ def _write_canaries(prepared: Prepared, lab: LabConfig, capture_dir: Path | None
 
 def after_reboot(handset: Handset, prepared: Prepared, proxy_port: int | None = None,
                  ca_pem: bytes | None = None) -> None:
-    """Re-apply what a reboot dropped (reverse forward, CA mounts, frida-server), journaled."""
+    """Re-apply what a reboot dropped (CA mounts, reverse forward, frida-server), journaled."""
     journal = prepared.journal
     try:
         if ca_pem is not None and prepared.ca_method in SYSTEM_METHODS:  # the CA first, as in prepare
