@@ -1,10 +1,11 @@
 """Proxy throughput with all the audit addons vs plain mitmproxy, same machine, same run.
 
-Each proxy runs in a child process (mitmproxy allows one master per process). Three are
+Each proxy runs in a child process (mitmproxy allows one master per process). Four are
 started the same way (DumpMaster without termlog/dumper): plain, plain saving every
-flow to a file (mitmdump -w: the audited proxy writes flows.mitm too), and with the
-lab's addons; the fourth is `mitmdump` itself as a user runs it, printing a line per
-flow (to /dev/null). "plain" is the strict baseline: mitmproxy's core and nothing else.
+flow to a file (mitmdump -w: the audited proxy writes flows.mitm too), with the lab's
+addons, and with the lab's addons except the scanner (what recording and classifying cost
+without reading the bodies); the fifth is `mitmdump` itself as a user runs it, printing a
+line per flow (to /dev/null). "plain" is the strict baseline: mitmproxy's core alone.
 
 Each proxy has its own keep-alive clients, and the same requests go through each in
 turn in many short slices (this VM's speed drifts by a third from one second to the
@@ -46,6 +47,13 @@ async def main(kind, workdir):
     if kind == "audit":
         from addons.audit import Audit
         master.addons.add(Audit.standard())  # as harness.proxy.Proxy runs them
+    if kind == "unscanned":
+        from addons.audit import Audit
+        from addons.clientguard import ClientGuard
+        from addons.containment import Containment
+        from addons.destinations import Destinations
+        from addons.flowlog import FlowLog
+        master.addons.add(Audit(ClientGuard(), Containment(), Destinations(), FlowLog()))  # all but Sensitive
     class Ready:
         def running(self):
             port = master.addons.get("proxyserver").listen_addrs()[0][1]
@@ -55,10 +63,11 @@ async def main(kind, workdir):
                 stream_large_bodies="8388608")
     if kind == "plain-save":
         opts.update(save_stream_file=str(Path(workdir) / "plain.mitm"))
-    if kind == "audit":
+    if kind in ("audit", "unscanned"):
         opts.update(audit_jurisdiction="IN", audit_watchlist=["CN"], audit_allowed_domains=["*.gov.in"],
-                    audit_canaries=str(Path(workdir) / "canaries.json"),
-                    audit_capture_dir=str(Path(workdir) / "capture"), audit_device="bench")
+                    audit_capture_dir=str(Path(workdir) / kind), audit_device="bench")
+    if kind == "audit":
+        opts.update(audit_canaries=str(Path(workdir) / "canaries.json"))
     loop = asyncio.get_running_loop()
     loop.add_reader(sys.stdin, master.shutdown)  # stdin closed: stop
     await master.run()
@@ -172,7 +181,7 @@ def main() -> None:
     big = json.dumps({"events": [{"ts": 1700000000000 + i, "ev": "screen", "id": f"{i:016x}",
                                   "txt": "version build wifi locale click"} for i in range(12000)]}).encode()
     bodies = {"2kb": small, "1mb": big}
-    kinds = ("plain", "plain-save", "mitmdump", "audit")
+    kinds = ("plain", "plain-save", "mitmdump", "unscanned", "audit")
     # per load and kind, one figure per slice; each slice runs the kinds back to back,
     # starting with a different one each time
     wall: dict[tuple[str, str], list[float]] = {}
@@ -215,7 +224,8 @@ def main() -> None:
         rate = {kind: count * slices * scale / total[kind] for kind in kinds}
         per = {kind: sum(cpu[(kind, name)]) / (count * slices) * 1000 for kind in kinds}
         print(f"   {name} posts: plain {rate['plain']:.0f} {unit}, plain saving flows {rate['plain-save']:.0f} {unit}, "
-              f"mitmdump {rate['mitmdump']:.0f} {unit}, audited {rate['audit']:.0f} {unit}")
+              f"mitmdump {rate['mitmdump']:.0f} {unit}, audited without the scanner {rate['unscanned']:.0f} {unit}, "
+              f"audited {rate['audit']:.0f} {unit}")
         for base in ("plain", "plain-save", "mitmdump"):
             # throughput ratio audited/base = time base / time audited
             ratios = [b / a for a, b in zip(wall[("audit", name)], wall[(base, name)], strict=True)]
@@ -228,6 +238,10 @@ def main() -> None:
         # mitmdump records nothing: what recording alone costs, next to the audited ratio
         print(f"   {name} recording alone (plain saving flows / plain): throughput "
               f"{total['plain'] / total['plain-save']:.2f}, proxy CPU per request {per['plain'] / per['plain-save']:.2f}")
+        # the same addons except the scanner: where the audit's cost lies, recording or reading
+        print(f"   {name} audited without the scanner / mitmdump: throughput "
+              f"{total['mitmdump'] / total['unscanned']:.2f}, proxy CPU per request "
+              f"{per['mitmdump'] / per['unscanned']:.2f}")
     print(f"   (load average {load_avg:.1f} on {os.cpu_count()} cores: wall figures are noisy under load)")
 
 
