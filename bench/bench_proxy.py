@@ -12,11 +12,12 @@ turn in many short slices (this VM's speed drifts by a third from one second to 
 next: short slices, back to back, put every proxy under the same conditions). Printed:
 requests/s for 2 KB JSON posts and MB/s for 1 MB posts; the ratio audited/base of the
 total time over all slices (target >= 0.85) with the median and the middle half of the
-slices' own ratios; the proxies' own CPU time per request; and what recording alone costs
-mitmproxy (plain saving flows / plain), since the audit records every flow too (flows.mitm,
-the same format through a faster writer) and plain mitmdump records nothing. In the 1 MB
-figure every byte of a body is read for 1,600 needles, base64 runs and (the first 256 KB)
-patterns.
+slices' own ratios; the proxies' own CPU time per request, and their event loop's (main
+thread's) share of it; what recording alone costs mitmproxy (plain saving flows / plain),
+since the audit records every flow too (flows.mitm, the same format through a faster
+writer) and plain mitmdump records nothing; and the audit without its scanner against
+mitmdump. In the 1 MB figure every byte of a body is read for 1,600 needles, base64 runs
+and (the first 256 KB) patterns.
 """
 
 from __future__ import annotations
