@@ -19,8 +19,9 @@ from mitmproxy import ctx, exceptions, http, tcp, udp
 from mitmproxy import flow as mflow
 from mitmproxy.proxy import server_hooks
 
-from harness.flow_audit import add_note, audit_of, clean_host, flow_host
-from harness.zone import Zone, parse_zone
+from harness.capture import Zone, parse_zone
+from harness.names import clean_host
+from harness.proxy.verdicts import add_note, audit_of, flow_host
 
 logger = logging.getLogger(__name__)
 

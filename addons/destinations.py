@@ -18,9 +18,9 @@ from collections.abc import Sequence
 from mitmproxy import ctx, exceptions, http, tcp, tls, udp
 from mitmproxy import flow as mflow
 
-from harness.classify import DestinationPolicy, classify, parse_geo, parse_policy
-from harness.flow_audit import clean_host
 from harness.geo import GeoLocator
+from harness.names import clean_host
+from harness.proxy.classify import DestinationPolicy, classify, parse_geo, parse_policy
 
 logger = logging.getLogger(__name__)
 

@@ -29,8 +29,9 @@ from harness.capture import (
     make_private_dir,
     open_private_append,
 )
-from harness.flow_audit import audit_of, clean_host, flow_record
-from harness.flow_file import FastFlowWriter
+from harness.names import clean_host
+from harness.proxy.flow_file import FastFlowWriter
+from harness.proxy.verdicts import audit_of, flow_record
 
 logger = logging.getLogger(__name__)
 

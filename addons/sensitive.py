@@ -23,11 +23,11 @@ from typing import Any
 
 from mitmproxy import ctx, exceptions, http, tcp
 
-from harness.body_decode import MAX_DECODED, may_expand
 from harness.config import Flag
 from harness.errors import CaptureError
-from harness.flow_audit import add_flags, add_note, audit_of
+from harness.proxy.verdicts import add_flags, add_note, audit_of
 from harness.sensitive import Finding, Scanner, ScanResult
+from harness.sensitive.body_decode import MAX_DECODED, may_expand
 
 logger = logging.getLogger(__name__)
 

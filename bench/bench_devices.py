@@ -12,7 +12,7 @@ from mitmproxy.certs import CertStore
 from bench.adb_world import connected_handset
 from harness.config import LabConfig
 from harness.devices import Handset, prepare, restore
-from harness.devices.info import read_info
+from harness.devices.handset import read_info
 
 
 class CountingHandset(Handset):

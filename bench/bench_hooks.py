@@ -29,10 +29,10 @@ from harness.capture import iter_jsonl
 from harness.instrument import AgentOptions, Instrumentation
 
 ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = ROOT / "tests" / "instrument" / "fixtures"
-sys.path.insert(0, str(FIXTURES))  # the instrument tests' Java target and its helpers
+SUPPORT = ROOT / "tests"
+sys.path.insert(0, str(SUPPORT))  # tests/support: the instrument tests' Java target and its helpers
 
-from jvm_app import compile_tracker, start_tracker, stop_process  # noqa: E402
+from support.jvm_app import compile_tracker, start_tracker, stop_process  # noqa: E402
 
 MEASURE_S = 3.0
 
@@ -110,7 +110,7 @@ def bench_native(work: Path) -> None:
         print("   native: skipped (no gcc)")
         return
     binary = work / "hot_connect"
-    subprocess.run(["gcc", "-O2", "-o", str(binary), str(FIXTURES / "native" / "hot_connect.c")],
+    subprocess.run(["gcc", "-O2", "-o", str(binary), str(SUPPORT / "instrument" / "fixtures" / "native" / "hot_connect.c")],
                    check=True, capture_output=True)
     process = subprocess.Popen([str(binary)], stdout=subprocess.PIPE, text=True)
     try:

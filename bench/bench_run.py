@@ -19,7 +19,7 @@ import yaml
 
 from harness.capture import make_private_dir
 from harness.config import LabConfig
-from harness.proxy import Proxy
+from harness.proxy.master import Proxy
 from harness.virtual.internet import start_internet
 
 LAB_BIN = str(Path(sys.executable).parent / "lab")

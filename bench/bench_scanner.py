@@ -10,7 +10,7 @@ import json
 import random
 import time
 
-from harness.sensitive import Scanner, parse_canaries
+from harness.sensitive.scanner import Scanner, parse_canaries
 
 MB = 1024 * 1024
 

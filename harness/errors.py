@@ -1,6 +1,6 @@
 """The harness's error tree.
 
-Library code raises these; only the CLI boundary (`harness.cli`) turns them into a
+Library code raises these; only the CLI boundary (`harness.cli.main`) turns them into a
 one-line message and an exit code. Each class carries the exit code it maps to.
 """
 

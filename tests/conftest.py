@@ -1,4 +1,7 @@
-"""Shared pytest fixtures. Area fixtures live in tests/<area>/conftest.py."""
+"""Shared pytest fixtures. Area fixtures live in tests/<area>/conftest.py; helpers and
+the interception fixtures (a test CA, local servers) in tests/support/."""
+
+pytest_plugins = ["support.proxy_fixtures"]
 
 # --- adb server and virtual handsets (owned by the virtual handset, issue 3) ------------
 # A private adb server per test session (its own port, HOME and TMPDIR; mDNS off), and

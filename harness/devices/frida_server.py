@@ -13,11 +13,10 @@ import frida
 
 from harness.devices.handset import Handset, RootMethod
 from harness.devices.journal import Journal
+from harness.devices.paths import FRIDA_SERVER_BACKUP_PATH, FRIDA_SERVER_PATH
 from harness.devices.shellquote import W, check_int, check_path, cmd
 from harness.errors import DeviceCommandError, InstrumentError
 
-REMOTE_PATH = "/data/local/tmp/frida-server"
-BACKUP_PATH = "/data/local/tmp/frida-server.lab-backup"
 _ARCH = {"arm64-v8a": "arm64", "armeabi-v7a": "arm", "armeabi": "arm", "x86": "x86", "x86_64": "x86_64"}
 
 
@@ -54,7 +53,7 @@ def ensure_frida_server(handset: Handset, journal: Journal, binary: Path | None,
         )
     pids = running_pids(handset)
     if pids:
-        present = parse_version(handset.sh(cmd(REMOTE_PATH, W("--version")), check=False).stdout)
+        present = parse_version(handset.sh(cmd(FRIDA_SERVER_PATH, W("--version")), check=False).stdout)
         if present == expected:
             journal.note(f"frida-server {present} was already running (pids {pids}); left as is")
             return present
@@ -72,14 +71,14 @@ def ensure_frida_server(handset: Handset, journal: Journal, binary: Path | None,
         data = Path(binary).read_bytes()
     except OSError as e:
         raise InstrumentError(f"cannot read the frida-server binary {binary}: {e}") from e
-    existed = handset.exists(REMOTE_PATH)
-    entry = journal.begin("frida_server", path=REMOTE_PATH, backup=BACKUP_PATH if existed else None,
+    existed = handset.exists(FRIDA_SERVER_PATH)
+    entry = journal.begin("frida_server", path=FRIDA_SERVER_PATH, backup=FRIDA_SERVER_BACKUP_PATH if existed else None,
                           pushed=True, started_pids=[])
     if existed:
-        handset.su(cmd(W("mv"), REMOTE_PATH, BACKUP_PATH))
-    handset.push_bytes(data, REMOTE_PATH, 0o755)
-    handset.su(cmd(W("chmod"), W("755"), REMOTE_PATH))
-    version = parse_version(handset.sh(cmd(REMOTE_PATH, W("--version")), check=False).stdout)
+        handset.su(cmd(W("mv"), FRIDA_SERVER_PATH, FRIDA_SERVER_BACKUP_PATH))
+    handset.push_bytes(data, FRIDA_SERVER_PATH, 0o755)
+    handset.su(cmd(W("chmod"), W("755"), FRIDA_SERVER_PATH))
+    version = parse_version(handset.sh(cmd(FRIDA_SERVER_PATH, W("--version")), check=False).stdout)
     if version != expected:
         undo_frida_server(handset, entry.undo)
         journal.drop(entry)
@@ -87,7 +86,7 @@ def ensure_frida_server(handset: Handset, journal: Journal, binary: Path | None,
             f"{binary} is frida-server {version or '(does not run on this handset)'}, but the "
             f"Python frida is {expected}: use {server_asset(abi, expected)}"
         )
-    handset.su(cmd(REMOTE_PATH, W("-D")), check=False, timeout=30)
+    handset.su(cmd(FRIDA_SERVER_PATH, W("-D")), check=False, timeout=30)
     for _ in range(50):
         pids = running_pids(handset)
         if pids:
@@ -110,22 +109,22 @@ def undo_frida_server(handset: Handset, undo: dict) -> None:
         for pid in alive:
             handset.su(cmd(W("kill"), pid), check=False)
     if undo.get("pushed"):
-        handset.su(cmd(W("rm"), W("-f"), check_path(undo.get("path", REMOTE_PATH))), check=False)
+        handset.su(cmd(W("rm"), W("-f"), check_path(undo.get("path", FRIDA_SERVER_PATH))), check=False)
     backup = undo.get("backup")
     if backup and handset.exists(check_path(backup), as_root=True):
-        handset.su(cmd(W("mv"), check_path(backup), check_path(undo.get("path", REMOTE_PATH))))
+        handset.su(cmd(W("mv"), check_path(backup), check_path(undo.get("path", FRIDA_SERVER_PATH))))
 
 
 def restart_frida_server(handset: Handset, journal: Journal, expected: str | None = None) -> str | None:
     """After a reboot: start the frida-server pushed earlier again (journaled)."""
     expected = expected or frida.__version__
     if running_pids(handset):
-        return parse_version(handset.sh(cmd(REMOTE_PATH, W("--version")), check=False).stdout)
-    version = parse_version(handset.sh(cmd(REMOTE_PATH, W("--version")), check=False).stdout)
+        return parse_version(handset.sh(cmd(FRIDA_SERVER_PATH, W("--version")), check=False).stdout)
+    version = parse_version(handset.sh(cmd(FRIDA_SERVER_PATH, W("--version")), check=False).stdout)
     if version != expected:
-        raise InstrumentError(f"frida-server at {REMOTE_PATH} is {version}, not {expected}, after the reboot")
-    entry = journal.begin("frida_server", path=REMOTE_PATH, backup=None, pushed=False, started_pids=[])
-    handset.su(cmd(REMOTE_PATH, W("-D")), check=False, timeout=30)
+        raise InstrumentError(f"frida-server at {FRIDA_SERVER_PATH} is {version}, not {expected}, after the reboot")
+    entry = journal.begin("frida_server", path=FRIDA_SERVER_PATH, backup=None, pushed=False, started_pids=[])
+    handset.su(cmd(FRIDA_SERVER_PATH, W("-D")), check=False, timeout=30)
     pids: list[int] = []
     for _ in range(50):
         pids = running_pids(handset)

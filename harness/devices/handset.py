@@ -12,12 +12,19 @@ import io
 import socket
 import time
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 from adbutils import AdbClient, AdbDevice
 from adbutils.errors import AdbConnectionError, AdbError, AdbTimeout
 
+from harness.devices.info import (
+    DeviceInfo,
+    RootMethod,
+    info_from,
+    parse_getprop,
+    probe_command,
+    root_from_probe,
+)
 from harness.devices.shellquote import W, check_adb_socket, check_path, cmd
 from harness.errors import (
     DeviceCommandError,
@@ -25,15 +32,6 @@ from harness.errors import (
     DeviceLostError,
     DeviceOfflineError,
 )
-
-
-class RootMethod(StrEnum):
-    """How this handset runs a command as root (id-su-whoami.txt)."""
-
-    NONE = "none"
-    ADBD = "adbd"  # adbd itself runs as root (`adb root`, userdebug builds)
-    SU_C = "su -c"  # Magisk/SuperSU: su -c 'cmd'
-    SU_0 = "su 0"  # AOSP userdebug su: rejects -c; su 0 sh -c 'cmd'
 
 
 @dataclass(frozen=True)
@@ -110,9 +108,7 @@ class Handset:
     @property
     def root(self) -> RootMethod:
         if self._root is None:
-            from harness.devices.info import probe_root
-
-            self._root = probe_root(self)
+            self._root = root_from_probe(self.sh(probe_command(), check=False).stdout)
         return self._root
 
     def set_root(self, method: RootMethod) -> None:
@@ -166,12 +162,11 @@ class Handset:
     # --- state ----------------------------------------------------------------------
 
     @property
-    def info(self) -> Any:
-        """DeviceInfo, read once (harness.devices.info.read_info)."""
+    def info(self) -> DeviceInfo:
+        """DeviceInfo, read once, in two round trips: getprop and the probe line."""
         if self._info is None:
-            from harness.devices.info import read_info
-
             self._info = read_info(self)
+            self._root = RootMethod(self._info.root_method)
         return self._info
 
     def state(self) -> str:
@@ -243,3 +238,10 @@ def as_root(method: RootMethod, command: str, serial: str = "") -> str:
     if method == RootMethod.SU_0:
         return cmd(W("su"), W("0"), W("sh"), W("-c"), command)
     raise DeviceCommandError(f"handset {serial} is not rooted; this step needs root")
+
+
+def read_info(handset: Handset) -> DeviceInfo:
+    """DeviceInfo read afresh in two round trips: getprop and the probe line."""
+    props = parse_getprop(handset.sh(cmd(W("getprop"))).stdout)
+    probe = handset.sh(probe_command(), check=False)
+    return info_from(handset.serial, props, probe.stdout)

@@ -10,15 +10,24 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass
+from enum import StrEnum
 from typing import Any
 
-from harness.devices.handset import Handset, RootMethod
+from harness.devices.paths import FRIDA_SERVER_PATH
 from harness.devices.shellquote import W, cmd, commands
 
 _PROP_START = re.compile(r"^\[([^\]]*)\]: \[(.*)$")
 _UID = re.compile(r"\buid=(\d+)")
 MARK = "@@lab-probe@@"
-FRIDA_SERVER_PATH = "/data/local/tmp/frida-server"
+
+
+class RootMethod(StrEnum):
+    """How this handset runs a command as root (id-su-whoami.txt)."""
+
+    NONE = "none"
+    ADBD = "adbd"  # adbd itself runs as root (`adb root`, userdebug builds)
+    SU_C = "su -c"  # Magisk/SuperSU: su -c 'cmd'
+    SU_0 = "su 0"  # AOSP userdebug su: rejects -c; su 0 sh -c 'cmd'
 
 
 @dataclass(frozen=True)
@@ -102,8 +111,13 @@ def _probe_line() -> str:
     )
 
 
-def probe_root(handset: Handset) -> RootMethod:
-    sections = split_probe(handset.sh(_probe_line(), check=False).stdout) + [""] * 5
+def probe_command() -> str:
+    """The probe line (kernel, ids, root methods, frida-server version), one round trip."""
+    return _probe_line()
+
+
+def root_from_probe(probe_stdout: str) -> RootMethod:
+    sections = split_probe(probe_stdout) + [""] * 5
     return root_from_ids(sections[1], sections[2], sections[3])
 
 
@@ -134,9 +148,3 @@ def info_from(serial: str, props: dict[str, str], probe_stdout: str) -> DeviceIn
     )
 
 
-def read_info(handset: Handset) -> DeviceInfo:
-    props = parse_getprop(handset.sh(cmd(W("getprop"))).stdout)
-    probe = handset.sh(_probe_line(), check=False)
-    info = info_from(handset.serial, props, probe.stdout)
-    handset.set_root(RootMethod(info.root_method))
-    return info

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from adbutils._utils import escape_special_characters
 
-from harness.config import check_package as _config_check_package
+from harness.config.lab import check_package as _config_check_package
 from harness.errors import UnsafeValueError
 
 _PERMISSION = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)+$")

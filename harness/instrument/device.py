@@ -22,12 +22,11 @@ import adbutils
 import frida
 
 from harness.config import FridaMode
+from harness.devices.paths import FRIDA_SERVER_PATH, FRIDA_SERVER_PORT
 from harness.errors import InstrumentError
 
 log = logging.getLogger(__name__)
 
-FRIDA_SERVER_PORT = 27042
-DEFAULT_SERVER_PATH = "/data/local/tmp/frida-server"
 
 # frida's arch names and Android ABIs -> the suffix of frida-server release assets
 _ARCH = {
@@ -107,7 +106,7 @@ def resolve_device(
     return ResolvedDevice(device, mode, serial, port, adb)
 
 
-def server_version_over_adb(adb: AdbServer, serial: str, path: str = DEFAULT_SERVER_PATH) -> tuple[str, str]:
+def server_version_over_adb(adb: AdbServer, serial: str, path: str = FRIDA_SERVER_PATH) -> tuple[str, str]:
     """(`frida-server --version`, ro.product.cpu.abi) read over adb."""
     try:
         device = adb.client().device(serial)
@@ -156,7 +155,7 @@ def check_server(
             frida.TimedOutError) as e:
         raise InstrumentError(
             f"no frida-server answers on {resolved.serial} through {how} ({e}); start it as root "
-            f"(adb shell su -c '{DEFAULT_SERVER_PATH} -D') or run `lab prepare`"
+            f"(adb shell su -c '{FRIDA_SERVER_PATH} -D') or run `lab prepare`"
         ) from e
     arch = abi or str(params.get("arch", "")) or None
     return ServerInfo(host, server_version, arch)

@@ -27,7 +27,7 @@ from harness.config import DeviceEntry, FridaMode
 from harness.errors import InstrumentError
 from harness.instrument.agents import Part, agent_source, cmodule_source, parse_parts
 from harness.instrument.device import (
-    DEFAULT_SERVER_PATH,
+    FRIDA_SERVER_PATH,
     AdbServer,
     ResolvedDevice,
     ServerInfo,
@@ -35,7 +35,8 @@ from harness.instrument.device import (
     resolve_device,
     server_version_over_adb,
 )
-from harness.instrument.receiver import HookSink, Origin, SinkStats
+from harness.instrument.origin import Origin
+from harness.instrument.receiver import HookSink, SinkStats
 from harness.instrument.session import AppSession, SessionInfo, SessionState
 
 log = logging.getLogger(__name__)
@@ -122,7 +123,7 @@ class Instrumentation:
             return check_server(self._resolved)
         version = abi = None
         if self._adb is not None:
-            path = str(server_path) if server_path is not None else DEFAULT_SERVER_PATH
+            path = str(server_path) if server_path is not None else FRIDA_SERVER_PATH
             version, abi = server_version_over_adb(self._adb, self.serial, path)
         return check_server(self._resolved, version, abi)
 

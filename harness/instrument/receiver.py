@@ -20,21 +20,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.capture import JsonlWriter, json_line
+from harness.instrument.origin import Origin
 from harness.instrument.records import RecordBatch, format_lines
 from harness.instrument.rows import Dictionary, format_events
 
 log = logging.getLogger(__name__)
 
 Ack = Callable[[], None]
-
-
-@dataclass(frozen=True)
-class Origin:
-    """Where events come from: one app process on one handset."""
-
-    device: str
-    package: str
-    pid: int
 
 
 @dataclass

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from harness.capture import json_line
 
 if TYPE_CHECKING:
-    from harness.instrument.receiver import Origin
+    from harness.instrument.origin import Origin
 
 
 class Dictionary:

@@ -17,7 +17,8 @@ from typing import Any
 import frida
 
 from harness.errors import InstrumentError
-from harness.instrument.receiver import HookSink, Origin
+from harness.instrument.origin import Origin
+from harness.instrument.receiver import HookSink
 from harness.instrument.records import RecordBatch
 from harness.instrument.rows import Dictionary
 

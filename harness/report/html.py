@@ -86,7 +86,7 @@ def _reads_agg(reads: pd.DataFrame) -> pd.DataFrame:
         r[col] = r[col].astype(object).where(r[col].notna(), "")
     out = r.groupby(["package", "library", "api", "data_type", "value"], sort=False).agg(
         reads=("ts", "size"), first=("ts", "min"), last=("ts", "max")).reset_index()
-    from harness.analysis_summary import iso
+    from harness.analysis.summary import iso
 
     out["first"] = out["first"].map(iso)
     out["last"] = out["last"].map(iso)
@@ -115,7 +115,7 @@ def _flows_view(flows: pd.DataFrame) -> pd.DataFrame:
         -flows["n_findings"].to_numpy(dtype=np.int64, na_value=0),
     ))[:HTML_FLOW_ROWS]
     view = flows.iloc[order].reindex(columns=FLOW_COLUMNS)
-    from harness.analysis_summary import iso
+    from harness.analysis.summary import iso
 
     view["ts_start"] = view["ts_start"].map(iso)
     return view

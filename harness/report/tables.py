@@ -18,8 +18,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from harness.analysis import Analysis
-from harness.analysis_summary import iso
-from harness.dataflows import join_distinct
+from harness.analysis.dataflows import join_distinct
+from harness.analysis.summary import iso
 
 TIME_COLUMNS = ("first_seen", "last_seen", "ts")
 

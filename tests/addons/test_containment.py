@@ -11,7 +11,7 @@ from mitmproxy.proxy import server_hooks
 from mitmproxy.test import taddons, tflow
 
 from addons.containment import REFUSED, Containment
-from harness.zone import parse_zone_data
+from harness.capture.zone import parse_zone_data
 
 ZONE = {
     "version": 1,

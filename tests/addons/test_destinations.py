@@ -7,7 +7,7 @@ from mitmproxy import exceptions
 from mitmproxy.test import taddons, tflow, tutils
 
 from addons.destinations import Destinations
-from harness.classify import parse_overrides, parse_policy
+from harness.proxy.classify import parse_overrides, parse_policy
 
 OPTIONS = {
     "audit_jurisdiction": "IN",

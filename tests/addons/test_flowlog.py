@@ -12,8 +12,8 @@ from mitmproxy.test import taddons, tflow
 
 from addons.destinations import Destinations
 from addons.flowlog import FlowLog
-from harness.capture import FLOW_FIELDS, iter_jsonl
-from harness.proxy import ProxyStats
+from harness.capture.folder import FLOW_FIELDS, iter_jsonl
+from harness.proxy.master import ProxyStats
 
 
 def records(directory: Path) -> list[dict]:

@@ -13,9 +13,9 @@ import time
 from pathlib import Path
 
 import pytest
-from servers import IMEI, Server
+from support.servers import IMEI, Server
 
-from harness.capture import iter_jsonl
+from harness.capture.folder import iter_jsonl
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.config import LabConfig, Profile
+from harness.config.lab import LabConfig, Profile
 from harness.devices import apps, open_device, prepare, restore
 from harness.errors import DeviceCommandError
 

@@ -1,34 +1,14 @@
 """The CA file name Android looks for: `openssl x509 -subject_hash_old`."""
 
-import datetime
 import shutil
 import subprocess
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from support.device_ca import make_ca
 
 from harness.devices.ca import CaMethod, cert_pem, choose_method, mount_points, subject_hash_old
 from harness.devices.handset import RootMethod
 from harness.errors import UnsafeValueError
-
-
-def make_ca(common_name: str, org: str = "mitmproxy") -> bytes:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name),
-                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, org)])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now)
-            .not_valid_after(now + datetime.timedelta(days=30))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
-    pem = cert.public_bytes(serialization.Encoding.PEM)
-    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
-    return key_pem + pem  # like mitmproxy-ca.pem: key and certificate
 
 
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl not installed")

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness.config import LabConfig
+from harness.config.lab import LabConfig
 from harness.devices import apps, open_device, prepare, restore
 from harness.virtual.spec import HANDSETS_DIR
 

@@ -15,8 +15,8 @@ import pytest
 from adbutils import AdbClient
 from click.testing import CliRunner
 
-from harness.cli import main
-from harness.config import LabConfig
+from harness.cli.main import main
+from harness.config.lab import LabConfig
 from harness.devices import apps
 from harness.devices.handset import Handset
 from harness.devices.journal import Journal

@@ -70,7 +70,7 @@ def test_sanitise():
 def test_lab_restore_reports_a_garbled_journal_and_fails(tmp_path, monkeypatch):
     from click.testing import CliRunner
 
-    from harness.cli import main
+    from harness.cli.main import main
 
     lab = tmp_path / "lab.yaml"
     lab.write_text(f"name: t\njurisdiction: IN\nstate_dir: {tmp_path / 'state'}\n")

@@ -19,13 +19,13 @@ from pathlib import Path
 import frida
 import pytest
 from click.testing import CliRunner
-from test_ca import make_ca
+from support.device_ca import make_ca
 
-from harness.cli import main
-from harness.config import LabConfig
+from harness.cli.main import main
+from harness.config.lab import LabConfig
 from harness.devices import after_reboot, attached, device_entry, open_device, prepare, restore
 from harness.devices.ca import APEX_CACERTS, SYSTEM_CACERTS, CaMethod, cert_pem, subject_hash_old
-from harness.devices.info import read_info
+from harness.devices.handset import read_info
 from harness.devices.journal import Journal, JournalStatus, state_journal_path
 from harness.errors import InstrumentError
 

@@ -4,16 +4,11 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-
-FIXTURES = Path(__file__).parent / "fixtures"
-sys.path.insert(0, str(FIXTURES))
-
-from jvm_app import compile_tracker, start_tracker, stop_process  # noqa: E402
+from support.jvm_app import compile_tracker, start_tracker, stop_process
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.config import HookSet
+from harness.config.lab import HookSet
 from harness.errors import InstrumentError
 from harness.instrument.agents import AGENTS_DIR, Part, agent_source, java_bridge_path, parse_parts
 

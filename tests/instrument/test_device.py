@@ -5,7 +5,7 @@ from __future__ import annotations
 import frida
 import pytest
 
-from harness.config import FridaMode
+from harness.config.lab import FridaMode
 from harness.errors import InstrumentError
 from harness.instrument.device import ResolvedDevice, check_server, release_asset, resolve_device
 
@@ -52,7 +52,7 @@ def test_unknown_usb_device_is_an_instrument_error() -> None:
 
 
 def test_instrumentation_from_a_lab_device_entry(tmp_path) -> None:
-    from harness.config import DeviceEntry
+    from harness.config.lab import DeviceEntry
     from harness.instrument import Instrumentation, Part
 
     entry = DeviceEntry(serial="virtual:vendor-1.0", frida="local")

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from harness.capture import FLOWS_JSONL, iter_jsonl
+from harness.capture.folder import FLOWS_JSONL, iter_jsonl
 from harness.instrument import Instrumentation, SessionState
 
 pytestmark = pytest.mark.e2e
@@ -95,8 +95,8 @@ BANK_HOST = "api.bank.example"
 
 @pytest.fixture
 def pinned_bank(tmp_path: Path) -> Any:
-    from harness.config import LabConfig
-    from harness.proxy import Proxy
+    from harness.config.lab import LabConfig
+    from harness.proxy.master import Proxy
     from harness.virtual.apps.runner import AppRunner
     from harness.virtual.internet import start_internet
     from harness.virtual.spec import HandsetSpec
@@ -186,7 +186,7 @@ def _forwards(handset: Any) -> list[str]:
 def test_remote_mode_refuses_a_mismatched_server_and_leaves_no_forward(virtual_handset, tmp_path: Path) -> None:
     import frida
 
-    from harness.config import DeviceEntry
+    from harness.config.lab import DeviceEntry
     from harness.errors import InstrumentError
     from harness.instrument import AdbServer
 

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from jvm_app import stop_process
+from support.jvm_app import stop_process
 
-from harness.capture import iter_jsonl
+from harness.capture.folder import iter_jsonl
 from harness.instrument import Instrumentation
 
 pytestmark = pytest.mark.e2e

@@ -6,8 +6,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from harness.capture import HOOK_FIELDS, JsonlWriter, iter_jsonl
-from harness.instrument.receiver import HookSink, Origin
+from harness.capture.folder import HOOK_FIELDS, JsonlWriter, iter_jsonl
+from harness.instrument.origin import Origin
+from harness.instrument.receiver import HookSink
 
 ORIGIN = Origin("virtual:vendor-1.0", "com.vendor.app", 4242)
 

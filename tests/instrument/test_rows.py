@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from harness.instrument.receiver import HookSink, Origin
+from harness.instrument.origin import Origin
+from harness.instrument.receiver import HookSink
 from harness.instrument.rows import Dictionary, format_events
 
 ORIGIN = Origin("virtual:vendor-1.0", "com.vendor.app", 4242)

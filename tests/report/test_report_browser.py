@@ -12,7 +12,7 @@ import shutil
 import subprocess
 
 import pytest
-from capture_builder import CaptureBuilder
+from support.capture_builder import CaptureBuilder
 
 from harness.report import write_reports
 

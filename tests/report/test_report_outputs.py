@@ -7,7 +7,9 @@ import json
 from html.parser import HTMLParser
 
 import pytest
-from capture_builder import (
+from click.testing import CliRunner
+from openpyxl import load_workbook
+from support.capture_builder import (
     ANALYTICS_HOST,
     IMEI,
     TELEMETRY_HOST,
@@ -15,10 +17,8 @@ from capture_builder import (
     _geo,
     build_capture,
 )
-from click.testing import CliRunner
-from openpyxl import load_workbook
 
-from harness.cli import main
+from harness.cli.main import main
 from harness.report import FORMATS, write_reports
 
 HOSTILE_HOST = "<script>alert(1)</script>.example"

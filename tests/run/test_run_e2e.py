@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.capture import JsonlStats, iter_jsonl
+from harness.capture.folder import JsonlStats, iter_jsonl
 
 pytestmark = pytest.mark.e2e
 

@@ -7,8 +7,7 @@ import socket
 import time
 
 import pytest
-from test_apps_kit import *  # noqa: F403  (fixture: plain_proxy)
-from test_apps_kit import pid_alive
+from support.apps_kit import pid_alive
 
 from harness.virtual.apps.runner import wait_for
 

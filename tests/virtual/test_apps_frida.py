@@ -10,8 +10,7 @@ from pathlib import Path
 import frida
 import frida_tools
 import pytest
-from test_apps_kit import *  # noqa: F403  (fixtures: apps, internet, plain_proxy)
-from test_apps_kit import IMEI, Mitm, proxy_to
+from support.apps_kit import IMEI, Mitm, proxy_to
 
 from harness.virtual.apps.runner import wait_for
 

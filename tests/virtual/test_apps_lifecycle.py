@@ -10,8 +10,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from test_apps_kit import *  # noqa: F403  (fixtures: apps, internet, plain_proxy)
-from test_apps_kit import pid_alive, proxy_to
+from support.apps_kit import pid_alive, proxy_to
 
 from harness.virtual.apps.behaviours import BehaviourError
 from harness.virtual.apps.runner import wait_for
@@ -78,8 +77,8 @@ def test_bad_behaviours_or_unknown_package_start_nothing(apps):
 
 HANDSET_SCRIPT = textwrap.dedent("""
     import sys, time
-    sys.path.insert(0, sys.argv[1])
-    from test_apps_kit import make_state
+    sys.path.insert(0, sys.argv[1])  # tests/, for tests/support
+    from support.apps_kit import make_state
     from harness.virtual.apps.runner import AppRunner
     state = make_state([{"name": "com.example.orphan"}])
     runner = AppRunner(state, None)
@@ -89,7 +88,7 @@ HANDSET_SCRIPT = textwrap.dedent("""
 
 
 def test_apps_end_when_their_handset_process_is_killed(tmp_path):
-    handset = subprocess.Popen([sys.executable, "-c", HANDSET_SCRIPT, str(Path(__file__).parent)],
+    handset = subprocess.Popen([sys.executable, "-c", HANDSET_SCRIPT, str(Path(__file__).parents[1])],
                                stdout=subprocess.PIPE, text=True, cwd=tmp_path)
     try:
         pid = int(handset.stdout.readline())

@@ -6,8 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from test_apps_kit import *  # noqa: F403  (fixtures: apps, internet)
-from test_apps_kit import IMEI, Mitm
+from support.apps_kit import IMEI, Mitm
 
 from harness.virtual.apps.runner import wait_for
 from harness.virtual.internet.ca import subject_hash_old

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from harness.cli import main
+from harness.cli.main import main
 from harness.virtual.launcher import HandsetStartError, start_handset
 from harness.virtual.protocol import A_CNXN, A_VERSION, MAX_PAYLOAD, pack
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from shell_host import Host
+from support.shell_host import Host
 
 from harness.virtual.packages import RUNTIME_PERMISSIONS
 from harness.virtual.spec import luhn_ok

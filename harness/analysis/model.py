@@ -1,0 +1,41 @@
+"""What analysing captures yields: one frame per table, the summary, and warnings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+
+@dataclass
+class Analysis:
+    flows: pd.DataFrame
+    hooks: pd.DataFrame
+    reads: pd.DataFrame
+    findings: pd.DataFrame
+    data_flows: pd.DataFrame
+    destinations: pd.DataFrame
+    bypassed: pd.DataFrame
+    countries: pd.DataFrame
+    orgs: pd.DataFrame
+    steps: pd.DataFrame
+    runs: list[dict[str, Any]]
+    summary: dict[str, Any]
+    canary_values: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """The tabular outputs by name (what CSV, XLSX and Parquet write)."""
+        return {
+            "destinations": self.destinations, "data_flows": self.data_flows,
+            "bypassed": self.bypassed, "countries": self.countries, "orgs": self.orgs,
+            "flows": self.flows, "findings": self.findings, "reads": self.reads_public(),
+            "steps": self.steps,
+        }
+
+    def reads_public(self) -> pd.DataFrame:
+        cols = ["run_id", "ts", "device", "package", "pid", "api", "category", "data_type",
+                "canary_id", "value", "library", "frame"]
+        reads = self.reads.reindex(columns=cols)
+        return reads

@@ -1,0 +1,346 @@
+"""`lab`: the command line. Thin: parses arguments, calls the library, and turns a
+HarnessError into a one-line message and an exit code (0 ok, 1 findings/regression,
+2 usage or input error, 3 device or environment error). `--debug` shows tracebacks.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from harness import __version__
+from harness.cli.common import EXIT_FINDINGS, EXIT_OK, emit_json, lab_option
+from harness.cli.config import config, profiles
+from harness.cli.virtual import virtual
+from harness.errors import DeviceError, HarnessError, NotBuiltError
+
+
+class HarnessGroup(click.Group):
+    """Turns library errors into messages at the one boundary where that belongs."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except HarnessError as e:
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            for line in str(e).splitlines() or [type(e).__name__]:
+                click.echo(f"lab: {line}", err=True)
+            ctx.exit(e.exit_code)
+        except KeyboardInterrupt:
+            click.echo("lab: interrupted", err=True)
+            ctx.exit(130)
+
+
+def not_built(what: str) -> None:
+    raise NotBuiltError(f"`lab {what}` is not built yet")
+
+
+@click.group(cls=HarnessGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="lab")
+@click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
+@click.pass_context
+def main(ctx: click.Context, debug: bool) -> None:
+    """Audit where Android handsets send data, and which code read it first."""
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+
+
+# --- handsets -------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@lab_option
+def devices(as_json: bool, lab_path: Path) -> None:
+    """List attached handsets with model, firmware and security patch."""
+    from harness.devices import list_devices
+
+    infos, problems = list_devices()
+    for problem in problems:
+        click.echo(f"not usable: {problem}", err=True)
+    if as_json:
+        emit_json([info.as_dict() for info in infos])
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("serial", "manufacturer", "model", "android", "sdk", "security patch",
+                  "fingerprint", "root", "frida-server")
+    for i in infos:
+        table.add_row(i.serial, i.manufacturer, i.model, i.android_release, str(i.sdk),
+                      i.security_patch, i.fingerprint, i.root_method, i.frida_server_version or "-")
+    if infos:
+        Console(width=200).print(table)
+    elif not problems:
+        click.echo("no handset is attached")
+
+
+@main.command()
+@click.option("--device", "serial", help="Handset serial (else ANDROID_SERIAL, else the only one).")
+@click.option("--out", type=click.Path(path_type=Path), help="Folder for journal.json and canaries.json.")
+@click.option("--profile", "profile_path", type=click.Path(path_type=Path),
+              help="Profile whose app targets get installed and their permissions set.")
+@click.option("--proxy-port", type=click.IntRange(1, 65535),
+              help="Point the handset's http_proxy at 127.0.0.1:PORT (with adb reverse).")
+@click.option("--ca", "ca_path", type=click.Path(path_type=Path),
+              help="CA certificate (PEM) to install (default: mitmproxy-ca-cert.pem in proxy.confdir).")
+@click.option("--ca-store", type=click.Choice(["auto", "user"]), default="auto", show_default=True,
+              help="auto: system store on rooted handsets (tmpfs / conscrypt APEX by SDK).")
+@click.option("--no-canaries", is_flag=True, help="Do not plant canaries.")
+@click.option("--no-frida", is_flag=True, help="Do not push or start frida-server.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@lab_option
+def prepare(serial: str | None, out: Path | None, profile_path: Path | None, proxy_port: int | None,
+            ca_path: Path | None, ca_store: str, no_canaries: bool, no_frida: bool, as_json: bool,
+            lab_path: Path) -> None:
+    """Prepare a handset (CA, proxy, frida-server, canaries), journaling every change."""
+    from harness.config import load_lab, load_profile
+    from harness.devices import device_entry, open_device
+    from harness.devices import prepare as prepare_handset
+    from harness.errors import ConfigError
+
+    lab = load_lab(lab_path)
+    profile = load_profile(profile_path) if profile_path else None
+    if ca_path is None and lab.proxy.confdir and (lab.proxy.confdir / "mitmproxy-ca-cert.pem").is_file():
+        ca_path = lab.proxy.confdir / "mitmproxy-ca-cert.pem"
+    try:
+        ca_pem = ca_path.read_bytes() if ca_path else None
+    except OSError as e:
+        raise ConfigError(f"cannot read the CA {ca_path}: {e}") from e
+    handset = open_device(serial, lab)
+    prepared = prepare_handset(
+        handset, lab, profile, proxy_port, ca_pem, out, entry=device_entry(lab, handset.serial, serial),
+        ca_store=ca_store, canaries=not no_canaries, frida=not no_frida,
+    )
+    result = {
+        "serial": handset.serial,
+        "journal": [str(p) for p in prepared.journal.paths],
+        "canaries": str(prepared.canaries_path),
+        "changes": [e.kind for e in prepared.journal.entries],
+        "notes": prepared.journal.notes,
+        "ca_method": prepared.ca_method,
+        "planted": [c["type"] for c in prepared.canaries.planted],
+        "not_planted": prepared.canaries.not_planted,
+    }
+    if handset.virtual is not None:
+        result["virtual_pid"] = getattr(handset.virtual, "pid", None)
+    if as_json:
+        emit_json(result)
+        return
+    click.echo(f"prepared {handset.serial}: {', '.join(result['changes']) or 'no changes'}")
+    click.echo(f"journal: {result['journal'][0]}")
+    click.echo(f"canaries: {result['canaries']}")
+    for note in prepared.journal.notes:
+        click.echo(f"note: {note}")
+    for skipped in prepared.canaries.not_planted:
+        click.echo(f"not planted: {skipped['type']}: {skipped['reason']}")
+
+
+@main.command()
+@click.argument("serial", required=False)
+@lab_option
+def restore(serial: str | None, lab_path: Path) -> None:
+    """Undo what prepare changed on a handset, from its journal (also after a kill -9).
+
+    With no SERIAL, every journal in the lab state folder that is not restored yet.
+    """
+    from harness.config import load_lab
+    from harness.devices import adb_client, restore_pending
+
+    lab = load_lab(lab_path)
+    results = restore_pending(adb_client(), lab.state_dir, serial)
+    if not results:
+        click.echo(f"nothing to restore{' for ' + serial if serial else ''}")
+    for r in results:
+        click.echo(f"restored {r.serial}: {', '.join(r.restored) or 'nothing to undo'}")
+
+
+# --- runs -----------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("profile", type=click.Path(path_type=Path))
+@click.option("--device", "serials", multiple=True, help="Handset serial or virtual:<handset>; repeatable.")
+@click.option("--out", type=click.Path(path_type=Path), help="Captures folder (default from lab.yaml).")
+@click.option("--quiet", is_flag=True, help="No progress display.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("--report", "with_report", is_flag=True, help="Write the HTML report when done.")
+@lab_option
+def run(profile: Path, serials: tuple[str, ...], out: Path | None, quiet: bool, as_json: bool,
+        with_report: bool, lab_path: Path) -> None:
+    """Run PROFILE on one or more handsets, each into its own capture folder.
+
+    Handsets come from --device (repeatable), else the first of lab.yaml's devices, else
+    ANDROID_SERIAL or the only attached one. Exit 0 when every run completed, 1 when
+    one failed or was interrupted; the handsets are restored in every case."""
+    from harness.config import load_lab, load_profile
+    from harness.run import run_profile
+
+    lab = load_lab(lab_path)
+    prof = load_profile(profile)
+    targets = list(serials) or [d.serial for d in lab.devices[:1]] or [None]
+    results = run_profile(lab, lab_path, prof, profile, targets, out or lab.captures_dir,
+                          quiet=quiet or as_json)
+    reports: dict[str, list[str]] = {}
+    if with_report:
+        from harness.report import write_reports
+
+        for r in results:
+            if (r.run_dir / "run.json").exists():
+                reports[r.serial] = [str(p) for p in write_reports([r.run_dir], "html", lab=lab)]
+    if as_json:
+        emit_json([{**r.as_dict(), "reports": reports.get(r.serial, [])} for r in results])
+    else:
+        for r in results:
+            click.echo(f"{r.serial}: {r.status} -> {r.run_dir}" + (f" ({r.error})" if r.error else ""))
+            for path in reports.get(r.serial, []):
+                click.echo(f"report: {path}")
+    sys.exit(EXIT_OK if all(r.status == "ok" for r in results) else EXIT_FINDINGS)
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--key", type=click.Path(path_type=Path), help="Public key to check the signature with.")
+def verify(run_dir: Path, key: Path | None) -> None:
+    """Re-hash a capture's artifacts; name any that changed or went missing (exit 1)."""
+    from harness.capture import verify as verify_capture
+
+    result = verify_capture(run_dir, key)
+    for name in result.changed:
+        click.echo(f"changed: {name}")
+    for name in result.missing:
+        click.echo(f"missing: {name}")
+    for name in result.unlisted:
+        click.echo(f"not in manifest: {name}")
+    if result.signature != "absent":
+        click.echo(f"signature: {result.signature} ({result.key_id})")
+    click.echo(f"{run_dir}: {'ok' if result.ok else 'FAILED'}")
+    sys.exit(EXIT_OK if result.ok else EXIT_FINDINGS)
+
+
+@main.command()
+@click.argument("key_path", type=click.Path(path_type=Path))
+def keygen(key_path: Path) -> None:
+    """Make an Ed25519 lab signing key (0600) and its public key (.pub.pem) next to it.
+
+    Name the private key as `signing_key` in lab.yaml: every run's manifest is then
+    signed, and `lab verify RUN --key PUBLIC` proves which lab produced the evidence."""
+    from harness.capture import generate_signing_key
+    from harness.errors import ConfigError
+
+    if key_path.exists():
+        raise ConfigError(f"{key_path}: already exists; not overwriting a key")
+    click.echo(str(generate_signing_key(key_path)))
+
+
+@main.command("import")
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Capture folder to create.")
+@click.option("--canaries", type=click.Path(path_type=Path), help="canaries.json to scan the flows for.")
+@click.option("--device", help="Serial to record as the flows' handset.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@lab_option
+def import_(source: Path, out: Path, canaries: Path | None, device: str | None, as_json: bool,
+            lab_path: Path) -> None:
+    """Build a capture folder from a mitmproxy flow file or a HAR, classified and scanned
+    like a live run (lab.yaml's policy and geo, if the file exists)."""
+    from harness.config import load_lab
+    from harness.proxy.importer import import_capture
+
+    lab = load_lab(lab_path) if lab_path.exists() else None
+    if lab is None:
+        click.echo(f"lab: {lab_path} not found; flows classified without a policy", err=True)
+    result = import_capture(source, out, lab, canaries=canaries, device=device)
+    if as_json:
+        emit_json(result.as_dict())
+        return
+    click.echo(f"{out}: {result.flows} flows ({result.source_format}), {result.findings} findings")
+    for line in result.skipped:
+        click.echo(f"  skipped: {line}", err=True)
+
+
+# --- reports and regressions ------------------------------------------------------------
+
+
+@main.command()
+@click.argument("runs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--format", "formats", default="html", show_default=True,
+              help="Comma-separated: html,csv,xlsx,json,md,parquet.")
+@click.option("--out", type=click.Path(path_type=Path), help="Report folder (default RUN/report).")
+@click.option("--reveal", is_flag=True, help="Show sensitive values unmasked.")
+@lab_option
+def report(runs: tuple[Path, ...], formats: str, out: Path | None, reveal: bool, lab_path: Path) -> None:
+    """Write the destination-server report of one or more captures."""
+    from harness.report import write_reports
+
+    lab = _load_lab_if_present(lab_path)
+    for path in write_reports(list(runs), formats, out=out, reveal=reveal, lab=lab):
+        click.echo(str(path))
+
+
+def _load_lab_if_present(lab_path: Path) -> Any:
+    """lab.yaml's policy when the file exists (the default path may be absent): else None."""
+    from harness.config import load_lab
+
+    if lab_path == Path("lab.yaml") and not lab_path.exists():
+        return None
+    return load_lab(lab_path)
+
+
+@main.command()
+@click.argument("baseline", type=click.Path(path_type=Path))
+@click.argument("new", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["md", "json", "html"]), default="md", show_default=True)
+@click.option("--junit", type=click.Path(path_type=Path), help="Write JUnit XML here.")
+@lab_option
+def diff(baseline: Path, new: Path, fmt: str, junit: Path | None, lab_path: Path) -> None:
+    """Compare a new capture with its baseline; exit 1 on a regression."""
+    from harness.diff import RENDERERS, diff_captures, junit_xml
+
+    lab = _load_lab_if_present(lab_path)
+    result = diff_captures([baseline], [new], lab.policy if lab is not None else None)
+    if junit:
+        junit.write_text(junit_xml(result), encoding="utf-8")
+    click.echo(RENDERERS[fmt](result), nl=False)
+    sys.exit(result.exit_code)
+
+
+@main.command()
+@click.argument("profile", type=click.Path(path_type=Path))
+@click.option("--device", "serial", required=True, help="Handset serial or virtual:<handset>.")
+@click.option("--baseline", type=click.Path(path_type=Path), required=True, help="Baseline capture.")
+@click.option("--junit", type=click.Path(path_type=Path), help="Write JUnit XML here.")
+@lab_option
+def regress(profile: Path, serial: str, baseline: Path, junit: Path | None, lab_path: Path) -> None:
+    """Run PROFILE on a handset, then diff against BASELINE; exit 1 on a regression.
+
+    The baseline is checked before the run starts, so a wrong path costs no run time.
+    Exit 2 (input) or 3 (device) when the new run could not complete."""
+    from harness.capture import read_manifest
+    from harness.config import load_lab, load_profile
+    from harness.diff import diff_captures, diff_markdown, junit_xml
+    from harness.run import run_profile
+
+    read_manifest(baseline)
+    lab = load_lab(lab_path)
+    prof = load_profile(profile)
+    (result,) = run_profile(lab, lab_path, prof, profile, [serial], lab.captures_dir)
+    click.echo(f"{result.serial}: {result.status} -> {result.run_dir}", err=True)
+    if result.status != "ok":
+        raise DeviceError(f"the new run did not complete ({result.status}): {result.error or ''}".rstrip(": "))
+    outcome = diff_captures([baseline], [result.run_dir], lab.policy)
+    if junit:
+        junit.write_text(junit_xml(outcome), encoding="utf-8")
+    click.echo(diff_markdown(outcome), nl=False)
+    sys.exit(outcome.exit_code)
+
+
+# --- groups kept in their own modules ---------------------------------------------------
+
+main.add_command(config)
+main.add_command(profiles)
+main.add_command(virtual)

@@ -1,0 +1,344 @@
+"""lab.yaml and profile models, validated with file:line:column errors.
+
+Every model forbids unknown keys and suggests the closest known one. Values that may
+reach a handset shell (package names, permissions, texts) are checked here first and
+are quoted again where they are used.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import (
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from harness.config.profile import (
+    STEP_KINDS,
+    AppTarget,
+    HookSet,
+    IdleStep,
+    InputArgs,
+    InputStep,
+    IntentArgs,
+    IntentStep,
+    LaunchArgs,
+    LaunchStep,
+    MonkeyArgs,
+    MonkeyStep,
+    Profile,
+    RebootArgs,
+    RebootStep,
+    Step,
+    StopArgs,
+    StopStep,
+    WaitStep,
+    step_kind,
+    step_seconds,
+)
+from harness.config.validation import validate_model
+from harness.config.values import (
+    Count,
+    CountryCode,
+    DomainName,
+    Duration,
+    PackageName,
+    Permission,
+    StrictModel,
+    check_country,
+    check_hostname,
+    check_package,
+    check_permission,
+    did_you_mean,
+    first_duplicate,
+    parse_duration,
+)
+from harness.config.yaml_source import (
+    ConfigProblem,
+    ConfigProblems,
+    YamlDocument,
+    load_with_positions,
+)
+
+__all__ = [
+    "AppTarget", "CanaryConfig", "ConfigProblem", "ConfigProblems", "CountryCode", "Count",
+    "DeviceEntry", "DomainName", "Duration", "Flag", "FridaMode", "GeoConfig", "GeoOverride",
+    "HookSet", "IdleStep", "InputArgs", "InputStep", "IntentArgs", "IntentStep", "LabConfig",
+    "LaunchArgs", "LaunchStep", "Location", "MonkeyArgs", "MonkeyStep", "NetworkMode",
+    "PackageName", "Permission", "Policy", "Profile", "ProxyConfig", "RebootArgs",
+    "RebootStep", "RegressionPolicy", "Severity", "Step", "STEP_KINDS", "StopArgs", "StopStep",
+    "StrictModel", "WaitStep", "DEFAULT_SEVERITY", "check_country", "check_hostname",
+    "check_package", "check_permission", "load_lab", "load_profile", "parse_duration",
+    "step_kind", "step_seconds", "validate_lab", "validate_profile",
+]
+
+# --- lab.yaml ----------------------------------------------------------------------
+
+
+class Flag(StrEnum):
+    FOREIGN = "foreign"
+    WATCHLIST_COUNTRY = "watchlist_country"
+    NOT_ALLOWLISTED = "not_allowlisted"
+    CLEARTEXT = "cleartext"
+    TLS_REJECTED = "tls_rejected"
+    BYPASSED_PROXY = "bypassed_proxy"
+    FOREIGN_ORG = "foreign_org"
+    SENSITIVE_DATA = "sensitive_data"
+
+
+class Severity(StrEnum):
+    INFO = "info"
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+DEFAULT_SEVERITY: dict[Flag, Severity] = {
+    Flag.FOREIGN: Severity.MEDIUM,
+    Flag.WATCHLIST_COUNTRY: Severity.HIGH,
+    Flag.NOT_ALLOWLISTED: Severity.LOW,
+    Flag.CLEARTEXT: Severity.MEDIUM,
+    Flag.TLS_REJECTED: Severity.LOW,
+    Flag.BYPASSED_PROXY: Severity.HIGH,
+    Flag.FOREIGN_ORG: Severity.LOW,
+    Flag.SENSITIVE_DATA: Severity.HIGH,
+}
+
+
+class RegressionPolicy(StrictModel):
+    """Which differences between a baseline and a new run fail a regression."""
+
+    new_foreign_destination_with_data: bool = True
+    new_data_type_to_foreign: bool = True
+    new_watchlist_country: bool = True
+    new_foreign_destination: bool = False
+    new_cleartext_with_data: bool = True
+    volume_change_ratio: float = Field(
+        default=3.0, gt=1.0, description="bytes to a destination grew or shrank by this factor",
+    )
+
+
+class Policy(StrictModel):
+    allowed_countries: list[CountryCode] = Field(default_factory=list)
+    watchlist_countries: list[CountryCode] = Field(default_factory=list)
+    allowed_domains: list[DomainName] = Field(default_factory=list)
+    severity: dict[Flag, Severity] = Field(default_factory=lambda: dict(DEFAULT_SEVERITY))
+    regression: RegressionPolicy = Field(default_factory=RegressionPolicy)
+
+    @field_validator("severity", mode="before")
+    @classmethod
+    def _known_flags(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            flags = [f.value for f in Flag]
+            unknown = [str(k) for k in value if k not in flags]
+            if unknown:
+                hints = [did_you_mean(k, flags) for k in unknown]
+                raise PydanticCustomError(
+                    "unknown_key", "unknown flag '{key}'{hint}; flags are: {known}",
+                    {"key": unknown[0], "hint": hints[0], "known": ", ".join(flags)},
+                )
+        return value
+
+    @field_validator("severity", mode="after")
+    @classmethod
+    def _fill_severity(cls, value: dict[Flag, Severity]) -> dict[Flag, Severity]:
+        return {**DEFAULT_SEVERITY, **value}
+
+    @field_validator("watchlist_countries", mode="after")
+    @classmethod
+    def _not_allowed(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        both = sorted(set(info.data.get("allowed_countries") or ()) & set(value))
+        if both:
+            raise ValueError(f"{', '.join(both)} cannot be both allowed and on the watch list")
+        return value
+
+
+class NetworkMode(StrEnum):
+    LIVE = "live"
+    CONTAINED = "contained"
+
+
+class ProxyConfig(StrictModel):
+    listen_host: str = Field(default="127.0.0.1", description="IP address the proxy listens on")
+    port: Count = Field(default=0, ge=0, le=65535, description="0 picks a free port per handset")
+    network: NetworkMode = NetworkMode.LIVE
+    zone: Path | None = Field(
+        default=None,
+        description="contained mode: zone file mapping hostnames to world IPs and lab responders",
+    )
+    upstream_ca: Path | None = Field(default=None, description="CA bundle trusted upstream")
+    client_allowlist: list[str] = Field(default_factory=list, description="CIDRs allowed to use a non-loopback proxy")
+    auth: str | None = Field(
+        default=None, pattern=r"^[^:\s]+:\S+$", description="user:password required of clients",
+    )
+    confdir: Path | None = Field(default=None, description="mitmproxy confdir (CA); default per lab")
+    max_body_bytes: Count = Field(default=8 * 1024 * 1024, ge=1024)
+
+    @field_validator("listen_host", mode="before")
+    @classmethod
+    def _host(cls, value: Any) -> Any:
+        if value == "localhost":
+            return "127.0.0.1"
+        if not isinstance(value, str):
+            raise ValueError(f"{value!r} is not an IP address (like 127.0.0.1)")
+        try:
+            return str(ipaddress.ip_address(value))
+        except ValueError as e:
+            raise ValueError(f"{value!r} is not an IP address (like 127.0.0.1)") from e
+
+    @field_validator("client_allowlist")
+    @classmethod
+    def _cidrs(cls, value: list[str]) -> list[str]:
+        out = []
+        for cidr in value:
+            try:
+                out.append(str(ipaddress.ip_network(cidr, strict=False)))
+            except ValueError as e:
+                raise ValueError(f"{cidr!r} is not a CIDR (like 10.0.0.0/24)") from e
+        return out
+
+    @model_validator(mode="after")
+    def _not_open(self) -> ProxyConfig:
+        if not ipaddress.ip_address(self.listen_host).is_loopback:
+            if not self.client_allowlist and not self.auth:
+                raise ValueError(
+                    "a proxy on a non-loopback address needs client_allowlist or auth: "
+                    "an open proxy on a lab network is a hole"
+                )
+        return self
+
+
+class FridaMode(StrEnum):
+    USB = "usb"
+    REMOTE = "remote"
+    LOCAL = "local"
+
+
+_SERIAL = re.compile(r"^(virtual:[a-z0-9][a-z0-9._-]*|[A-Za-z0-9._:-]{1,64})$")
+
+
+class DeviceEntry(StrictModel):
+    serial: str = Field(description="adb serial, host:port, or virtual:<handset>")
+    label: str | None = None
+    frida: FridaMode = FridaMode.USB
+    frida_server: Path | None = Field(default=None, description="frida-server binary to push (real phones)")
+
+    @field_validator("serial")
+    @classmethod
+    def _serial(cls, value: str) -> str:
+        if not _SERIAL.match(value):
+            raise ValueError(f"{value!r} is not a device serial or virtual:<handset>")
+        return value
+
+    @property
+    def is_virtual(self) -> bool:
+        return self.serial.startswith("virtual:")
+
+
+class GeoOverride(StrictModel):
+    cidr: str
+    country: CountryCode
+    org: str | None = None
+    org_country: CountryCode | None = None
+
+    @field_validator("cidr")
+    @classmethod
+    def _cidr(cls, value: str) -> str:
+        try:
+            return str(ipaddress.ip_network(value, strict=False))
+        except ValueError as e:
+            raise ValueError(f"{value!r} is not a CIDR") from e
+
+
+GeoSource = Literal["overrides", "iptocc", "geoip2fast", "mmdb"]
+
+
+class GeoConfig(StrictModel):
+    sources: list[GeoSource] = Field(default_factory=lambda: ["overrides", "iptocc", "geoip2fast"])
+    mmdb: Path | None = Field(default=None, description="a MaxMind-format .mmdb file (source mmdb)")
+    overrides: list[GeoOverride] = Field(default_factory=list)
+
+    @field_validator("sources", mode="after")
+    @classmethod
+    def _once(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("each source at most once")
+        return value
+
+    @model_validator(mode="after")
+    def _sources(self) -> GeoConfig:
+        if "mmdb" in self.sources and self.mmdb is None:
+            raise ValueError("source mmdb needs `mmdb: <path of the .mmdb file>`")
+        return self
+
+
+class Location(StrictModel):
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+
+
+class CanaryConfig(StrictModel):
+    """What prepare plants; each value gets a unique per-run suffix."""
+
+    contacts: Count = Field(default=1, ge=0, le=50)
+    sms: bool = True
+    clipboard: bool = True
+    account: bool = True
+    location: Location | None = Field(default_factory=lambda: Location(lat=28.6139, lon=77.2090))
+    prefix: str = Field(default="CANARY", pattern=r"^[A-Za-z0-9]{1,16}$")
+
+
+class LabConfig(StrictModel):
+    name: str = Field(min_length=1, max_length=200)
+    jurisdiction: CountryCode = Field(description="the lab's country: everything else is foreign")
+    policy: Policy = Field(default_factory=Policy)
+    proxy: ProxyConfig = Field(default_factory=ProxyConfig)
+    devices: list[DeviceEntry] = Field(default_factory=list)
+    geo: GeoConfig = Field(default_factory=GeoConfig)
+    canaries: CanaryConfig = Field(default_factory=CanaryConfig)
+    captures_dir: Path = Path("captures")
+    state_dir: Path = Field(
+        default_factory=lambda: Path.home() / ".local" / "state" / "lab-harness",
+        description="prepare journals per handset; default ~/.local/state/lab-harness",
+    )
+    signing_key: Path | None = Field(default=None, description="key that signs run.json")
+
+    @field_validator("devices", mode="after")
+    @classmethod
+    def _unique_devices(cls, value: list[DeviceEntry]) -> list[DeviceEntry]:
+        twice = first_duplicate(d.serial for d in value)
+        if twice is not None:
+            raise ValueError(f"device {twice} is listed twice")
+        return value
+
+
+# --- loading -------------------------------------------------------------------------
+
+
+def validate_lab(doc: YamlDocument) -> LabConfig:
+    """Validate an already parsed lab document (positions from `load_with_positions`)."""
+    return validate_model(LabConfig, doc)
+
+
+def validate_profile(doc: YamlDocument) -> Profile:
+    """Validate an already parsed profile document."""
+    return validate_model(Profile, doc)
+
+
+def load_lab(path: Path | str) -> LabConfig:
+    """Load and validate lab.yaml; raises ConfigProblems (a ConfigError) naming file:line:column."""
+    return validate_model(LabConfig, load_with_positions(path))
+
+
+def load_profile(path: Path | str) -> Profile:
+    """Load and validate a profile; raises ConfigProblems (a ConfigError) naming file:line:column."""
+    return validate_model(Profile, load_with_positions(path))

@@ -1,0 +1,85 @@
+"""A DiffResult as JUnit XML (one test case per component), Markdown, JSON or HTML."""
+
+from __future__ import annotations
+
+import json
+import re
+import xml.etree.ElementTree as ET
+from collections import defaultdict
+
+from harness.diff.compare import Change, DiffResult
+
+_XML_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _x(text: object) -> str:
+    """Text XML 1.0 can hold (ElementTree escapes <, >, & and quotes itself)."""
+    return _XML_BAD.sub("?", str(text))
+
+
+def junit_xml(result: DiffResult, suite: str = "lab diff") -> str:
+    """JUnit XML: a testcase per component; each regression a <failure> naming what and where."""
+    by_component: dict[str, list[Change]] = defaultdict(list)
+    for change in result.changes:
+        for component in change.components:
+            by_component[component].append(change)
+    components = sorted(set(result.components) | set(by_component))
+    failures = sum(1 for c in components if any(ch.regression for ch in by_component[c]))
+    root = ET.Element("testsuites", name=_x(suite), tests=str(len(components)), failures=str(failures),
+                      errors="0")
+    ts = ET.SubElement(root, "testsuite", name=_x(f"{suite}: {', '.join(result.baseline)} -> {', '.join(result.new)}"),
+                       tests=str(len(components)), failures=str(failures), errors="0", skipped="0")
+    for component in components:
+        case = ET.SubElement(ts, "testcase", classname="lab.diff", name=_x(component), time="0")
+        changes = by_component[component]
+        regressions = [c for c in changes if c.regression]
+        if regressions:
+            message = "; ".join(c.detail for c in regressions)
+            failure = ET.SubElement(case, "failure", message=_x(message[:1000]), type=_x(regressions[0].rule))
+            failure.text = _x("\n".join(f"[{c.rule}] {c.detail}" for c in regressions))
+        others = [c for c in changes if not c.regression]
+        if others:
+            out = ET.SubElement(case, "system-out")
+            out.text = _x("\n".join(f"{c.kind}: {c.detail}" for c in others))
+    ET.indent(root)
+    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def diff_json(result: DiffResult) -> str:
+    return json.dumps(result.to_dict(), indent=2, sort_keys=True, default=str) + "\n"
+
+
+def _md(text: object) -> str:
+    from harness.report.flat import md_cell
+
+    return md_cell(text)
+
+
+def diff_markdown(result: DiffResult) -> str:
+    verdict = "REGRESSION" if result.regressions else "no regression"
+    lines = [f"# Firmware diff: {verdict}", "",
+             f"- baseline: {_md(', '.join(result.baseline))}", f"- new: {_md(', '.join(result.new))}",
+             f"- regressions: {len(result.regressions)}, other changes: {len(result.changes) - len(result.regressions)}",
+             ""]
+    if result.regressions:
+        lines += ["## Regressions", "", "| component | rule | change |", "|---|---|---|"]
+        lines += [f"| {_md(c.component)} | {_md(c.rule)} | {_md(c.detail)} |" for c in result.regressions]
+        lines.append("")
+    others = [c for c in result.changes if not c.regression]
+    if others:
+        lines += ["## Other changes", "", "| component | kind | change |", "|---|---|---|"]
+        lines += [f"| {_md(c.component)} | {_md(c.kind)} | {_md(c.detail)} |" for c in others]
+        lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+def diff_html(result: DiffResult) -> str:
+    from harness.report.html import _ENV, script_json
+
+    return _ENV.get_template("diff.html.j2").render(
+        result=result, regressions=result.regressions,
+        others=[c for c in result.changes if not c.regression], data=script_json(result.to_dict()),
+    )
+
+
+RENDERERS = {"md": diff_markdown, "json": diff_json, "html": diff_html}

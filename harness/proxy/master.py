@@ -1,0 +1,314 @@
+"""mitmproxy in-process with the lab's addons, in its own thread and event loop.
+
+    with Proxy(lab, capture_dir=run_dir, device=serial, canaries=run_dir / "canaries.json") as proxy:
+        proxy.port, proxy.ca_cert_path, proxy.stats.snapshot()
+
+Listens on the lab's `proxy.listen_host` (127.0.0.1 by default) and `proxy.port` (0: a
+free port, read back after start). Each lab has its own mitmproxy confdir and CA (under
+the lab's state_dir unless `proxy.confdir` says otherwise). A non-loopback address
+needs a client allowlist or proxy authentication. mitmproxy keeps its context in module
+globals, so one Proxy runs per process at a time (run handsets' proxies in separate
+processes, or one after the other).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import ipaddress
+import logging
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from mitmproxy import exceptions, options
+from mitmproxy.tools.dump import DumpMaster
+
+from addons.audit import Audit
+from harness.config import LabConfig, NetworkMode
+from harness.errors import ProxyError
+from harness.names import file_name
+
+CA_CERT = "mitmproxy-ca-cert.pem"  # the certificate alone: what a handset installs
+CA_KEYPAIR = "mitmproxy-ca.pem"  # certificate and private key: never leaves the host
+
+
+@dataclass
+class ProxyStats:
+    """Live counters for progress displays; safe to read from any thread."""
+
+    flows: int = 0
+    findings: int = 0
+    flagged: int = 0
+    tls_failed: int = 0
+    errors: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def record(self, record: dict[str, Any]) -> None:
+        with self._lock:
+            self.flows += 1
+            self.findings += len(record.get("findings") or ())
+            self.flagged += 1 if record.get("flags") else 0
+            self.tls_failed += 1 if record.get("kind") == "tls_failed" else 0
+            self.errors += 1 if record.get("kind") == "error" else 0
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return {
+                "flows": self.flows, "findings": self.findings, "flagged": self.flagged,
+                "tls_failed": self.tls_failed, "errors": self.errors,
+            }
+
+
+class _LogTail(logging.Handler):
+    """Keeps mitmproxy's recent log lines (for error messages) instead of printing them."""
+
+    def __init__(self, size: int = 200):
+        super().__init__(logging.INFO)
+        self.lines: collections.deque[str] = collections.deque(maxlen=size)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.lines.append(f"{record.levelname.lower()}: {record.getMessage()}")
+        except (TypeError, ValueError):
+            self.lines.append(f"{record.levelname.lower()}: {record.msg!r}")
+
+    def errors(self) -> list[str]:
+        return [line for line in self.lines if line.startswith(("error", "critical"))]
+
+
+class _Ready:
+    """Tells the starting thread that the servers are up, and where."""
+
+    def __init__(self, proxy: Proxy):
+        self.proxy = proxy
+
+    def running(self) -> None:
+        server = self.proxy._master.addons.get("proxyserver") if self.proxy._master else None
+        self.proxy._listen = list(server.listen_addrs()) if server else []
+        self.proxy._ready.set()
+
+
+def _cancel_pending(loop: asyncio.AbstractEventLoop) -> None:
+    """Tasks left by a failed start (mitmproxy exits mid-setup) end quietly."""
+    pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+
+
+def check_bind(lab: LabConfig, host: str) -> None:
+    """Refuse an open proxy on a lab network (LabConfig checks too; this is the last gate)."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError as e:
+        raise ProxyError(f"proxy listen_host {host!r} is not an IP address") from e
+    if not address.is_loopback and not lab.proxy.client_allowlist and not lab.proxy.auth:
+        raise ProxyError(
+            f"refusing to listen on {host}: a proxy on a non-loopback address needs "
+            "proxy.client_allowlist or proxy.auth in lab.yaml"
+        )
+
+
+class Proxy:
+    _in_process: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(
+        self,
+        lab: LabConfig,
+        *,
+        capture_dir: Path | None = None,
+        device: str | None = None,
+        canaries: Path | None = None,
+        zone: Path | None = None,
+        confdir: Path | None = None,
+        listen_host: str | None = None,
+        port: int | None = None,
+        scan_responses: bool = False,
+        start_timeout: float = 30.0,
+    ):
+        self.lab = lab
+        self.capture_dir = capture_dir
+        self.device = device
+        self.canaries = canaries
+        self.listen_host = listen_host or lab.proxy.listen_host
+        self.requested_port = lab.proxy.port if port is None else port
+        self.confdir = Path(confdir or lab.proxy.confdir or lab.state_dir / "mitmproxy" / file_name(lab.name, "lab"))
+        self.zone = zone or lab.proxy.zone
+        self.scan_responses = scan_responses
+        self.start_timeout = start_timeout
+        self.stats = ProxyStats()
+        check_bind(lab, self.listen_host)
+        if lab.proxy.network == NetworkMode.CONTAINED and self.zone is None:
+            raise ProxyError("contained network mode needs a zone file (proxy.zone in lab.yaml or zone=)")
+        self._master: DumpMaster | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._listen: list[tuple[str, int]] = []
+        self._failure: BaseException | None = None
+        self._log = _LogTail()
+        self._owns_process_slot = False
+
+    # -- options --------------------------------------------------------------------------
+
+    def audit_options(self) -> dict[str, Any]:
+        lab = self.lab
+        opts: dict[str, Any] = {
+            "audit_jurisdiction": lab.jurisdiction,
+            "audit_allowed_countries": list(lab.policy.allowed_countries),
+            "audit_watchlist": list(lab.policy.watchlist_countries),
+            "audit_allowed_domains": list(lab.policy.allowed_domains),
+            "audit_geo_sources": list(lab.geo.sources),
+            "audit_geo_overrides": [
+                f"{o.cidr}={o.country}:{o.org or ''}:{o.org_country or ''}" for o in lab.geo.overrides
+            ],
+            "audit_geo_mmdb": str(lab.geo.mmdb) if lab.geo.mmdb else "",
+            "audit_canaries": str(self.canaries) if self.canaries else "",
+            "audit_max_body_bytes": lab.proxy.max_body_bytes,
+            "audit_scan_responses": self.scan_responses,
+            "audit_capture_dir": str(self.capture_dir) if self.capture_dir else "",
+            "audit_device": self.device or "",
+            "audit_client_allowlist": list(lab.proxy.client_allowlist),
+            "audit_zone": str(self.zone) if self.zone and lab.proxy.network == NetworkMode.CONTAINED else "",
+        }
+        return opts
+
+    def mitm_options(self) -> dict[str, Any]:
+        lab = self.lab
+        upstream_ca = lab.proxy.upstream_ca
+        opts: dict[str, Any] = {
+            "listen_host": self.listen_host,
+            "listen_port": self.requested_port,
+            "confdir": str(self.confdir),
+            "stream_large_bodies": str(lab.proxy.max_body_bytes),
+            "ssl_insecure": False,
+        }
+        if upstream_ca and lab.proxy.network != NetworkMode.CONTAINED:
+            # contained: the responders are verified against the zone's CA (containment addon)
+            opts["ssl_verify_upstream_trusted_ca"] = str(upstream_ca)
+        if lab.proxy.auth:
+            opts["proxyauth"] = lab.proxy.auth
+        return opts
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def start(self) -> Proxy:
+        if self._thread is not None:
+            raise ProxyError("this proxy was already started")
+        if not Proxy._in_process.acquire(blocking=False):
+            raise ProxyError("another Proxy is running in this process (mitmproxy allows one per process)")
+        self._owns_process_slot = True
+        try:
+            self.confdir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as e:
+            self._release()
+            raise ProxyError(f"cannot create the proxy confdir {self.confdir}: {e}") from e
+        logging.getLogger().addHandler(self._log)
+        self._thread = threading.Thread(target=self._thread_main, name="lab-proxy", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(self.start_timeout):
+            self.stop()
+            raise ProxyError(f"mitmproxy did not start within {self.start_timeout:.0f} s")
+        if self._failure is not None or not self._listen:
+            failure = self._failure
+            self.stop()
+            detail = "; ".join(self._log.errors()[-3:]) or (str(failure) if failure else "no listen address")
+            raise ProxyError(f"mitmproxy could not start: {detail}") from failure
+        return self
+
+    def _thread_main(self) -> None:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        self._loop = loop
+        try:
+            loop.run_until_complete(self._serve())
+        except SystemExit as e:  # mitmproxy's errorcheck exits when startup logged an error
+            self._failure = e
+        except (exceptions.OptionsError, OSError, ValueError, RuntimeError) as e:
+            self._failure = e
+        finally:
+            self._ready.set()
+            _cancel_pending(loop)
+            loop.close()
+
+    async def _serve(self) -> None:
+        opts = options.Options()
+        master = DumpMaster(opts, with_termlog=False, with_dumper=False)
+        master.addons.add(Audit.standard(on_record=self.stats.record), _Ready(self))
+        opts.update(**self.mitm_options())
+        opts.update(**self.audit_options())
+        self._master = master
+        await master.run()
+
+    def stop(self) -> None:
+        master, thread = self._master, self._thread
+        if master is not None and thread is not None and thread.is_alive():
+            try:
+                master.shutdown()
+            except RuntimeError:  # the loop is already closed
+                pass
+        if thread is not None:
+            thread.join(timeout=15)
+        logging.getLogger().removeHandler(self._log)
+        self._release()
+
+    def _release(self) -> None:
+        if self._owns_process_slot:
+            self._owns_process_slot = False
+            Proxy._in_process.release()
+
+    def __enter__(self) -> Proxy:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- what the orchestrator needs ------------------------------------------------------
+
+    def set_canaries(self, path: Path, timeout: float = 30.0) -> None:
+        """Load a new canaries.json into the running scanner (prepare plants them after
+        the proxy is up); the option is updated on the proxy's own event loop."""
+        master, loop = self._master, getattr(self, "_loop", None)
+        if master is None or loop is None or loop.is_closed():
+            raise ProxyError("the proxy is not running")
+
+        async def update() -> None:
+            master.options.update(audit_canaries=str(path))
+
+        try:
+            asyncio.run_coroutine_threadsafe(update(), loop).result(timeout)
+        except exceptions.OptionsError as e:
+            raise ProxyError(f"cannot load canaries {path}: {e}") from e
+        except TimeoutError as e:
+            raise ProxyError(f"the proxy did not load canaries within {timeout:.0f} s") from e
+        self.canaries = path
+
+    @property
+    def port(self) -> int:
+        if not self._listen:
+            raise ProxyError("the proxy is not running")
+        return int(self._listen[0][1])
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return self.listen_host, self.port
+
+    @property
+    def url(self) -> str:
+        host = self.listen_host
+        return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
+
+    @property
+    def ca_cert_path(self) -> Path:
+        """The CA certificate (PEM, no key) the handset must trust."""
+        return self.confdir / CA_CERT
+
+    @property
+    def ca_keypair_path(self) -> Path:
+        return self.confdir / CA_KEYPAIR
+
+    @property
+    def log_tail(self) -> list[str]:
+        return list(self._log.lines)

@@ -1,0 +1,8 @@
+"""The orchestrator: a profile on one or more handsets -> one capture folder each.
+A session per handset (device, proxy, journal, Frida), its steps, the timeline, and
+progress drawn with rich; several handsets run in child processes."""
+
+from harness.run.one_handset import RunResult
+from harness.run.orchestrator import run_profile
+
+__all__ = ["RunResult", "run_profile"]

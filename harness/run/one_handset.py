@@ -1,0 +1,225 @@
+"""One handset's run, in this process: DeviceInfo, journal, proxy (own port), prepare,
+instrumentation, the profile's steps, then teardown and restore, always: on success,
+on Ctrl-C or SIGTERM (status `interrupted`), on an exception (status `failed`).
+`run.json` is written last. A SIGKILL leaves flows.jsonl/hooks.jsonl readable up to the
+last flushed record and the journal in the lab state folder for `lab restore`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import re
+import secrets
+import shutil
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness import __version__
+from harness.capture import CANARIES_JSON, make_private_dir, write_manifest
+from harness.config import LabConfig, Profile, step_kind
+from harness.errors import DeviceLostError, HarnessError
+from harness.run.progress import HandsetProgress, ProgressDisplay, ProgressSnapshot
+from harness.run.session import HandsetSession
+from harness.run.steps import StepRunner, planned_seconds
+from harness.run.timeline import Timeline
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+@dataclass(frozen=True)
+class RunResult:
+    serial: str
+    run_dir: Path
+    status: str  # ok | interrupted | failed
+    error: str | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["run_dir"] = str(self.run_dir)
+        return data
+
+
+def new_run_id(profile: Profile, serial: str) -> str:
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    return f"{stamp}-{profile.name}-{_UNSAFE.sub('_', serial)}-{secrets.token_hex(3)}"
+
+
+def tool_versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    versions = {"harness": __version__, "python": platform.python_version()}
+    for dist in ("mitmproxy", "frida", "frida-tools", "adbutils", "pandas"):
+        try:
+            versions[dist] = version(dist)
+        except PackageNotFoundError:
+            versions[dist] = "absent"
+    versions["adb"] = _adb_version()
+    return versions
+
+
+def _adb_version() -> str:
+    import subprocess
+
+    import adbutils
+
+    try:
+        out = subprocess.run([adbutils.adb_path(), "version"], capture_output=True, text=True,
+                             timeout=10, check=False).stdout
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    match = re.search(r"Android Debug Bridge version ([\d.]+)", out)
+    revision = re.search(r"Version ([\w.-]+)", out)
+    return " ".join(m.group(1) for m in (match, revision) if m) or "unknown"
+
+
+class HandsetRun:
+    """One profile on one handset, into one capture folder."""
+
+    def __init__(self, lab: LabConfig, lab_path: Path, profile: Profile, profile_path: Path,
+                 serial: str, out_root: Path, stop: threading.Event, progress: HandsetProgress):
+        self.lab, self.lab_path, self.profile, self.profile_path = lab, lab_path, profile, profile_path
+        self.serial = serial
+        self.stop = stop
+        self.progress = progress
+        self.run_id = new_run_id(profile, serial)
+        self.run_dir = make_private_dir(out_root / self.run_id)
+        self.timeline = Timeline()
+        self.started = time.time()
+
+    def execute(self) -> RunResult:
+        status, error = "ok", None
+        session = HandsetSession(self.lab, self.profile, self.serial, self.run_dir, self.timeline)
+        self.progress.counters = session.counters
+        try:
+            self.progress.update(phase="connecting")
+            session.open()
+            self.progress.update(serial=session.serial, phase="preparing")
+            session.prepare()
+            self.progress.update(phase="steps")
+            status = self._steps(session)
+        except DeviceLostError as e:
+            status, error = "failed", f"handset lost mid-run: {e}"
+            self.timeline.event("device_lost", error=str(e))
+        except HarnessError as e:
+            status, error = "failed", str(e)
+        except KeyboardInterrupt:
+            status = "interrupted"
+        finally:
+            self.progress.update(phase="restoring")
+            teardown_errors = session.close()
+            if teardown_errors and status == "ok":
+                status, error = "failed", "; ".join(teardown_errors)
+            elif teardown_errors:
+                error = "; ".join([error or "", *teardown_errors]).strip("; ")
+            counts = session.final_counts()
+            self._write_manifest(session, status, error, counts)
+            self.progress.update(phase="done", status=status)
+        return RunResult(session.serial, self.run_dir, status, error, counts)
+
+    def _steps(self, session: HandsetSession) -> str:
+        runner = StepRunner(session, self.stop, self.timeline)
+        elapsed_planned = 0.0
+        for index, step in enumerate(self.profile.steps, start=1):
+            if self.stop.is_set():
+                return "interrupted"
+            self.progress.update(step_index=index, step=step_kind(step))
+            runner.run(index, step)
+            elapsed_planned += planned_seconds(step)
+            self.progress.update(elapsed_planned=elapsed_planned)
+        return "interrupted" if self.stop.is_set() else "ok"
+
+    def _write_manifest(self, session: HandsetSession, status: str, error: str | None,
+                        counts: dict[str, int]) -> None:
+        profile_copy = self.run_dir / "profile.yaml"
+        if self.profile_path.is_file() and not profile_copy.exists():
+            shutil.copyfile(self.profile_path, profile_copy)
+            os.chmod(profile_copy, 0o600)
+        manifest = {
+            "run_id": self.run_id,
+            "status": status,
+            "error": error,
+            "started": self.started,
+            "ended": time.time(),
+            "profile": self.profile.model_dump(mode="json"),
+            "lab": self.lab.model_dump(mode="json"),
+            "device": session.device_info(),
+            "network": self.lab.proxy.network.value,
+            "proxy": session.proxy_info(),
+            "tools": tool_versions(),
+            "steps": self.timeline.as_list(),
+            "events": self.timeline.events_list(),
+            "counts": counts,
+            "canaries": CANARIES_JSON if (self.run_dir / CANARIES_JSON).exists() else None,
+        }
+        write_manifest(self.run_dir, manifest, self.lab.signing_key)
+
+
+def execute_into(run: HandsetRun, results: list[RunResult]) -> None:
+    """A worker thread's body: an unexpected error still yields a result, with its traceback."""
+    try:
+        results.append(run.execute())
+    except Exception as e:  # the run's last line of defence: report, never vanish
+        logging.getLogger(__name__).exception("run on %s crashed", run.serial)
+        results.append(RunResult(run.serial, run.run_dir, "failed",
+                                 f"internal error: {type(e).__name__}: {e}"))
+
+
+@contextmanager
+def interrupt_on_signals() -> Iterator[None]:
+    """SIGTERM ends a run like Ctrl-C does: teardown, restore, manifest."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def run_one(lab: LabConfig, lab_path: Path, profile: Profile, profile_path: Path, serial: str,
+            out_root: Path, quiet: bool,
+            publish: Callable[[ProgressSnapshot], None] | None = None) -> RunResult:
+    """One handset in this process; `publish` gets a progress snapshot every tick (a child
+    process sends them to its parent's display)."""
+    stop = threading.Event()
+    progress = HandsetProgress(serial, len(profile.steps), sum(planned_seconds(s) for s in profile.steps))
+    run = HandsetRun(lab, lab_path, profile, profile_path, serial, out_root, stop, progress)
+    results: list[RunResult] = []
+    thread = threading.Thread(target=execute_into, args=(run, results), name=f"run-{serial}", daemon=True)
+    tick = (lambda: publish(progress.snapshot())) if publish else None
+    with interrupt_on_signals(), ProgressDisplay(quiet) as display:
+        display.add(progress)
+        thread.start()
+        _join_all([thread], stop, tick)
+    return results[0] if results else RunResult(serial, run.run_dir, "failed", "worker ended without result")
+
+
+def _join_all(threads: list[threading.Thread], stop: threading.Event,
+              tick: Callable[[], None] | None = None) -> None:
+    """Wait for the workers; the first Ctrl-C asks them to wind down and restore.
+
+    Polls is_alive() after short sleeps instead of Thread.join(timeout): before Python
+    3.13 a KeyboardInterrupt landing inside join() can mark a live thread as stopped."""
+    while True:
+        try:
+            if not any(t.is_alive() for t in threads):
+                return
+            if tick is not None:
+                tick()
+            time.sleep(0.2)
+        except KeyboardInterrupt:
+            stop.set()

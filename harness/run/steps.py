@@ -1,0 +1,117 @@
+"""Profile steps executed on a prepared handset, each recorded in the timeline.
+
+A step that fails is recorded with its error and the run goes on with the next step
+(an app that crashed must not hide what the others do); a lost handset ends the run.
+Waits are interruptible: Ctrl-C ends the current step at once and the run winds down.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel
+
+from harness.config import (
+    IdleStep,
+    InputStep,
+    IntentStep,
+    LaunchStep,
+    MonkeyStep,
+    RebootStep,
+    StopStep,
+    WaitStep,
+    step_kind,
+)
+from harness.devices import apps
+from harness.errors import DeviceLostError, HarnessError
+from harness.run.timeline import Timeline
+
+if TYPE_CHECKING:
+    from harness.run.session import HandsetSession
+
+
+def planned_seconds(step: BaseModel) -> float:
+    """How long a step is expected to take, for the remaining-time estimate."""
+    match step:
+        case LaunchStep(launch=args):
+            return args.wait + 2.0
+        case MonkeyStep(monkey=args):
+            return args.events * args.throttle + 2.0
+        case WaitStep(wait=seconds) | IdleStep(idle=seconds):
+            return seconds
+        case RebootStep(reboot=args):
+            return args.capture + 10.0
+    return 1.0
+
+
+def step_package(step: BaseModel) -> str | None:
+    args = getattr(step, step_kind(step))
+    return getattr(args, "package", None)
+
+
+class StepRunner:
+    def __init__(self, session: HandsetSession, stop: threading.Event, timeline: Timeline):
+        self.session = session
+        self.stop = stop
+        self.timeline = timeline
+
+    def run(self, index: int, step: BaseModel) -> None:
+        kind = step_kind(step)
+        args = step.model_dump(mode="json")[kind]
+        record = self.timeline.begin(index, kind, args if isinstance(args, dict) else {"seconds": args},
+                                     step_package(step))
+        try:
+            self._dispatch(step, record.notes)
+        except DeviceLostError:
+            self.timeline.end(record, "failed", "handset lost")
+            raise
+        except HarnessError as e:
+            self.timeline.end(record, "failed", str(e))
+            return
+        except KeyboardInterrupt:
+            self.timeline.end(record, "interrupted")
+            raise
+        self.timeline.end(record, "interrupted" if self.stop.is_set() else "ok")
+
+    def _sleep(self, seconds: float) -> None:
+        self.stop.wait(seconds)
+
+    def _dispatch(self, step: BaseModel, notes: list[str]) -> None:
+        handset = self.session.handset
+        match step:
+            case LaunchStep(launch=args):
+                self._launch(args.package, args.activity, args.spawn, notes)
+                self._sleep(args.wait)
+            case MonkeyStep(monkey=args):
+                result = apps.monkey(handset, args.package, args.events, args.seed,
+                                     int(args.throttle * 1000))
+                notes.append(f"monkey: {result}")
+                self.session.hook_running(args.package, notes)
+            case InputStep(input=args):
+                if args.tap is not None:
+                    apps.tap(handset, *args.tap)
+                elif args.text is not None:
+                    apps.text(handset, args.text)
+                else:
+                    apps.keyevent(handset, args.keyevent or "")
+            case IntentStep(intent=args):
+                apps.intent(handset, args.action, args.data, args.package)
+            case WaitStep(wait=seconds):
+                self._sleep(seconds)
+            case IdleStep(idle=seconds):
+                apps.keyevent(handset, "KEYCODE_HOME")
+                self._sleep(seconds)
+            case RebootStep(reboot=args):
+                self.session.reboot(notes)
+                self._sleep(args.capture)
+            case StopStep(stop=args):
+                self.session.unhook(args.package)
+                apps.stop(handset, args.package)
+
+    def _launch(self, package: str, activity: str | None, spawn: bool, notes: list[Any]) -> None:
+        if spawn and self.session.can_spawn:
+            self.session.spawn(package, notes)
+            return
+        apps.launch(self.session.handset, package, activity)
+        self.session.hook_running(package, notes)

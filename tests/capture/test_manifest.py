@@ -1,0 +1,113 @@
+"""run.json: artifact hashes, verification, signing, format versions."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from harness.capture.folder import FORMAT_VERSION, JsonlWriter
+from harness.capture.manifest import generate_signing_key, read_manifest, verify, write_manifest
+from harness.cli.main import main
+from harness.errors import CaptureError
+
+
+def _capture(tmp_path: Path) -> Path:
+    run = tmp_path / "run-1"
+    run.mkdir()
+    with JsonlWriter(run / "flows.jsonl") as w:
+        w.write({"id": "f1", "host": "a.example"})
+        w.write({"id": "f2", "host": "b.example"})
+    (run / "canaries.json").write_text('{"identifiers": {}}')
+    (run / "report").mkdir()
+    (run / "report" / "report.html").write_text("<html></html>")
+    write_manifest(run, {"run_id": "run-1", "status": "ok"})
+    return run
+
+
+def test_manifest_lists_every_artifact_but_reports(tmp_path):
+    run = _capture(tmp_path)
+    manifest = read_manifest(run)
+    assert set(manifest["artifacts"]) == {"flows.jsonl", "canaries.json"}
+    assert manifest["format_version"] == FORMAT_VERSION
+    assert verify(run).ok
+
+
+def test_one_changed_byte_fails_and_names_the_artifact(tmp_path):
+    run = _capture(tmp_path)
+    data = bytearray((run / "flows.jsonl").read_bytes())
+    data[10] ^= 0x01
+    (run / "flows.jsonl").write_bytes(bytes(data))
+    result = verify(run)
+    assert not result.ok
+    assert result.changed == ["flows.jsonl"]
+
+
+def test_missing_and_unlisted_artifacts_are_named(tmp_path):
+    run = _capture(tmp_path)
+    (run / "canaries.json").unlink()
+    (run / "extra.bin").write_bytes(b"x")
+    result = verify(run)
+    assert result.missing == ["canaries.json"]
+    assert result.unlisted == ["extra.bin"]
+
+
+def test_signed_manifest_verifies_and_detects_tampering(tmp_path):
+    key = tmp_path / "keys" / "lab.pem"
+    pub = generate_signing_key(key)
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "flows.jsonl").write_text("{}\n")
+    write_manifest(run, {"run_id": "r", "status": "ok"}, signing_key=key)
+    assert verify(run, pub).signature == "valid"
+    other = generate_signing_key(tmp_path / "other.pem")
+    assert verify(run, other).signature == "untrusted-key"
+    manifest = json.loads((run / "run.json").read_text())
+    manifest["status"] = "ok-but-edited"
+    (run / "run.json").write_text(json.dumps(manifest))
+    assert verify(run, pub).signature == "invalid"
+    assert not verify(run, pub).ok
+
+
+@pytest.mark.parametrize("content, message", [
+    ("not json", "not valid JSON"),
+    ('{"format": "something-else"}', "not a lab-harness capture"),
+    ('{"format": "lab-harness-capture", "format_version": 99}', "newer"),
+])
+def test_foreign_or_newer_manifests_are_refused(tmp_path, content, message):
+    (tmp_path / "run.json").write_text(content)
+    with pytest.raises(CaptureError, match=message):
+        read_manifest(tmp_path)
+
+
+def test_lab_verify_exit_codes(tmp_path):
+    run = _capture(tmp_path)
+    runner = CliRunner()
+    ok = runner.invoke(main, ["verify", str(run)])
+    assert ok.exit_code == 0, ok.output
+    (run / "flows.jsonl").write_text("tampered\n")
+    bad = runner.invoke(main, ["verify", str(run)])
+    assert bad.exit_code == 1
+    assert "changed: flows.jsonl" in bad.output
+    not_capture = runner.invoke(main, ["verify", str(tmp_path / "nope")])
+    assert not_capture.exit_code == 2
+    assert "not a folder" in not_capture.output
+
+
+def test_lab_keygen_then_signed_manifest_verifies_with_the_public_key(tmp_path):
+    runner = CliRunner()
+    key = tmp_path / "lab.pem"
+    made = runner.invoke(main, ["keygen", str(key)])
+    assert made.exit_code == 0, made.output
+    pub = Path(made.output.strip())
+    assert oct(key.stat().st_mode & 0o777) == "0o600"
+    again = runner.invoke(main, ["keygen", str(key)])
+    assert again.exit_code == 2 and "already exists" in again.output
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "flows.jsonl").write_text("{}\n")
+    write_manifest(run, {"run_id": "r", "status": "ok"}, signing_key=key)
+    checked = runner.invoke(main, ["verify", str(run), "--key", str(pub)])
+    assert checked.exit_code == 0 and "signature: valid" in checked.output

@@ -1,0 +1,142 @@
+"""`lab import`: capture folders from .mitm and HAR files, classified and scanned."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from mitmproxy import io
+from mitmproxy.test import tflow, tutils
+
+from harness.capture.folder import FORMAT, FORMAT_VERSION, iter_jsonl, read_json
+from harness.capture.manifest import sha256_file
+from harness.cli.main import main
+from harness.config.lab import LabConfig
+from harness.errors import CaptureError
+from harness.proxy.importer import import_capture
+
+IMEI = "490154203237518"
+LAB_YAML = """\
+name: import-lab
+jurisdiction: IN
+policy:
+  watchlist_countries: [CN]
+geo:
+  overrides:
+    - {cidr: 203.0.113.0/24, country: CN}
+"""
+
+
+@pytest.fixture
+def lab_file(tmp_path: Path) -> Path:
+    path = tmp_path / "lab.yaml"
+    path.write_text(LAB_YAML)
+    return path
+
+
+@pytest.fixture
+def canaries(tmp_path: Path) -> Path:
+    path = tmp_path / "canaries.json"
+    path.write_text(json.dumps({"identifiers": {"imei": IMEI}}))
+    return path
+
+
+def mitm_file(path: Path, garbage: bytes = b"") -> Path:
+    body = gzip.compress(json.dumps({"h": hashlib.sha256(IMEI.encode()).hexdigest()}).encode())
+    req = tutils.treq(host="collect.example", port=443, scheme=b"https", path=b"/v1", method=b"POST", content=body)
+    req.headers["content-encoding"] = "gzip"
+    req.headers["content-type"] = "application/json"
+    flow = tflow.tflow(req=req, resp=True)
+    flow.server_conn.peername = ("203.0.113.7", 443)
+    flow.metadata["audit"] = {"flags": ["stale"], "country": "ZZ"}  # recorded elsewhere: recomputed
+    tcp_flow = tflow.ttcpflow()
+    tcp_flow.server_conn.peername = ("8.8.8.8", 853)
+    with path.open("wb") as fh:
+        writer = io.FlowWriter(fh)
+        writer.add(flow)
+        writer.add(tcp_flow)
+        fh.write(garbage)
+    return path
+
+
+def har_file(path: Path) -> Path:
+    good = {
+        "startedDateTime": "2026-01-02T03:04:05.000Z", "time": 12, "serverIPAddress": "203.0.113.9",
+        "request": {"method": "POST", "url": f"https://t.example/p?imei={IMEI}", "httpVersion": "HTTP/1.1",
+                    "headers": [{"name": "Content-Type", "value": "text/plain"}],
+                    "postData": {"mimeType": "text/plain", "text": "hello"}},
+        "response": {"status": 204, "httpVersion": "HTTP/1.1", "headers": [], "content": {"text": ""}},
+    }
+    broken = {"request": {"method": "GET"}}
+    path.write_text(json.dumps({"log": {"version": "1.2", "entries": [good, broken]}}))
+    return path
+
+
+def test_import_mitm(tmp_path: Path, lab_file: Path, canaries: Path) -> None:
+    from harness.config.lab import load_lab
+
+    out = tmp_path / "imported"
+    result = import_capture(mitm_file(tmp_path / "in.mitm"), out, load_lab(lab_file), canaries=canaries, device="SER")
+    assert (result.flows, result.findings, result.skipped) == (2, 1, [])
+    http_record, tcp_record = list(iter_jsonl(out / "flows.jsonl"))
+    assert http_record["server_ip"] == "203.0.113.7" and http_record["country"] == "CN"
+    assert set(http_record["flags"]) == {"foreign", "watchlist_country", "sensitive_data"}
+    assert http_record["findings"] == [
+        {"type": "imei", "id": "imei", "where": "body:$.h", "encoding": "sha256+gzip", "offset": 0}]
+    assert http_record["device"] == "SER"
+    assert tcp_record["kind"] == "tcp" and tcp_record["country"] == "US"
+    manifest = read_json(out / "run.json")
+    assert manifest["status"] == "imported"
+    assert (manifest["format"], manifest["format_version"]) == (FORMAT, FORMAT_VERSION)
+    assert manifest["source"]["format"] == "mitm"
+    for name in ("flows.jsonl", "flows.mitm", "canaries.json"):
+        assert manifest["artifacts"][name] == sha256_file(out / name)
+    with (out / "flows.mitm").open("rb") as fh:
+        assert len(list(io.FlowReader(fh).stream())) == 2
+
+
+def test_import_har_skips_broken_entries(tmp_path: Path, lab_file: Path, canaries: Path) -> None:
+    runner = CliRunner()
+    out = tmp_path / "har-capture"
+    done = runner.invoke(main, ["import", str(har_file(tmp_path / "in.har")), "--out", str(out),
+                                "--lab", str(lab_file), "--canaries", str(canaries), "--json"])
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.stdout)["flows"] == 1
+    (record,) = list(iter_jsonl(out / "flows.jsonl"))
+    assert record["server_ip"] == "203.0.113.9" and "watchlist_country" in record["flags"]
+    assert record["findings"][0]["where"] == "url"
+    assert "HAR entry 1" in read_json(out / "run.json")["source"]["skipped"][0]
+
+
+def test_garbled_mitm_keeps_what_was_read(tmp_path: Path) -> None:
+    out = tmp_path / "garbled"
+    result = import_capture(mitm_file(tmp_path / "g.mitm", garbage=b"99999:not a tnetstring"), out)
+    assert result.flows == 2
+    assert "garbled after 2 flows" in result.skipped[0]
+    assert read_json(out / "run.json")["counts"]["skipped"] == 1
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(b"\x00\x01binary", "neither a mitmproxy flow file nor a HAR"), (b"{\"not\": \"har\"}", "not a HAR")],
+)
+def test_unreadable_sources_are_clear_errors(tmp_path: Path, content: bytes, message: str) -> None:
+    source = tmp_path / "bad.file"
+    source.write_bytes(content)
+    done = CliRunner().invoke(main, ["import", str(source), "--out", str(tmp_path / "o"),
+                                     "--lab", str(tmp_path / "absent.yaml")])
+    assert done.exit_code == 2
+    assert message in done.stderr
+    assert "Traceback" not in done.output
+
+
+def test_import_refuses_a_folder_with_flows(tmp_path: Path) -> None:
+    out = tmp_path / "taken"
+    out.mkdir()
+    (out / "flows.jsonl").write_text("")
+    with pytest.raises(CaptureError, match="already holds flows"):
+        import_capture(mitm_file(tmp_path / "x.mitm"), out, LabConfig(name="x", jurisdiction="IN"))

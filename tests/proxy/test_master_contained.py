@@ -1,0 +1,112 @@
+"""Contained mode end to end: zone hosts reach the lab's responders, the record keeps the
+world IP (so a CIDR override to a watch-list country applies), other hosts are refused."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from support.servers import IMEI, Server, TestCA, serve, wait_for
+
+from harness.capture.folder import FLOWS_JSONL
+from harness.config.lab import LabConfig
+from harness.proxy.master import Proxy
+
+pytestmark = pytest.mark.e2e
+ZONE_HOST = "analytics.vendor-cloud.example"
+WORLD_IP = "203.0.113.10"
+
+
+@pytest.fixture(scope="module")
+def responders(workdir: Path, test_ca: TestCA) -> Iterator[tuple[Server, Server]]:
+    https = serve("127.0.0.8", test_ca.issue(workdir, [ZONE_HOST, WORLD_IP]))
+    plain = serve("127.0.0.9")
+    yield https, plain
+    https.close()
+    plain.close()
+
+
+@pytest.fixture(scope="module")
+def proxy(workdir: Path, test_ca: TestCA, canaries_file: Path, responders: tuple[Server, Server]) -> Iterator[Proxy]:
+    https, plain = responders
+    zone = workdir / "zone.json"
+    zone.write_text(json.dumps({
+        "version": 1,
+        "ca": str(test_ca.cert_path),
+        "hosts": {ZONE_HOST: {"world_ip": WORLD_IP,
+                              "ports": {"443": f"127.0.0.8:{https.port}", "80": f"127.0.0.9:{plain.port}"}}},
+    }))
+    lab = LabConfig.model_validate({
+        "name": "contained-lab",
+        "jurisdiction": "IN",
+        "policy": {"watchlist_countries": ["CN"]},
+        "proxy": {"network": "contained", "zone": str(zone)},
+        "geo": {"sources": ["overrides", "iptocc", "geoip2fast"],
+                "overrides": [{"cidr": "203.0.113.0/24", "country": "CN", "org": "Watch Cloud", "org_country": "CN"}]},
+        "state_dir": str(workdir / "state-contained"),
+    })
+    with Proxy(lab, capture_dir=workdir / "contained", device="serial-2", canaries=canaries_file) as running:
+        yield running
+
+
+def curl(proxy: Proxy, *args: str) -> subprocess.CompletedProcess[str]:
+    curl_bin = shutil.which("curl")
+    assert curl_bin
+    return subprocess.run(
+        [curl_bin, "-sS", "--max-time", "20", "-x", proxy.url, "--noproxy", "", "--cacert", str(proxy.ca_cert_path), *args],
+        capture_output=True, text=True, timeout=30, check=False,
+    )
+
+
+def flows(proxy: Proxy) -> Path:
+    assert proxy.capture_dir is not None
+    return proxy.capture_dir / FLOWS_JSONL
+
+
+def test_zone_host_over_https_is_flagged_by_its_world_ip(proxy: Proxy, responders: tuple[Server, Server]) -> None:
+    https, _ = responders
+    url = f"https://{ZONE_HOST}/v1/track?imei={IMEI}"
+    done = curl(proxy, url)
+    assert done.stdout == "ok", done.stderr
+    assert https.seen[-1].path == f"/v1/track?imei={IMEI}"
+    record = wait_for(flows(proxy), lambda r: r["url"] == url)
+    assert (record["server_ip"], record["server_port"]) == (WORLD_IP, 443)
+    assert record["connected_ip"] == "127.0.0.8"
+    assert record["country"] == "CN"
+    assert record["country_sources"]["overrides"] == "CN"
+    assert (record["org"], record["org_country"]) == ("Watch Cloud", "CN")
+    assert {"foreign", "watchlist_country", "sensitive_data"} <= set(record["flags"])
+    assert record["host"] == ZONE_HOST and record["sni"] == ZONE_HOST
+
+
+def test_zone_host_over_plain_http(proxy: Proxy, responders: tuple[Server, Server]) -> None:
+    _, plain = responders
+    url = f"http://{ZONE_HOST}/plain"
+    assert curl(proxy, url).stdout == "ok"
+    assert plain.seen[-1].headers["Host"] == ZONE_HOST
+    record = wait_for(flows(proxy), lambda r: r["url"] == url)
+    assert record["server_ip"] == WORLD_IP
+    assert {"cleartext", "watchlist_country"} <= set(record["flags"])
+
+
+def test_world_ip_itself_is_routed(proxy: Proxy) -> None:
+    url = f"https://{WORLD_IP}/by-ip"
+    assert curl(proxy, url).stdout == "ok"
+    record = wait_for(flows(proxy), lambda r: r["url"] == url)
+    assert record["server_ip"] == WORLD_IP and record["country"] == "CN"
+
+
+@pytest.mark.parametrize("url", ["https://exfil.elsewhere.example/upload", "http://198.51.100.20/x"])
+def test_host_outside_the_zone_is_refused_and_recorded(proxy: Proxy, responders: tuple[Server, Server], url: str) -> None:
+    before = [len(s.seen) for s in responders]
+    done = curl(proxy, url)
+    assert done.stdout != "ok"
+    record = wait_for(flows(proxy), lambda r: "contained" in " ".join(r["notes"]) and (
+        r["host"] in url))
+    assert record["kind"] == "error"
+    assert record["server_ip"] is None or record["server_ip"] == "198.51.100.20"
+    assert [len(s.seen) for s in responders] == before
