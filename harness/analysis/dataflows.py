@@ -20,13 +20,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from harness.analysis.attribution import UNATTRIBUTED
+
 PLATFORM_PREFIXES = (
     "android.", "androidx.", "java.", "javax.", "com.android.", "dalvik.", "kotlin.",
     "kotlinx.", "sun.", "libcore.", "jdk.", "org.apache.harmony.",
 )
 STUB_PREFIXES = ("harness.", "com.labvirt.", "org.labharness.")
 NOT_HOOKED = "unknown (not hooked)"
-UNATTRIBUTED = "unattributed"
 UNKNOWN = "unknown"
 
 DATA_FLOW_COLUMNS = [

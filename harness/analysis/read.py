@@ -26,13 +26,13 @@ from harness.capture import (
     HOOKS_JSONL,
     JOURNAL_JSON,
     RUN_JSON,
+    ZONE_JSON,
     Zone,
     parse_zone_data,
     read_json,
 )
 from harness.errors import CaptureError
 
-ZONE_JSON = "zone.json"
 
 BLOCK_BYTES = 16 << 20
 

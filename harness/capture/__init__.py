@@ -14,6 +14,7 @@ from harness.capture.folder import (
     JOURNAL_JSON,
     REPORT_DIR,
     RUN_JSON,
+    ZONE_JSON,
     JsonlStats,
     JsonlWriter,
     iter_jsonl,
@@ -32,5 +33,5 @@ __all__ = [
     "JsonlStats", "JsonlWriter", "Zone", "generate_signing_key", "iter_jsonl", "json_line",
     "load_canaries", "make_private_dir", "open_private_append", "parse_canaries",
     "parse_zone", "parse_zone_data", "read_json", "read_manifest", "verify",
-    "write_json_atomic", "write_manifest",
+    "write_json_atomic", "write_manifest", "ZONE_JSON",
 ]

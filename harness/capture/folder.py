@@ -41,6 +41,7 @@ HOOKS_JSONL = "hooks.jsonl"
 CANARIES_JSON = "canaries.json"
 JOURNAL_JSON = "journal.json"
 EVENTS_JSONL = "events.jsonl"
+ZONE_JSON = "zone.json"  # contained mode: the zone the run used (capture/zone.py)
 REPORT_DIR = "report"
 
 # Fields every flow record carries (ARCHITECTURE.md). Add fields freely; never rename these.

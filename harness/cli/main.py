@@ -187,10 +187,11 @@ def run(profile: Path, serials: tuple[str, ...], out: Path | None, quiet: bool, 
                           quiet=quiet or as_json)
     reports: dict[str, list[str]] = {}
     if with_report:
+        from harness.capture import RUN_JSON
         from harness.report import write_reports
 
         for r in results:
-            if (r.run_dir / "run.json").exists():
+            if (r.run_dir / RUN_JSON).exists():
                 reports[r.serial] = [str(p) for p in write_reports([r.run_dir], "html", lab=lab)]
     if as_json:
         emit_json([{**r.as_dict(), "reports": reports.get(r.serial, [])} for r in results])

@@ -13,7 +13,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from harness.capture import CANARIES_JSON
+from harness.capture import CANARIES_JSON, ZONE_JSON
 from harness.config import DeviceEntry, FridaMode, LabConfig, NetworkMode, Profile
 from harness.devices import (
     Handset,
@@ -32,7 +32,6 @@ from harness.run.timeline import Timeline
 
 log = logging.getLogger(__name__)
 
-ZONE_JSON = "zone.json"
 ATTACH_TRIES = 3
 
 
