@@ -33,7 +33,6 @@ from harness.capture import (
 )
 from harness.errors import CaptureError
 
-
 BLOCK_BYTES = 16 << 20
 
 GEO_SOURCES = ("overrides", "iptocc", "geoip2fast", "mmdb", "zone", "dns")
