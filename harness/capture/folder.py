@@ -40,7 +40,6 @@ FLOWS_MITM = "flows.mitm"
 HOOKS_JSONL = "hooks.jsonl"
 CANARIES_JSON = "canaries.json"
 JOURNAL_JSON = "journal.json"
-EVENTS_JSONL = "events.jsonl"
 ZONE_JSON = "zone.json"  # contained mode: the zone the run used (capture/zone.py)
 REPORT_DIR = "report"
 

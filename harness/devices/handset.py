@@ -111,9 +111,6 @@ class Handset:
             self._root = root_from_probe(self.sh(probe_command(), check=False).stdout)
         return self._root
 
-    def set_root(self, method: RootMethod) -> None:
-        self._root = method
-
     def su(self, command: str, *, check: bool = True, timeout: float = 120) -> ShellResult:
         """Run one command line as root, the way this handset allows."""
         return self.sh(as_root(self.root, command, self.serial), check=check, timeout=timeout)
