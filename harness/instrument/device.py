@@ -22,7 +22,7 @@ import adbutils
 import frida
 
 from harness.config import FridaMode
-from harness.devices.paths import FRIDA_SERVER_PATH, FRIDA_SERVER_PORT
+from harness.devices.paths import ADB_SERVER_PORT, FRIDA_SERVER_PATH, FRIDA_SERVER_PORT
 from harness.errors import InstrumentError
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ _VERSION = re.compile(r"^\d+\.\d+\.\d+$")
 @dataclass(frozen=True)
 class AdbServer:
     host: str = "127.0.0.1"
-    port: int = 5037
+    port: int = ADB_SERVER_PORT
 
     def client(self) -> adbutils.AdbClient:
         return adbutils.AdbClient(host=self.host, port=self.port, socket_timeout=10)
