@@ -126,10 +126,7 @@ class _Builder:
             raise _problem(_mark(self.file, node), self.file, path, "recursive alias")
         self.values.setdefault(path, _mark(self.file, node))
         if isinstance(node, yaml.ScalarNode):
-            try:
-                return self.constructor.construct_object(node)
-            except yaml.YAMLError as e:
-                raise _problem(_mark(self.file, node), self.file, path, _reason(e)) from e
+            return self._scalar(node, path)
         self.active.add(id(node))
         try:
             if isinstance(node, yaml.MappingNode):
@@ -143,6 +140,20 @@ class _Builder:
             return items
         finally:
             self.active.discard(id(node))
+
+    def _scalar(self, node: yaml.ScalarNode, path: PathKey) -> Any:
+        """One scalar as PyYAML reads it; what it cannot build is a problem at the scalar.
+
+        PyYAML raises ValueError (not a YAMLError) for values its resolver takes for a date
+        or timestamp but that are none (`2024-13-45`, `2024-02-30 25:61:61`) and for
+        integers past Python's digit limit (a 5,000-digit number).
+        """
+        try:
+            return self.constructor.construct_object(node)
+        except yaml.YAMLError as e:
+            raise _problem(_mark(self.file, node), self.file, path, _reason(e)) from e
+        except (ValueError, OverflowError) as e:
+            raise _problem(_mark(self.file, node), self.file, path, _unbuildable(node, e)) from e
 
     def _expect_tag(self, node: yaml.Node, tag: str, path: PathKey) -> None:
         if node.tag != tag:
@@ -158,10 +169,7 @@ class _Builder:
             if not isinstance(key_node, yaml.ScalarNode):
                 raise _problem(_mark(self.file, key_node), self.file, path,
                                "keys must be plain scalars, not lists or mappings")
-            try:
-                key = self.constructor.construct_object(key_node)
-            except yaml.YAMLError as e:
-                raise _problem(_mark(self.file, key_node), self.file, path, _reason(e)) from e
+            key = self._scalar(key_node, path)
             key = key if isinstance(key, str) else str(key_node.value)
             if key in result:
                 first = self.keys[path + (key,)]
@@ -190,6 +198,20 @@ class _Builder:
 def _reason(error: yaml.YAMLError) -> str:
     problem = getattr(error, "problem", None) or str(error).splitlines()[0]
     return str(problem)
+
+
+_TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+_INT_TAG = "tag:yaml.org,2002:int"
+
+
+def _unbuildable(node: yaml.ScalarNode, error: ValueError | OverflowError) -> str:
+    """Why a scalar PyYAML resolved (date, timestamp, integer) could not be built."""
+    shown = node.value if len(node.value) <= 40 else node.value[:37] + "..."
+    if node.tag == _TIMESTAMP_TAG:
+        return f"{shown!r} reads as a date or timestamp but is none ({error}); quote it to keep it as text"
+    if node.tag == _INT_TAG:
+        return f"integer {shown!r} has {len(node.value)} characters: too large; quote it to keep it as text"
+    return f"{shown!r} cannot be read as {node.tag.rsplit(':', 1)[-1]} ({error})"
 
 
 def format_path(path: PathKey) -> str:

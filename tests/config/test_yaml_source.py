@@ -5,7 +5,9 @@ from __future__ import annotations
 import tracemalloc
 
 import pytest
+from click.testing import CliRunner
 
+from harness.cli.main import main
 from harness.config.lab import load_profile
 from harness.config.yaml_source import (
     MAX_FILE_BYTES,
@@ -163,3 +165,53 @@ def test_bom_is_ignored(tmp_path):
     path = tmp_path / "x.yaml"
     path.write_bytes("\ufeffname: a\n".encode())
     assert load_with_positions(path).data == {"name": "a"}
+
+
+# --- values PyYAML cannot build: a file:line message and exit 2, never a traceback ----------
+
+UNBUILDABLE = {
+    "impossible date": ("2024-13-45", "reads as a date or timestamp but is none"),
+    "impossible timestamp": ("2024-02-30 25:61:61", "reads as a date or timestamp but is none"),
+    "year zero": ("0000-01-01", "reads as a date or timestamp but is none"),
+    "5000-digit integer": ("9" * 5000, "has 5000 characters: too large"),
+}
+
+
+def lab_cli(*args: object):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+@pytest.mark.parametrize("value, says", UNBUILDABLE.values(), ids=UNBUILDABLE.keys())
+def test_config_check_unbuildable_value(tmp_path, value, says):
+    lab = tmp_path / "lab.yaml"
+    lab.write_text(f"name: x\njurisdiction: IN\nproxy:\n  port: {value}\n")
+    result = lab_cli("config", "check", lab)
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert result.exit_code == 2, result.output
+    assert result.stdout.splitlines() == [result.stdout.strip()]
+    assert result.stdout.startswith(f"{lab}:4:9: proxy.port: ")
+    assert says in result.stdout and "quote it" in result.stdout
+
+
+@pytest.mark.parametrize("value, says", UNBUILDABLE.values(), ids=UNBUILDABLE.keys())
+def test_unbuildable_key_and_profile(tmp_path, value, says):
+    profiles = tmp_path / "profiles"
+    profiles.mkdir()
+    (profiles / "p.yaml").write_text(f"name: p\nsteps:\n  - idle: 1s\n? {value}\n: 1\n")
+    result = lab_cli("config", "check", profiles / "p.yaml")
+    assert result.exit_code == 2, result.output
+    assert result.stdout.startswith(f"{profiles / 'p.yaml'}:4:3: ") and says in result.stdout
+    # `lab profiles` lists it as invalid (exit 2) instead of stopping
+    listed = lab_cli("profiles", "--dir", profiles)
+    assert listed.exit_code == 2, (listed.output, listed.exception)
+    assert "INVALID" in listed.stdout and says in listed.stdout
+
+
+def test_commands_that_load_lab_yaml_report_unbuildable_values(tmp_path):
+    lab = tmp_path / "lab.yaml"
+    lab.write_text("name: x\njurisdiction: IN\nstate_dir: 2024-13-45\n")
+    for args in (("restore", "--lab", lab), ("report", tmp_path, "--lab", lab),
+                 ("import", tmp_path / "none.har", "--out", tmp_path / "o", "--lab", lab)):
+        result = lab_cli(*args)
+        assert result.exit_code == 2, (args, result.output, result.exception)
+        assert result.stderr.startswith(f"lab: {lab}:3:12: state_dir: '2024-13-45' reads as a date"), args
