@@ -28,7 +28,7 @@ from harness.analysis.bypass import (
 from harness.analysis.dataflows import canary_index, data_flows, join_distinct, reads_frame
 from harness.analysis.model import Analysis
 from harness.analysis.read import GEO_SOURCES, RawCapture, read_capture
-from harness.analysis.summary import run_info, summarise
+from harness.analysis.summary import coverage_classes, run_info, summarise
 from harness.config import Policy, Severity
 
 NETWORK_EVENTS = ("net:connect", "net:request", "net:resolve")
@@ -128,7 +128,7 @@ def destinations_frame(flows: pd.DataFrame, findings: pd.DataFrame, bypassed: pd
         "ts_start": bypassed["ts"], "request_bytes": 0, "response_bytes": 0,
     })
     cols = ["destination", "server_ip", "country", "country_sources", "country_confidence", "org",
-            "org_country", "app", "flags", "kind", "scheme", "tls_intercepted", "request_bytes",
+            "org_country", "app", "flags", "kind", "scheme", "coverage", "request_bytes",
             "response_bytes", "ts_start"]
     base = flows.reindex(columns=cols)
     df = pd.concat([base, extra.reindex(columns=cols)], ignore_index=True) if len(extra) else base
@@ -138,10 +138,10 @@ def destinations_frame(flows: pd.DataFrame, findings: pd.DataFrame, bypassed: pd
     g = df.groupby("destination", sort=False)
     kinds = df["kind"]
     df["_http"] = (kinds == "http").astype(int)
-    df["_rejected"] = ((kinds == "tls_failed") | df["flags"].str.contains("tls_rejected", regex=False)).astype(int)
-    df["_clear"] = ((kinds == "http") & (df["scheme"] == "http")).astype(int)
+    df["_rejected"] = (df["coverage"] == "tls_rejected").astype(int)  # one class per flow
+    df["_clear"] = (df["coverage"] == "cleartext").astype(int)
     df["_bypass"] = (kinds == "bypass").astype(int)
-    df["_intercepted"] = df["tls_intercepted"].fillna(False).astype(bool).astype(int)
+    df["_intercepted"] = (df["coverage"] == "intercepted").astype(int)
     g = df.groupby("destination", sort=False)
     out = g.agg(
         flows=("kind", "size"), requests=("_http", "sum"), bytes_up=("request_bytes", "sum"),
@@ -218,6 +218,7 @@ def analyse(run_dirs: Iterable[Path | str], policy: Policy | None = None) -> Ana
         {r.run_id: responders(r.zone) for r in raws})
     steps = steps_frame({r.run_id: r.run for r in raws})
     flows = attribute(flows, events, steps)
+    flows["coverage"] = coverage_classes(flows)
     flows["destination"] = (flows["host"].fillna(flows["sni"]).fillna(flows["server_ip"])
                             .fillna("(unknown)").str.lower())
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from harness.analysis.read import RawCapture
@@ -15,6 +16,41 @@ if TYPE_CHECKING:
 DEVICE_KEYS = ("serial", "manufacturer", "brand", "model", "device", "fingerprint", "android_release",
                "release", "sdk", "security_patch", "build_id", "incremental", "abi", "kernel", "rooted",
                "root_method", "frida_server_version", "frida_server")
+
+
+# Decryption coverage: every flow in exactly one class, the first that fits, so the
+# classes add up to the flow count (readable = intercepted + cleartext).
+COVERAGE_CLASSES = ("tls_rejected", "intercepted", "cleartext", "failed", "not_http")
+READABLE = ("intercepted", "cleartext")
+
+
+def _has_flag(flags: pd.Series, flag: str) -> pd.Series:
+    return flags.fillna("").str.contains(rf"(?:^|,){flag}(?:,|$)", regex=True)
+
+
+def coverage_classes(flows: pd.DataFrame) -> np.ndarray:
+    """Each flow's coverage class, the first of these that fits:
+
+    - tls_rejected: the client refused the proxy's certificate (pinning?): nothing read;
+    - intercepted: TLS the proxy decrypted, or an HTTPS request read elsewhere (an
+      imported HAR or flow file), whether or not an answer came;
+    - cleartext: read without TLS: plain HTTP, or raw TCP/UDP with the `cleartext` flag;
+    - failed: an error before anything was read (a refused CONNECT, a dead upstream);
+    - not_http: other traffic the proxy passed on unread (raw TCP/UDP it could not decrypt).
+    """
+    kind = flows["kind"].astype(object)
+    scheme = flows["scheme"].astype(object).str.lower()
+    method = flows["method"].astype(object)
+    request = method.notna() & (method != "CONNECT")
+    tls = flows["tls_intercepted"].fillna(False).astype(bool)
+    flags = flows["flags"]
+    conditions = [
+        ((kind == "tls_failed") | _has_flag(flags, "tls_rejected")).to_numpy(dtype=bool),
+        (tls | (request & (scheme == "https"))).to_numpy(dtype=bool),
+        (_has_flag(flags, "cleartext") | (request & (scheme == "http"))).to_numpy(dtype=bool),
+        (kind == "error").to_numpy(dtype=bool),
+    ]
+    return np.select(conditions, list(COVERAGE_CLASSES[:4]), default=COVERAGE_CLASSES[4]).astype(object)
 
 
 def _epoch(value: Any) -> float | None:
@@ -67,13 +103,11 @@ def run_info(raw: RawCapture) -> dict[str, Any]:
 
 def summarise(a: Analysis, raws: list[RawCapture]) -> dict[str, Any]:
     flows = a.flows
-    kind = flows["kind"]
     total = len(flows)
-    http = int((kind == "http").sum())
-    intercepted = int(flows["tls_intercepted"].astype(bool).sum())
-    cleartext = int(((kind == "http") & (flows["scheme"] == "http")).sum())
-    rejected = int(((kind == "tls_failed") | flows["flags"].str.contains("tls_rejected", regex=False)).sum())
-    not_http = total - http - int((kind == "tls_failed").sum())
+    http = int((flows["kind"] == "http").sum())
+    classes = flows["coverage"].value_counts() if "coverage" in flows else pd.Series(dtype=int)
+    coverage = {c: int(classes.get(c, 0)) for c in COVERAGE_CLASSES}
+    readable = sum(coverage[c] for c in READABLE)
     dest = a.destinations
     foreign = dest[dest["flags"].str.contains("foreign", regex=False)]
     leaving = []
@@ -103,9 +137,9 @@ def summarise(a: Analysis, raws: list[RawCapture]) -> dict[str, Any]:
         ],
         "data_types_leaving": leaving,
         "decryption": {
-            "flows": total, "intercepted": intercepted, "cleartext": cleartext,
-            "tls_rejected": rejected, "not_http": max(not_http, 0),
-            "coverage_percent": round(100.0 * (intercepted + cleartext) / total, 1) if total else 0.0,
+            "flows": total, **{c: coverage[c] for c in READABLE},
+            **{c: coverage[c] for c in COVERAGE_CLASSES if c not in READABLE},
+            "coverage_percent": round(100.0 * readable / total, 1) if total else 0.0,
         },
         "attribution": {str(k): int(v) for k, v in flows["attribution_method"].value_counts().items()},
         "warnings": a.warnings,

@@ -122,8 +122,8 @@ def write_markdown(tables: ReportTables, out: Path) -> list[Path]:
     lines += [f"- {md_cell(k)}: {md_cell(v)}" for k, v in s["counts"].items()]
     d = s["decryption"]
     lines.append(f"- decryption: {d['intercepted']} intercepted, {d['cleartext']} cleartext, "
-                 f"{d['tls_rejected']} TLS rejected, {d['not_http']} not HTTP "
-                 f"({d['coverage_percent']} % readable)")
+                 f"{d['tls_rejected']} TLS rejected, {d['failed']} failed, {d['not_http']} not HTTP "
+                 f"(passed on unread), of {d['flows']} flows ({d['coverage_percent']} % readable)")
     for item in s["data_types_leaving"]:
         lines.append(f"- data type **{md_cell(item['data_type'])}** leaves to "
                      f"{md_cell(', '.join(item['destinations']))}")

@@ -109,7 +109,7 @@ def test_summary_counts_and_coverage(demo):
     assert s["runs"][0]["duration_s"] == 120.0
     assert s["counts"]["flows"] == 8
     assert s["decryption"] == {"flows": 8, "intercepted": 7, "cleartext": 0, "tls_rejected": 1,
-                               "not_http": 0, "coverage_percent": 87.5}
+                               "failed": 0, "not_http": 0, "coverage_percent": 87.5}
     assert {d["destination"] for d in s["foreign_destinations"]} == {
         TELEMETRY_HOST, ANALYTICS_HOST, "cdn1.vendor-static.example", BYPASS_HOST}
     leaving = {d["data_type"]: d["foreign_destinations"] for d in s["data_types_leaving"]}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from html.parser import HTMLParser
 
 import pytest
@@ -300,3 +301,20 @@ def test_html_evidence_names_the_first_flows_and_counts_the_rest(tmp_path):
     assert row["evidence"].endswith("… (+2 more)") and len(row["evidence"].split()) == 3 + 3
     full = [r for r in json.loads((out / "report.json").read_text())["data_flows"] if r["data_type"] == "android_id"]
     assert len(full[0]["evidence"].split()) == 5
+
+
+def test_coverage_classes_add_up_to_the_flows_in_every_format(tmp_path):
+    b = CaptureBuilder(tmp_path / "run").vendor_scenario()
+    err = b.flow("down.example", at=40, server_ip="198.51.100.5", geo=_geo("US", "X", "US"), kind="error",
+                 tls={"intercepted": True, "version": "TLSv1.3", "failure": None})
+    err.update(method="GET", url="https://down.example/x")
+    out = tmp_path / "out"
+    write_reports([b.write()], ["html", "md", "json", "csv"], out=out)
+    classes = ("intercepted", "cleartext", "tls_rejected", "failed", "not_http")
+    html = (out / "report.html").read_text()
+    shown = {c: int(re.search(rf'data-coverage="{c}">(\d+)<', html).group(1)) for c in classes}
+    assert shown == {"intercepted": 8, "cleartext": 0, "tls_rejected": 1, "failed": 0, "not_http": 0}
+    assert "8 intercepted, 0 cleartext, 1 TLS rejected, 0 failed, 0 not HTTP (passed on unread), of 9 flows" in (
+        out / "report.md").read_text()
+    with (out / "flows.csv").open() as fh:
+        assert sorted(r["coverage"] for r in csv.DictReader(fh)) == ["intercepted"] * 8 + ["tls_rejected"]
