@@ -8,10 +8,10 @@ import logging
 import shlex
 import struct
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from harness.virtual import terminal
 from harness.virtual.adbd import AdbConnection, ServiceFn, Stream, StreamClosed
+from harness.virtual.host import HandsetHost
 from harness.virtual.shell import IO, Shell
 from harness.virtual.shell.pm import install_apk
 from harness.virtual.sync import serve_sync
@@ -24,9 +24,6 @@ from harness.virtual.terminal import (
     v2_packet,
 )
 
-if TYPE_CHECKING:
-    from harness.virtual.handset import Handset
-
 log = logging.getLogger(__name__)
 
 MAX_INSTALL = 512 * 1024 * 1024
@@ -34,7 +31,7 @@ MAX_STDIN = 256 * 1024 * 1024
 STDIN_TIMEOUT = 600.0
 
 
-def resolve(handset: Handset, service: str, conn: AdbConnection) -> ServiceFn | None:
+def resolve(handset: HandsetHost, service: str, conn: AdbConnection) -> ServiceFn | None:
     if service.startswith("shell"):
         head, _, command = service.partition(":")
         opts = head.split(",")[1:]
@@ -70,7 +67,7 @@ def resolve(handset: Handset, service: str, conn: AdbConnection) -> ServiceFn | 
     return None
 
 
-async def run_shell(handset: Handset, command: str, stdin: bytes | Callable[[], bytes] = b"",
+async def run_shell(handset: HandsetHost, command: str, stdin: bytes | Callable[[], bytes] = b"",
                     merged: bool = False) -> tuple[bytes, bytes, int]:
     shell = Shell(handset)
     if merged:
@@ -122,12 +119,12 @@ def stdin_source(stream: Stream, v2: bool) -> Callable[[], bytes]:
     return read
 
 
-async def shell_v1(handset: Handset, stream: Stream, command: str) -> None:
+async def shell_v1(handset: HandsetHost, stream: Stream, command: str) -> None:
     out, _, _ = await run_shell(handset, command, merged=True)
     await stream.write(out)
 
 
-async def shell_v2(handset: Handset, stream: Stream, command: str) -> None:
+async def shell_v2(handset: HandsetHost, stream: Stream, command: str) -> None:
     out, err, code = await run_shell(handset, command, stdin_source(stream, v2=True))
     payload = b""
     if out:
@@ -155,7 +152,7 @@ def streaming_install_size(command: str) -> tuple[int, list[str]] | None:
     return size, [a for a in rest if a.startswith("-") and a != "-S"]
 
 
-async def exec_(handset: Handset, stream: Stream, command: str) -> None:
+async def exec_(handset: HandsetHost, stream: Stream, command: str) -> None:
     install = streaming_install_size(command)
     if install is None:
         out, _, _ = await run_shell(handset, command, stdin_source(stream, v2=False), merged=True)
@@ -174,7 +171,7 @@ async def exec_(handset: Handset, stream: Stream, command: str) -> None:
     await stream.write((text + "\n").encode())
 
 
-async def root(handset: Handset, stream: Stream, want_root: bool) -> None:
+async def root(handset: HandsetHost, stream: Stream, want_root: bool) -> None:
     """`adb root` / `adb unroot`: only userdebug/eng builds that are rooted; adbd restarts."""
     state = handset.state
     if want_root and (state.props.get("ro.debuggable") != "1" or not state.rooted):
@@ -191,12 +188,12 @@ async def root(handset: Handset, stream: Stream, want_root: bool) -> None:
     handset.request_restart_adbd()
 
 
-async def reboot(handset: Handset, stream: Stream) -> None:
+async def reboot(handset: HandsetHost, stream: Stream) -> None:
     await stream.close()
     handset.request_reboot()
 
 
-async def reverse(handset: Handset, stream: Stream, conn: AdbConnection, request: str) -> None:
+async def reverse(handset: HandsetHost, stream: Stream, conn: AdbConnection, request: str) -> None:
     def proto(text: str) -> bytes:
         data = text.encode()
         return f"{len(data):04x}".encode() + data
@@ -284,7 +281,7 @@ async def pipe(stream: Stream, reader: asyncio.StreamReader, writer: asyncio.Str
             pass
 
 
-async def tcp_forward(handset: Handset, stream: Stream, port: int) -> None:
+async def tcp_forward(handset: HandsetHost, stream: Stream, port: int) -> None:
     """`adb forward` lands here: connect to the handset's own loopback:port."""
     try:
         reader, writer = await asyncio.open_connection(handset.state.device_loopback, port)

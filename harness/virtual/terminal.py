@@ -7,14 +7,11 @@ from __future__ import annotations
 import asyncio
 import shlex
 import struct
-from typing import TYPE_CHECKING
 
 from harness.virtual.adbd import Stream, StreamClosed
+from harness.virtual.host import HandsetHost
 from harness.virtual.shell import IO, Shell
 from harness.virtual.shell.system import format_log_line, logcat_format
-
-if TYPE_CHECKING:
-    from harness.virtual.handset import Handset
 
 ID_STDIN, ID_STDOUT, ID_STDERR, ID_EXIT, ID_CLOSE_STDIN = 0, 1, 2, 3, 4
 LOGCAT_POLL = 0.2
@@ -55,11 +52,11 @@ class LineDiscipline:
         return bytes(echo), lines, False
 
 
-def prompt(handset: Handset, uid: int) -> bytes:
+def prompt(handset: HandsetHost, uid: int) -> bytes:
     return f"{handset.state.props.get('ro.product.device', 'android')}:/ {'#' if uid == 0 else '$'} ".encode()
 
 
-async def interactive(handset: Handset, stream: Stream, v2: bool, pty: bool) -> None:
+async def interactive(handset: HandsetHost, stream: Stream, v2: bool, pty: bool) -> None:
     """A shell reading commands from the client (no command given to `adb shell`)."""
     shell = Shell(handset)
     discipline = LineDiscipline() if pty else None
@@ -140,7 +137,7 @@ def streaming_logcat(command: str) -> list[str] | None:
     return argv
 
 
-async def follow_logcat(handset: Handset, stream: Stream, argv: list[str], v2: bool) -> None:
+async def follow_logcat(handset: HandsetHost, stream: Stream, argv: list[str], v2: bool) -> None:
     state = handset.state
     fmt = logcat_format(argv)
 

@@ -1,12 +1,13 @@
 """An Android-like shell over the handset state (mksh/toybox output formats).
 
 `Shell(host).run_script(text)` parses and runs a command line; commands live in the
-modules imported below, registered in `registry.COMMANDS`.
+modules imported below, registered in `interp.COMMANDS`.
 """
 
 from harness.virtual.shell import (  # noqa: F401
     activity,
     builtins,
+    cmd,
     content,
     files,
     location,
@@ -16,7 +17,7 @@ from harness.virtual.shell import (  # noqa: F401
     system,
     text,
 )
-from harness.virtual.shell.interp import Shell
-from harness.virtual.shell.registry import COMMANDS, IO, ShellHost
+from harness.virtual.shell.command_io import IO
+from harness.virtual.shell.interp import COMMANDS, Shell, ShellHost
 
 __all__ = ["COMMANDS", "IO", "Shell", "ShellHost"]

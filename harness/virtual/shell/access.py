@@ -4,12 +4,8 @@ read-only even for root, except below a tmpfs mount (the CA overlay procedure)."
 from __future__ import annotations
 
 import posixpath
-from typing import TYPE_CHECKING
 
-from harness.virtual.fs import FsError
-
-if TYPE_CHECKING:
-    from harness.virtual.shell.interp import Shell
+from harness.virtual.fs import FileSystem, FsError
 
 # Directories the shell user cannot look into (app data, system data, user CA store).
 PRIVATE_DIRS = ("/data/data", "/data/user", "/data/user_de", "/data/misc", "/data/system", "/data/vendor")
@@ -17,13 +13,12 @@ READ_ONLY = ("/system", "/apex", "/vendor", "/product", "/system_ext", "/odm", "
 SHELL_WRITABLE = ("/data/local/tmp", "/storage/emulated", "/sdcard")
 
 
-def read_problem(sh: Shell, target: str) -> str | None:
-    """Why this user may not read `target` (None if allowed): app-private /data."""
-    if sh.uid == 0:
+def read_problem(fs: FileSystem, uid: int, path: str) -> str | None:
+    """Why user `uid` may not read the absolute `path` (None if allowed): app-private /data."""
+    if uid == 0:
         return None
-    path = sh.path(target)
     try:
-        path = sh.state.files.resolve(path)[0]
+        path = fs.resolve(path)[0]
     except FsError:
         pass
     if any(path.startswith(p + "/") for p in PRIVATE_DIRS):
@@ -31,10 +26,8 @@ def read_problem(sh: Shell, target: str) -> str | None:
     return None
 
 
-def write_problem(sh: Shell, target: str) -> str | None:
-    """Why this user may not create/modify `target` (None if allowed)."""
-    fs = sh.state.files
-    path = sh.path(target)
+def write_problem(fs: FileSystem, uid: int, path: str) -> str | None:
+    """Why user `uid` may not create/modify the absolute `path` (None if allowed)."""
     parent = posixpath.dirname(path) or "/"
     try:
         cparent = fs.resolve(parent)[0]
@@ -44,10 +37,10 @@ def write_problem(sh: Shell, target: str) -> str | None:
     mount = next((m for m in reversed(fs.mounts)
                   if full == m.point or full.startswith(m.point.rstrip("/") + "/")), None)
     if mount is not None and mount.fstype == "tmpfs":
-        return None if sh.uid == 0 else "Permission denied"
+        return None if uid == 0 else "Permission denied"
     if full == "/" or any(full == p or full.startswith(p + "/") for p in READ_ONLY):
         return "Read-only file system"
-    if sh.uid == 0:
+    if uid == 0:
         return None
     if any(full == p or full.startswith(p + "/") for p in SHELL_WRITABLE):
         return None

@@ -6,8 +6,9 @@ from __future__ import annotations
 import random
 import time
 
-from harness.virtual.shell.interp import Shell
-from harness.virtual.shell.registry import IO, Usage, command
+from harness.virtual.shell.command_io import IO, Usage
+from harness.virtual.shell.interp import Shell, command
+from harness.virtual.shell.pm import dumpsys_package
 
 CLIPPER = "ca.zgrs.clipper"
 MONKEY_MAX_SECONDS = 600.0
@@ -293,8 +294,6 @@ def dumpsys_window(sh: Shell, args: list[str], io: IO) -> int:
 
 @command("dumpsys")
 def dumpsys(sh: Shell, argv: list[str], io: IO) -> int:
-    from harness.virtual.shell.pm import dumpsys_package
-
     args = argv[1:]
     if not args:
         io.write("Currently running services:\n  activity\n  battery\n  display\n  package\n  power\n  window\n")

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import re
 
-from harness.virtual.shell.interp import COMMANDS, ExitShell, Shell
-from harness.virtual.shell.registry import IO, Usage, command
+from harness.virtual.shell.command_io import IO, Usage
+from harness.virtual.shell.interp import COMMANDS, ExitShell, Shell, command
 
 SHELL_GROUPS = ("2000(shell),1004(input),1007(log),1011(adb),1015(sdcard_rw),1028(sdcard_r),"
                 "1078(ext_data_rw),1079(ext_obb_rw),3001(net_bt_admin),3002(net_bt),3003(inet),"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from harness.virtual.shell.interp import Shell
-from harness.virtual.shell.registry import IO, Usage, command
+from harness.virtual.shell.command_io import IO, Usage
+from harness.virtual.shell.interp import Shell, command
 
 USAGE = ("usage: adb shell content [subcommand] [options]\n\n"
          "usage: adb shell content insert --uri <URI> [--user <USER_ID>] --bind <BINDING> [--bind <BINDING>...]\n"

@@ -8,8 +8,8 @@ import stat as st
 import time
 
 from harness.virtual.fs import Dir, File, FsError, Link, Node
-from harness.virtual.shell.interp import Shell
-from harness.virtual.shell.registry import IO, Usage, command
+from harness.virtual.shell.command_io import IO, Usage
+from harness.virtual.shell.interp import Shell, command
 
 USERS = {0: "root", 1000: "system", 1001: "radio", 1036: "logd", 2000: "shell", 9997: "everybody"}
 NAMES = {v: k for k, v in USERS.items()}

@@ -1,4 +1,7 @@
-"""Runs parsed shell scripts over the handset state (one Shell per adb shell session)."""
+"""Runs parsed shell scripts over the handset state (one Shell per adb shell session).
+
+Commands live in the modules that shell/__init__.py imports; each registers itself in
+COMMANDS with the `command` decorator, and `Shell.run_argv` looks names up there."""
 
 from __future__ import annotations
 
@@ -6,9 +9,11 @@ import fnmatch
 import logging
 import posixpath
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
 
 from harness.virtual.fs import File, FsError, norm
 from harness.virtual.shell import access
+from harness.virtual.shell.command_io import IO, Usage
 from harness.virtual.shell.parser import (
     AndOr,
     For,
@@ -23,7 +28,9 @@ from harness.virtual.shell.parser import (
     Word,
     parse,
 )
-from harness.virtual.shell.registry import COMMANDS, IO, ShellHost, Usage
+
+if TYPE_CHECKING:
+    from harness.virtual.state import HandsetState
 
 log = logging.getLogger(__name__)
 SH = "/system/bin/sh"
@@ -31,6 +38,15 @@ BIN_DIRS = {"/system/bin", "/bin", "/system/xbin", "/vendor/bin", "/sbin", "/pro
             "/apex/com.android.runtime/bin"}
 MAX_DEPTH = 24
 MAX_LOOP = 10000
+
+
+class ShellHost(Protocol):
+    """What the shell needs from the handset: its state, its app host, a reboot."""
+
+    state: HandsetState
+    apps: Any
+
+    def request_reboot(self) -> None: ...
 
 
 class ExitShell(Exception):
@@ -365,8 +381,21 @@ class Shell:
 
     def read_problem(self, target: str) -> str | None:
         """Why this user may not read `target` (None if allowed)."""
-        return access.read_problem(self, target)
+        return access.read_problem(self.state.files, self.uid, self.path(target))
 
     def write_problem(self, target: str) -> str | None:
         """Why this user may not create/modify `target` (None if allowed)."""
-        return access.write_problem(self, target)
+        return access.write_problem(self.state.files, self.uid, self.path(target))
+
+
+Command = Callable[[Shell, list[str], IO], int]
+COMMANDS: dict[str, Command] = {}
+
+
+def command(*names: str) -> Callable[[Command], Command]:
+    """Register a command function under each of `names` (`@command("ls", "dir")`)."""
+    def register(fn: Command) -> Command:
+        for name in names:
+            COMMANDS[name] = fn
+        return fn
+    return register

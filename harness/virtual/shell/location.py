@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
-from harness.virtual.shell.interp import Shell
-from harness.virtual.shell.registry import IO, Usage, command
+from harness.virtual.shell.command_io import IO, Usage
+from harness.virtual.shell.interp import Shell, command
 
 
 @command("appops")

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from harness.virtual.fs import File, FsError
+from harness.virtual.shell.command_io import IO, Usage
 from harness.virtual.shell.files import split_flags
-from harness.virtual.shell.interp import Shell
-from harness.virtual.shell.registry import IO, Usage, command
+from harness.virtual.shell.interp import Shell, command
 
 
 @command("mount")

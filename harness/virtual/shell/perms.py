@@ -6,9 +6,9 @@ import posixpath
 import time
 
 from harness.virtual.fs import Dir, FsError, Node
+from harness.virtual.shell.command_io import IO, Usage
 from harness.virtual.shell.files import check_write, parse_user, split_flags
-from harness.virtual.shell.interp import Shell
-from harness.virtual.shell.registry import IO, Usage, command
+from harness.virtual.shell.interp import Shell, command
 
 
 def _apply_mode(old: int, spec: str) -> int:

@@ -1,4 +1,4 @@
-"""The package manager's shell: pm / cmd package (list, path, grant, revoke, install,
+"""The package manager's shell: pm and `cmd package` (list, path, grant, revoke, install,
 uninstall, clear, enable/disable) and dumpsys package."""
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from harness.virtual.packages import (
     data_app_path,
     parse_apk,
 )
-from harness.virtual.shell.interp import Shell
-from harness.virtual.shell.registry import IO, Usage, command
+from harness.virtual.shell.command_io import IO, Usage
+from harness.virtual.shell.interp import Shell, command
 from harness.virtual.state import HandsetState
 
 
@@ -181,31 +181,6 @@ def package_command(sh: Shell, args: list[str], io: IO) -> int:
         io.write(f"Package {pkg.name} new state: {'enabled' if pkg.enabled else 'disabled-user'}\n")
         return 0
     raise Usage(f"Unknown command: {verb}", 255)
-
-
-@command("cmd")
-def cmd(sh: Shell, argv: list[str], io: IO) -> int:
-    from harness.virtual.shell.activity import am
-    from harness.virtual.shell.location import cmd_location
-    from harness.virtual.shell.system import settings
-
-    args = argv[1:]
-    if not args:
-        raise Usage("cmd: No service specified; use -l to list all running services. Use -w to start and wait for a service.", 20)
-    service, rest = args[0], args[1:]
-    if service == "package":
-        return package_command(sh, rest, io)
-    if service == "location":
-        return cmd_location(sh, rest, io)
-    if service == "settings":
-        return settings(sh, ["settings", *rest], io)
-    if service == "activity":
-        return am(sh, ["am", *rest], io)
-    if service == "phone" and rest[:1] == ["get-imei"]:
-        io.write(f"Device IMEI:{sh.state.identifiers['imei']}\n")
-        return 0
-    io.error(f"cmd: Can't find service: {service}\n")
-    return 20
 
 
 def _hash(text: str, n: int = 7) -> str:

@@ -7,8 +7,8 @@ import re
 import time
 from importlib import metadata
 
-from harness.virtual.shell.interp import Shell
-from harness.virtual.shell.registry import IO, Usage, command
+from harness.virtual.shell.command_io import IO, Usage
+from harness.virtual.shell.interp import Shell, command
 from harness.virtual.state import SYSTEM_PROCESSES, ZYGOTE_PIDS
 
 FRIDA_PID = 7321

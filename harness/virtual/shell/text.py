@@ -6,8 +6,8 @@ import re
 import time
 
 from harness.virtual.fs import FsError
-from harness.virtual.shell.interp import Shell
-from harness.virtual.shell.registry import IO, Usage, command
+from harness.virtual.shell.command_io import IO, Usage
+from harness.virtual.shell.interp import Shell, command
 
 
 def _lines(data: bytes) -> list[str]:

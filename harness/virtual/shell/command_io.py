@@ -1,22 +1,10 @@
-"""The command table of the virtual shell and the I/O a command sees."""
+"""What a shell command sees and raises: its I/O, and Usage for arguments it refuses.
+
+A leaf: the interpreter (interp.py) and every command module import it."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol
-
-if TYPE_CHECKING:
-    from harness.virtual.shell.interp import Shell
-    from harness.virtual.state import HandsetState
-
-
-class ShellHost(Protocol):
-    """What the shell needs from the handset: its state, its app host, a reboot."""
-
-    state: HandsetState
-    apps: Any
-
-    def request_reboot(self) -> None: ...
 
 
 class IO:
@@ -48,18 +36,6 @@ class IO:
 
     def error(self, text: str) -> None:
         self.err += text.encode("utf-8", "surrogateescape")
-
-
-Command = Callable[["Shell", list[str], IO], int]
-COMMANDS: dict[str, Command] = {}
-
-
-def command(*names: str) -> Callable[[Command], Command]:
-    def register(fn: Command) -> Command:
-        for name in names:
-            COMMANDS[name] = fn
-        return fn
-    return register
 
 
 class Usage(Exception):
