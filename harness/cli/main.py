@@ -14,6 +14,7 @@ import click
 from harness import __version__
 from harness.cli.common import EXIT_FINDINGS, EXIT_OK, emit_json, lab_option
 from harness.cli.config import config, profiles
+from harness.cli.handsets import RUN_DEVICE_HELP, chosen, device_option, named
 from harness.cli.virtual import virtual
 from harness.errors import DeviceError, HarnessError, NotBuiltError
 
@@ -80,7 +81,7 @@ def devices(as_json: bool, lab_path: Path) -> None:
 
 
 @main.command()
-@click.option("--device", "serial", help="Handset serial (else ANDROID_SERIAL, else the only one).")
+@device_option("serial")
 @click.option("--out", type=click.Path(path_type=Path), help="Folder for journal.json and canaries.json.")
 @click.option("--profile", "profile_path", type=click.Path(path_type=Path),
               help="Profile whose app targets get installed and their permissions set.")
@@ -111,9 +112,10 @@ def prepare(serial: str | None, out: Path | None, profile_path: Path | None, pro
         ca_pem = ca_path.read_bytes() if ca_path else None
     except OSError as e:
         raise ConfigError(f"cannot read the CA {ca_path}: {e}") from e
-    handset = open_device(serial, lab)
+    target = chosen(serial)
+    handset = open_device(target, lab)
     prepared = prepare_handset(
-        handset, lab, profile, proxy_port, ca_pem, out, entry=device_entry(lab, handset.serial, serial),
+        handset, lab, profile, proxy_port, ca_pem, out, entry=device_entry(lab, handset.serial, target),
         ca_store=ca_store, canaries=not no_canaries, frida=not no_frida,
     )
     result = {
@@ -141,20 +143,26 @@ def prepare(serial: str | None, out: Path | None, profile_path: Path | None, pro
 
 
 @main.command()
-@click.argument("serial", required=False)
+@click.argument("serial", required=False, deprecated="Use --device SERIAL.")
+@device_option(help="Handset whose journal to undo: SERIAL, or virtual:NAME for a still running virtual "
+                    "handset started as NAME (default: ANDROID_SERIAL, else every pending journal).")
 @lab_option
-def restore(serial: str | None, lab_path: Path) -> None:
+def restore(serial: str | None, device: str | None, lab_path: Path) -> None:
     """Undo what prepare changed on a handset, from its journal (also after a kill -9).
 
-    With no SERIAL, every journal in the lab state folder that is not restored yet.
+    With no --device (and no ANDROID_SERIAL), every journal in the lab state folder that
+    is not restored yet.
     """
     from harness.config import load_lab
     from harness.devices import adb_client, restore_pending
 
+    if serial and device and serial != device:
+        raise click.UsageError(f"two handsets named ({serial} and --device {device}); give --device alone")
+    wanted = named(device or serial)
     lab = load_lab(lab_path)
-    results = restore_pending(adb_client(), lab.state_dir, serial)
+    results = restore_pending(adb_client(), lab.state_dir, wanted)
     if not results:
-        click.echo(f"nothing to restore{' for ' + serial if serial else ''}")
+        click.echo(f"nothing to restore{' for ' + wanted if wanted else ''}")
     for r in results:
         click.echo(f"restored {r.serial}: {', '.join(r.restored) or 'nothing to undo'}")
 
@@ -164,7 +172,7 @@ def restore(serial: str | None, lab_path: Path) -> None:
 
 @main.command()
 @click.argument("profile", type=click.Path(path_type=Path))
-@click.option("--device", "serials", multiple=True, help="Handset serial or virtual:<handset>; repeatable.")
+@device_option("serials", help=RUN_DEVICE_HELP + " Repeatable.", multiple=True)
 @click.option("--out", type=click.Path(path_type=Path), help="Captures folder (default from lab.yaml).")
 @click.option("--quiet", is_flag=True, help="No progress display.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
@@ -174,15 +182,15 @@ def run(profile: Path, serials: tuple[str, ...], out: Path | None, quiet: bool, 
         with_report: bool, lab_path: Path) -> None:
     """Run PROFILE on one or more handsets, each into its own capture folder.
 
-    Handsets come from --device (repeatable), else the first of lab.yaml's devices, else
-    ANDROID_SERIAL or the only attached one. Exit 0 when every run completed, 1 when
-    one failed or was interrupted; the handsets are restored in every case."""
+    Handsets come from --device (repeatable), else ANDROID_SERIAL, else the first of
+    lab.yaml's devices, else the only attached one. Exit 0 when every run completed, 1
+    when one failed or was interrupted; the handsets are restored in every case."""
     from harness.config import load_lab, load_profile
     from harness.run import run_profile
 
     lab = load_lab(lab_path)
     prof = load_profile(profile)
-    targets = list(serials) or [d.serial for d in lab.devices[:1]] or [None]
+    targets = [named(s) for s in serials] or [named(None) or next((d.serial for d in lab.devices), None)]
     results = run_profile(lab, lab_path, prof, profile, targets, out or lab.captures_dir,
                           quiet=quiet or as_json)
     reports: dict[str, list[str]] = {}
@@ -312,11 +320,11 @@ def diff(baseline: Path, new: Path, fmt: str, junit: Path | None, lab_path: Path
 
 @main.command()
 @click.argument("profile", type=click.Path(path_type=Path))
-@click.option("--device", "serial", required=True, help="Handset serial or virtual:<handset>.")
+@device_option("serial", help=RUN_DEVICE_HELP)
 @click.option("--baseline", type=click.Path(path_type=Path), required=True, help="Baseline capture.")
 @click.option("--junit", type=click.Path(path_type=Path), help="Write JUnit XML here.")
 @lab_option
-def regress(profile: Path, serial: str, baseline: Path, junit: Path | None, lab_path: Path) -> None:
+def regress(profile: Path, serial: str | None, baseline: Path, junit: Path | None, lab_path: Path) -> None:
     """Run PROFILE on a handset, then diff against BASELINE; exit 1 on a regression.
 
     The baseline is checked before the run starts, so a wrong path costs no run time.
@@ -329,7 +337,8 @@ def regress(profile: Path, serial: str, baseline: Path, junit: Path | None, lab_
     read_manifest(baseline)
     lab = load_lab(lab_path)
     prof = load_profile(profile)
-    (result,) = run_profile(lab, lab_path, prof, profile, [serial], lab.captures_dir)
+    target = named(serial) or next((d.serial for d in lab.devices), None)
+    (result,) = run_profile(lab, lab_path, prof, profile, [target], lab.captures_dir)
     click.echo(f"{result.serial}: {result.status} -> {result.run_dir}", err=True)
     if result.status != "ok":
         raise DeviceError(f"the new run did not complete ({result.status}): {result.error or ''}".rstrip(": "))

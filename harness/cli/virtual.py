@@ -30,19 +30,54 @@ def virtual_list(as_json: bool) -> None:
 
 
 @virtual.command("serve")
-@click.option("--handset", default="reference", show_default=True, help="Built-in handset name or spec path.")
+@click.option("--device", metavar="virtual:NAME",
+              help="The handset to serve: virtual:NAME (a built-in handset or a spec path) [default: virtual:reference].")
+@click.option("--handset", metavar="NAME", deprecated="Use --device virtual:NAME.",
+              help="Built-in handset name or spec path.")
 @click.option("--port", type=int, default=0, help="TCP port (0: a free one).")
 @click.option("--ready-file", type=click.Path(path_type=Path),
               help="Write serial, port, pid, device_loopback and zone_path here (JSON) once ready.")
-def virtual_serve(handset: str, port: int, ready_file: Path | None) -> None:
+def virtual_serve(device: str | None, handset: str | None, port: int, ready_file: Path | None) -> None:
     """Serve one virtual handset in the foreground and print its serial."""
     from harness.errors import ConfigError, DeviceError
     from harness.virtual.serve import run as serve_handset
     from harness.virtual.spec import SpecError
 
+    name = _served_name(device, handset)
     try:
-        serve_handset(handset, port, ready_file, announce=lambda serial: click.echo(serial))
+        serve_handset(name, port, ready_file, announce=lambda serial: click.echo(serial))
     except SpecError as e:
         raise ConfigError(str(e)) from e
     except OSError as e:
         raise DeviceError(f"virtual handset: {e}") from e
+
+
+def _served_name(device: str | None, handset: str | None) -> str:
+    """NAME out of --device virtual:NAME (or the old --handset NAME, also virtual:NAME)."""
+    from harness.devices.virtual_launch import PREFIX, is_virtual
+
+    if device and handset:
+        raise click.UsageError("give --device virtual:NAME alone (--handset is its old spelling)")
+    if handset:
+        return handset[len(PREFIX):] if is_virtual(handset) else handset
+    if device is None:
+        return "reference"
+    if not is_virtual(device) or len(device) == len(PREFIX):
+        raise click.BadParameter(f"{device!r}: serve starts a virtual handset; name it virtual:NAME "
+                                 "(`lab virtual list`)", param_hint="--device")
+    return device[len(PREFIX):]
+
+
+def check_virtual(name: str) -> None:
+    """DeviceNotFoundError unless NAME is a built-in virtual handset or a valid spec file:
+    checked before a command that will start it writes anything."""
+    from harness.devices.virtual_launch import PREFIX
+    from harness.errors import DeviceNotFoundError
+    from harness.virtual.spec import SpecError, load_spec
+
+    if not name:
+        raise DeviceNotFoundError(f"{PREFIX!r} names no virtual handset (`lab virtual list`)")
+    try:
+        load_spec(name)
+    except SpecError as e:
+        raise DeviceNotFoundError(f"{PREFIX}{name}: {e}") from e

@@ -73,10 +73,11 @@ def prepare(
     if pending_journals(lab.state_dir, handset.serial):
         raise DeviceError(
             f"handset {handset.serial} has a journal that was never restored; "
-            f"run `lab restore {handset.serial}` first"
+            f"run `lab restore --device {handset.serial}` first"
         )
     info: DeviceInfo = handset.info
-    journal = Journal.create(handset.serial, lab.state_dir, capture_dir, device=info.as_dict())
+    journal = Journal.create(handset.serial, lab.state_dir, capture_dir,
+                             device={**info.as_dict(), **_virtual_name(handset)})
     prepared = Prepared(journal=journal, info=info, identifiers=Identifiers({}, {}))
     try:
         _steps(prepared, handset, lab, profile, proxy_port, ca_pem, capture_dir, entry, ca_store,
@@ -85,7 +86,7 @@ def prepare(
         journal.note(f"handset lost during prepare: {e}")
         raise DeviceLostError(
             f"{e}; prepare had {journal.summary()}; journal {journal.paths[0]} kept for "
-            f"`lab restore {handset.serial}`"
+            f"`lab restore --device {handset.serial}`"
         ) from e
     except (HarnessError, KeyboardInterrupt) as e:
         journal.note(f"prepare failed: {e}")
@@ -96,6 +97,13 @@ def prepare(
         raise
     journal.set_status(JournalStatus.PREPARED)
     return prepared
+
+
+def _virtual_name(handset: Handset) -> dict[str, str]:
+    """{"virtual": NAME} for a virtual handset started as virtual:NAME: `lab restore
+    --device virtual:NAME` finds its journal by it."""
+    name = (getattr(handset.virtual, "ready", None) or {}).get("handset")
+    return {"virtual": str(name)} if name else {}
 
 
 def _steps(prepared: Prepared, handset: Handset, lab: LabConfig, profile: Profile | None,

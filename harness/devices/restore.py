@@ -22,6 +22,7 @@ from harness.devices.frida_server import undo_frida_server
 from harness.devices.handset import Handset
 from harness.devices.journal import EntryState, Journal, JournalStatus, iter_state_journals
 from harness.devices.proxy_setting import undo_http_proxy, undo_reverse
+from harness.devices.virtual_launch import PREFIX
 from harness.errors import (
     CaptureError,
     DeviceCommandError,
@@ -78,7 +79,7 @@ def restore(handset: Handset, journal: Journal) -> RestoreResult:
         except DeviceLostError as e:
             journal.save()
             raise DeviceLostError(
-                f"{e}; restore stopped, the journal stays for `lab restore {journal.serial}`"
+                f"{e}; restore stopped, the journal stays for `lab restore --device {journal.serial}`"
             ) from e
         except (HarnessError, KeyError, TypeError, ValueError) as e:
             entry.state = EntryState.FAILED
@@ -93,13 +94,21 @@ def restore(handset: Handset, journal: Journal) -> RestoreResult:
     if not result.ok:
         raise DeviceCommandError(
             f"restore of {handset.serial} incomplete; failed: {'; '.join(result.failed)} "
-            f"(journal {journal.paths[0]}; run `lab restore {journal.serial}` again)"
+            f"(journal {journal.paths[0]}; run `lab restore --device {journal.serial}` again)"
         )
     return result
 
 
+def names(journal: Journal) -> set[str]:
+    """How `lab restore --device` may name the journal's handset: its serial, and
+    virtual:NAME for a virtual handset started as NAME."""
+    virtual = journal.device.get("virtual")
+    return {journal.serial, f"{PREFIX}{virtual}"} if virtual else {journal.serial}
+
+
 def restore_pending(client: AdbClient, state_dir: Path, serial: str | None = None) -> list[RestoreResult]:
-    """`lab restore [SERIAL]`: every pending journal in the lab state folder (or SERIAL's)."""
+    """`lab restore [--device D]`: every pending journal in the lab state folder (or D's:
+    a serial, or virtual:NAME)."""
     journals: list[Journal] = []
     errors: list[str] = []
     for path in iter_state_journals(state_dir):
@@ -108,7 +117,7 @@ def restore_pending(client: AdbClient, state_dir: Path, serial: str | None = Non
         except CaptureError as e:
             errors.append(f"{e} (left in place)")
             continue
-        if journal.pending and (serial is None or journal.serial == serial):
+        if journal.pending and (serial is None or serial in names(journal)):
             journals.append(journal)
     if not journals and not errors:
         return []
