@@ -2,7 +2,8 @@
 
 mitmproxy keeps its context in module globals, so each handset's proxy needs a process
 of its own. Each child runs the same HandsetRun as a single-handset run; a Ctrl-C (or
-SIGTERM) in the parent is passed to every child, which winds down and restores.
+SIGTERM, or SIGHUP) in the parent is passed to every child as SIGINT, and each child
+handles those signals itself too: it winds down and restores.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """One handset's run, in this process: DeviceInfo, journal, proxy (own port), prepare,
 instrumentation, the profile's steps, then teardown and restore, always: on success,
-on Ctrl-C or SIGTERM (status `interrupted`), on an exception (status `failed`).
+on Ctrl-C, SIGTERM or SIGHUP (status `interrupted`), on an exception (status `failed`).
 `run.json` is written last. A SIGKILL leaves flows.jsonl/hooks.jsonl readable up to the
 last flushed record and the journal in the lab state folder for `lab restore`.
 """
@@ -173,21 +173,43 @@ def execute_into(run: HandsetRun, results: list[RunResult]) -> None:
                                  f"internal error: {type(e).__name__}: {e}"))
 
 
+INTERRUPTING = (signal.SIGTERM, signal.SIGHUP)
+
+
 @contextmanager
 def interrupt_on_signals() -> Iterator[None]:
-    """SIGTERM ends a run like Ctrl-C does: teardown, restore, manifest."""
+    """SIGTERM and SIGHUP (an SSH session that drops) end a run like Ctrl-C does: teardown,
+    restore, manifest. After a hang-up the terminal is gone: what was written to it goes
+    to /dev/null instead, so the progress display and the last lines cannot fail on it.
+    A signal this process was started ignoring (`nohup lab run ...`) stays ignored."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    terminals = [fd for fd in (0, 1, 2) if os.isatty(fd)]  # a hung-up terminal no longer says
 
     def handler(signum: int, frame: object) -> None:
+        if signum == signal.SIGHUP:
+            _detach(terminals)
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, handler)
+    previous = {signum: signal.signal(signum, handler) for signum in INTERRUPTING
+                if signal.getsignal(signum) is not signal.SIG_IGN}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, action in previous.items():
+            signal.signal(signum, action)
+
+
+def _detach(fds: list[int]) -> None:
+    if not fds:
+        return
+    devnull = os.open(os.devnull, os.O_RDWR)
+    try:
+        for fd in fds:
+            os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
 
 
 def run_one(lab: LabConfig, lab_path: Path, profile: Profile, profile_path: Path, serial: str,

@@ -4,8 +4,10 @@ a short profile, and a helper that runs the real `lab` command in a subprocess."
 from __future__ import annotations
 
 import os
+import select
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,12 +45,37 @@ class LabFiles:
         return subprocess.run([LAB_BIN, *args], env=self.env, cwd=self.root, capture_output=True,
                               text=True, timeout=timeout, check=False)
 
-    def popen(self, *args: str) -> subprocess.Popen[str]:
-        return subprocess.Popen([LAB_BIN, *args], env=self.env, cwd=self.root, text=True,
+    def popen(self, *args: str, wrapper: tuple[str, ...] = ()) -> subprocess.Popen[str]:
+        """`lab ARGS` in the background (after WRAPPER, e.g. ("nohup",))."""
+        return subprocess.Popen([*wrapper, LAB_BIN, *args], env=self.env, cwd=self.root, text=True,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def on_terminal(self, *args: str) -> tuple[subprocess.Popen[bytes], threading.Event]:
+        """`lab ARGS` with a pseudo-terminal as its controlling terminal, as in an SSH session.
+        Returns the process and an event: set it to hang the terminal up (its master side,
+        read by a thread meanwhile, is closed: the kernel sends SIGHUP)."""
+        master, slave = os.openpty()
+        proc = subprocess.Popen(["setsid", "--ctty", LAB_BIN, *args], env=self.env, cwd=self.root,
+                                stdin=slave, stdout=slave, stderr=slave)
+        os.close(slave)
+        hang_up = threading.Event()
+        threading.Thread(target=_terminal, args=(master, hang_up), daemon=True).start()
+        return proc, hang_up
 
     def runs(self) -> list[Path]:
         return sorted(p for p in self.captures.iterdir() if p.is_dir()) if self.captures.exists() else []
+
+
+def _terminal(master: int, hang_up: threading.Event) -> None:
+    """Read what the program writes until told to hang up; then close the master side."""
+    try:
+        while not hang_up.is_set():
+            if select.select([master], [], [], 0.2)[0] and not os.read(master, 65536):
+                break
+    except OSError:  # EIO: the program closed the terminal
+        pass
+    finally:
+        os.close(master)
 
 
 def write_lab(root: Path, adb_env: dict[str, str], devices: list[dict], zone: Path | None,

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from harness.capture.folder import JsonlStats, iter_jsonl
+from harness.devices.journal import EntryState, Journal, JournalStatus
 
 pytestmark = pytest.mark.e2e
 
@@ -139,3 +140,92 @@ def test_sigkill_then_lab_restore_restores_the_handset(tmp_path, adb_env, virtua
     restored = files.lab_cmd("restore", handset.serial)
     assert restored.returncode == 0, restored.stdout + restored.stderr
     assert handset.state_dump() == before
+
+
+def _session(sid: int) -> set[int]:
+    """PIDs of the live processes in session `sid` (a virtual handset and its JVMs)."""
+    out = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if int(fields[3]) == sid and fields[0] != "Z":
+                out.add(int(entry.name))
+    return out
+
+
+def _kill_session(sid: int) -> None:
+    for pid in _session(sid):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def _running_virtual_run(files, proc) -> tuple[Path, int]:
+    """Wait for the run's capture to hold flows; return it and its virtual handset's PID."""
+    deadline = time.monotonic() + 150
+    while time.monotonic() < deadline:
+        runs = files.runs()
+        ready = sorted((files.state / "virtual").glob("*/ready.json"))
+        if runs and ready and len(_flows(runs[0])) >= 2:
+            return runs[0], json.loads(ready[0].read_text())["pid"]
+        if proc.poll() is not None:
+            pytest.fail(f"lab run ended early: {proc.communicate()}")
+        time.sleep(0.5)
+    proc.kill()
+    pytest.fail("no flows within 150 s")
+
+
+@pytest.mark.parametrize("how", ["sighup", "terminal_closed"])
+def test_sighup_ends_the_run_like_sigint_and_restores_the_handset(tmp_path, adb_env, lab_files, how):
+    """An SSH session that drops sends SIGHUP: the run winds down, restores, writes run.json."""
+    files = lab_files(tmp_path / "lab", adb_env, [{"serial": "virtual:vendor-1.0", "frida": "local"}], None)
+    args = ("run", "profile.yaml", "--device", "virtual:vendor-1.0")
+    if how == "sighup":
+        proc, hang_up = files.popen(*args, "--quiet"), None
+    else:  # the progress display draws on the terminal that goes away
+        proc, hang_up = files.on_terminal(*args)
+    handset_pid = 0
+    try:
+        run, handset_pid = _running_virtual_run(files, proc)
+        assert len(_session(handset_pid)) > 1  # the handset and its apps' JVMs
+        if hang_up is None:
+            proc.send_signal(signal.SIGHUP)
+        else:
+            hang_up.set()  # the terminal goes away: the kernel sends SIGHUP
+        proc.wait(timeout=120)
+        assert proc.returncode == 1
+        manifest = json.loads((run / "run.json").read_text())
+        assert manifest["status"] == "interrupted"
+        assert files.lab_cmd("verify", str(run)).returncode == 0
+        for path in (run / "journal.json", *(files.state / "journals").glob("*.json")):
+            journal = Journal.load(path)
+            assert journal.status == JournalStatus.RESTORED, path
+            assert {e.kind for e in journal.entries} >= {"http_proxy", "reverse", "ca"}
+            assert {e.state for e in journal.entries} == {EntryState.RESTORED}, path
+        assert not _session(handset_pid), "the virtual handset or its JVMs still run"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        if handset_pid:
+            _kill_session(handset_pid)
+
+
+def test_a_run_started_with_nohup_goes_on_after_sighup(tmp_path, adb_env, lab_files):
+    files = lab_files(tmp_path / "lab", adb_env, [{"serial": "virtual:vendor-1.0", "frida": "local"}], None)
+    proc = files.popen("run", "profile.yaml", "--device", "virtual:vendor-1.0", "--quiet", wrapper=("nohup",))
+    handset_pid = 0
+    try:
+        run, handset_pid = _running_virtual_run(files, proc)
+        proc.send_signal(signal.SIGHUP)
+        out, err = proc.communicate(timeout=180)
+        assert proc.returncode == 0, out + err
+        assert json.loads((run / "run.json").read_text())["status"] == "ok"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        if handset_pid:
+            _kill_session(handset_pid)
