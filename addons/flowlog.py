@@ -8,6 +8,14 @@ failed TLS handshake (no flow of its own in mitmproxy) becomes a TCP flow with t
 error, dispatched as `tcp_error` so the other addons classify it like any flow. Each
 record is written and flushed as it completes: a crash loses at most the flow in flight.
 Load it after the addons whose verdicts it records.
+
+flows.jsonl is written first, then flows.mitm: flows.jsonl is the capture's record of
+what happened (a kill between the two leaves a flow in flows.jsonl only; `lab verify`
+names it). A flow is counted (`on_record`) only once it is written, so a run's counts
+are the records. `in_flight` counts the flows begun and not yet recorded: the proxy
+(harness.proxy.master) waits for them before it lets `done` close the files. A flow
+that still finishes after `done` (mitmdump stopped mid-request) is logged as not
+recorded and not counted.
 """
 
 from __future__ import annotations
@@ -56,6 +64,8 @@ class FlowLog:
         self.writer: FastFlowWriter | None = None
         self.device: str | None = None
         self._written: OrderedDict[str, None] = OrderedDict()
+        self._live: set[str] = set()  # flows begun and not yet recorded
+        self._closed = False  # `done` closed the files: later flows cannot be recorded
 
     def load(self, loader):
         loader.add_option("audit_capture_dir", str, "", "Capture folder for flows.jsonl and flows.mitm.")
@@ -79,6 +89,7 @@ class FlowLog:
     def open(self, directory: Path) -> None:
         make_private_dir(directory)
         self.directory = directory
+        self._closed = False
         self.jsonl = JsonlWriter(directory / FLOWS_JSONL)
         self.mitm = open_private_append(directory / FLOWS_MITM)  # closed in close()
         self.writer = FastFlowWriter(self.mitm)
@@ -93,6 +104,12 @@ class FlowLog:
 
     def done(self) -> None:
         self.close()
+        self._closed = True
+
+    @property
+    def in_flight(self) -> int:
+        """Flows begun (request headers, TCP/UDP start) and not recorded yet."""
+        return len(self._live)
 
     # -- recording ------------------------------------------------------------------------
 
@@ -100,8 +117,12 @@ class FlowLog:
         if flow.id in self._written:
             return None
         self._written[flow.id] = None
+        self._live.discard(flow.id)
         if len(self._written) > 100_000:
             self._written.popitem(last=False)
+        if self._closed:
+            logger.warning("flow %s finished after the flow log was closed: not recorded", flow.id)
+            return None
         record = flow_record(flow, self.device)
         if self.jsonl is not None:
             self.jsonl.write(record)
@@ -114,6 +135,15 @@ class FlowLog:
         if self.on_record is not None:
             self.on_record(record)
         return record
+
+    def requestheaders(self, flow: http.HTTPFlow) -> None:
+        self._live.add(flow.id)
+
+    def tcp_start(self, flow: tcp.TCPFlow) -> None:
+        self._live.add(flow.id)
+
+    def udp_start(self, flow: udp.UDPFlow) -> None:
+        self._live.add(flow.id)
 
     def response(self, flow: http.HTTPFlow) -> None:
         if flow.websocket is not None:

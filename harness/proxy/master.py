@@ -26,9 +26,11 @@ from mitmproxy import exceptions, options
 from mitmproxy.tools.dump import DumpMaster
 
 from addons.audit import Audit
+from addons.flowlog import FlowLog
 from harness.config import LabConfig, NetworkMode
 from harness.errors import ProxyError
 from harness.names import file_name
+from harness.proxy.drain import drain
 
 CA_CERT = "mitmproxy-ca-cert.pem"  # the certificate alone: what a handset installs
 CA_KEYPAIR = "mitmproxy-ca.pem"  # certificate and private key: never leaves the host
@@ -128,6 +130,8 @@ class Proxy:
         port: int | None = None,
         scan_responses: bool = False,
         start_timeout: float = 30.0,
+        drain_grace: float = 2.0,
+        close_timeout: float = 5.0,
     ):
         self.lab = lab
         self.capture_dir = capture_dir
@@ -139,11 +143,14 @@ class Proxy:
         self.zone = zone or lab.proxy.zone
         self.scan_responses = scan_responses
         self.start_timeout = start_timeout
+        self.drain_grace = drain_grace
+        self.close_timeout = close_timeout
         self.stats = ProxyStats()
         check_bind(lab, self.listen_host)
         if lab.proxy.network == NetworkMode.CONTAINED and self.zone is None:
             raise ProxyError("contained network mode needs a zone file (proxy.zone in lab.yaml or zone=)")
         self._master: DumpMaster | None = None
+        self._flowlog: FlowLog | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._listen: list[tuple[str, int]] = []
@@ -236,21 +243,32 @@ class Proxy:
     async def _serve(self) -> None:
         opts = options.Options()
         master = DumpMaster(opts, with_termlog=False, with_dumper=False)
-        master.addons.add(Audit.standard(on_record=self.stats.record), _Ready(self))
+        audit = Audit.standard(on_record=self.stats.record)
+        self._flowlog = next(c for c in audit.children if isinstance(c, FlowLog))
+        master.addons.add(audit, _Ready(self))
         opts.update(**self.mitm_options())
         opts.update(**self.audit_options())
         self._master = master
         await master.run()
 
+    async def _wind_down(self, master: DumpMaster) -> None:
+        """Drain the live connections, then let mitmproxy send `done` (the flow log
+        closes its files there): a flow finishing during the stop is still recorded."""
+        flowlog = self._flowlog
+        try:
+            await drain(master, lambda: flowlog.in_flight if flowlog else 0, self.drain_grace, self.close_timeout)
+        finally:
+            master.should_exit.set()
+
     def stop(self) -> None:
-        master, thread = self._master, self._thread
-        if master is not None and thread is not None and thread.is_alive():
+        master, thread, loop = self._master, self._thread, getattr(self, "_loop", None)
+        if master is not None and thread is not None and thread.is_alive() and loop is not None:
             try:
-                master.shutdown()
+                asyncio.run_coroutine_threadsafe(self._wind_down(master), loop)
             except RuntimeError:  # the loop is already closed
                 pass
         if thread is not None:
-            thread.join(timeout=15)
+            thread.join(timeout=self.drain_grace + self.close_timeout + 15)
         logging.getLogger().removeHandler(self._log)
         self._release()
 

@@ -127,3 +127,22 @@ def test_websocket_is_recorded_when_it_ends(tmp_path: Path) -> None:
         addon.done()
     (record,) = records(tmp_path)
     assert record["status"] == 101 and record["findings"] == [{"type": "imei"}]
+
+
+def test_a_flow_finishing_after_done_is_neither_written_nor_counted(tmp_path: Path, caplog) -> None:
+    stats = ProxyStats()
+    addon = FlowLog(on_record=stats.record)
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, audit_capture_dir=str(tmp_path))
+        first, late = tflow.tflow(resp=True), tflow.tflow(resp=True)
+        addon.requestheaders(first)
+        addon.requestheaders(late)
+        assert addon.in_flight == 2
+        addon.response(first)
+        assert addon.in_flight == 1
+        addon.done()
+        addon.response(late)  # mitmdump stopped while this one was on its way
+    assert [r["id"] for r in records(tmp_path)] == [first.id]
+    assert stats.snapshot()["flows"] == 1  # the counts are what was written
+    assert addon.in_flight == 0
+    assert f"flow {late.id} finished after the flow log was closed" in caplog.text
