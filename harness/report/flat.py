@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -15,6 +16,8 @@ from harness.report.tables import FULL_TABLES, SUMMARY_TABLES, ReportTables, rec
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 MD_ROWS = 200
 MD_CELL_CHARS = 300
+_MD_ENTITY = re.compile(r"&(?=#[0-9]+;|#[xX][0-9a-fA-F]+;|[A-Za-z][A-Za-z0-9]*;)")
+_MD_TAG_OPEN = re.compile(r"<(?=[A-Za-z/!?])")
 
 
 def defuse(value: object) -> object:
@@ -81,14 +84,23 @@ def write_json(tables: ReportTables, out: Path) -> list[Path]:
 
 
 def md_cell(value: object) -> str:
-    """Markdown-safe text: no HTML, no table breaks, no links or code spans sneaking in."""
+    """Markdown-safe text: no HTML, no table breaks, no links or code spans sneaking in.
+
+    Read in a terminal as it is written: only what a renderer would act on is escaped.
+    A `<` that could open a tag, comment, instruction or autolink becomes `&lt;` (an
+    entity every renderer shows as `<`; a backslash is not an escape for `<` in all of
+    them), and a `&` that would start an entity becomes `&amp;`; `->`, `a < b` and `R&D`
+    stay as they are.
+    """
     if value is None or (isinstance(value, float) and value != value):
         return ""
     text = str(value).replace("\r", " ").replace("\n", " ")
     if len(text) > MD_CELL_CHARS:
         text = text[:MD_CELL_CHARS] + "… (truncated)"
-    for a, b in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("|", "\\|"), ("`", "\\`"),
-                 ("[", "\\["), ("]", "\\]"), ("*", "\\*")):
+    text = text.replace("\\", "\\\\")  # so no escape below can be undone by a backslash before it
+    text = _MD_ENTITY.sub("&amp;", text)  # before `<`, whose own escape is an entity
+    text = _MD_TAG_OPEN.sub("&lt;", text)
+    for a, b in (("|", "\\|"), ("`", "\\`"), ("[", "\\["), ("]", "\\]"), ("*", "\\*")):
         text = text.replace(a, b)
     return text
 
@@ -106,15 +118,27 @@ def md_table(df: pd.DataFrame, limit: int = MD_ROWS) -> list[str]:
     return lines
 
 
+def run_line(run: dict) -> str:
+    """`- Run **id** (status), profile P, model fingerprint, patch X, started T, N s`:
+    only the parts the capture knows (an imported one knows no profile or device)."""
+    dev = run.get("device") or {}
+    handset = " ".join(md_cell(dev[k]) for k in ("model", "fingerprint") if dev.get(k) not in (None, ""))
+    parts = [
+        f"profile {md_cell(run.get('profile'))}" if run.get("profile") else "",
+        handset,
+        f"patch {md_cell(dev.get('security_patch'))}" if dev.get("security_patch") else "",
+        f"started {md_cell(run.get('started'))}" if run.get("started") else "",
+        f"{md_cell(run['duration_s'])} s" if run.get("duration_s") is not None else "",
+    ]
+    head = f"- Run **{md_cell(run['run_id'])}** ({md_cell(run['status'])})"
+    return ", ".join([head, *(p for p in parts if p)])
+
+
 def write_markdown(tables: ReportTables, out: Path) -> list[Path]:
     s = tables.summary
     lines = ["# Destination-server report", ""]
     for r in s["runs"]:
-        dev = r["device"]
-        lines.append(f"- Run **{md_cell(r['run_id'])}** ({md_cell(r['status'])}), profile "
-                     f"{md_cell(r['profile'])}, {md_cell(dev.get('model', ''))} "
-                     f"{md_cell(dev.get('fingerprint', ''))}, patch {md_cell(dev.get('security_patch', ''))}, "
-                     f"{md_cell(r['started'])}, {md_cell(r['duration_s'])} s")
+        lines.append(run_line(r))
     lines.append("")
     for w in s.get("warnings", []):
         lines.append(f"> {md_cell(w)}")
