@@ -318,3 +318,24 @@ def test_coverage_classes_add_up_to_the_flows_in_every_format(tmp_path):
         out / "report.md").read_text()
     with (out / "flows.csv").open() as fh:
         assert sorted(r["coverage"] for r in csv.DictReader(fh)) == ["intercepted"] * 8 + ["tls_rejected"]
+
+
+def test_flows_jsonl_leaves_attribution_to_the_analysis_and_the_report_exports_it(demo, tmp_path):
+    """The capture contract: live records carry `app` and `attribution` as null; the
+    report's flows.csv and flows.parquet carry every flow attributed."""
+    import pandas as pd
+
+    records = [json.loads(line) for line in (demo / "flows.jsonl").read_text().splitlines()]
+    assert all(r["app"] is None and r["attribution"] is None for r in records)
+    out = tmp_path / "out"
+    write_reports([demo], ["csv", "parquet"], out=out)
+    with (out / "flows.csv").open() as fh:
+        from_csv = list(csv.DictReader(fh))
+    from_parquet = pd.read_parquet(out / "flows.parquet")
+    assert len(from_csv) == len(from_parquet) == len(records)
+    for table in (pd.DataFrame(from_csv), from_parquet):
+        assert table["app"].astype(str).str.len().min() > 0
+        assert set(table["attribution_confidence"]) <= {"high", "medium", "low", "none"}
+    weather = from_parquet[from_parquet["host"] == ANALYTICS_HOST]
+    assert set(weather["app"]) == {"com.vendor.weather"}
+    assert set(weather["attribution_method"]) == {"frida_request_host"}
