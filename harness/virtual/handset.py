@@ -161,7 +161,7 @@ class Handset:
             for port in list(self._reverse):
                 await self._close_reverse(port)
             await asyncio.to_thread(self.apps.shutdown)
-            self.state.reboot()
+            await asyncio.to_thread(self.state.reboot)  # takes the state lock: not on the loop
             await asyncio.sleep(REBOOT_DOWNTIME)
             await asyncio.to_thread(self.apps.boot)
         finally:

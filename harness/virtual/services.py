@@ -104,16 +104,20 @@ async def _read_raw_stdin(stream: Stream) -> bytes:
     return bytes(data[:MAX_STDIN])
 
 
-def stdin_source(stream: Stream, v2: bool) -> Callable[[], bytes]:
+def stdin_source(handset: HandsetHost, stream: Stream, v2: bool) -> Callable[[], bytes]:
     """For the shell's worker thread: the client's stdin, read only if a command reads it
-    (`adb shell 'cat > f' < file`); shell v2 ends it with CLOSE_STDIN, exec with CLSE."""
+    (`adb shell 'cat > f' < file`); shell v2 ends it with CLOSE_STDIN, exec with CLSE.
+    The command waits for it with the state lock set down: a client that never closes
+    stdin stalls its own session only."""
     loop = asyncio.get_running_loop()
     cache: list[bytes] = []
 
     def read() -> bytes:
         if not cache:
             coro = _read_v2_stdin(stream) if v2 else _read_raw_stdin(stream)
-            cache.append(asyncio.run_coroutine_threadsafe(coro, loop).result(STDIN_TIMEOUT))
+            future = asyncio.run_coroutine_threadsafe(coro, loop)
+            with handset.state.lock.released():
+                cache.append(future.result(STDIN_TIMEOUT))
         return cache[0]
 
     return read
@@ -125,7 +129,7 @@ async def shell_v1(handset: HandsetHost, stream: Stream, command: str) -> None:
 
 
 async def shell_v2(handset: HandsetHost, stream: Stream, command: str) -> None:
-    out, err, code = await run_shell(handset, command, stdin_source(stream, v2=True))
+    out, err, code = await run_shell(handset, command, stdin_source(handset, stream, v2=True))
     payload = b""
     if out:
         payload += v2_packet(ID_STDOUT, out)
@@ -155,7 +159,7 @@ def streaming_install_size(command: str) -> tuple[int, list[str]] | None:
 async def exec_(handset: HandsetHost, stream: Stream, command: str) -> None:
     install = streaming_install_size(command)
     if install is None:
-        out, _, _ = await run_shell(handset, command, stdin_source(stream, v2=False), merged=True)
+        out, _, _ = await run_shell(handset, command, stdin_source(handset, stream, v2=False), merged=True)
         await stream.write(out)
         return
     size, flags = install
@@ -166,9 +170,14 @@ async def exec_(handset: HandsetHost, stream: Stream, command: str) -> None:
         data = await stream.readexactly(size)
     except StreamClosed:
         return
-    with handset.state.lock:
-        ok, text = install_apk(handset.state, data, flags, handset.apps)
+    ok, text = await asyncio.to_thread(_install, handset, data, flags)
     await stream.write((text + "\n").encode())
+
+
+def _install(handset: HandsetHost, data: bytes, flags: list[str]) -> tuple[bool, str]:
+    """In a worker thread: adbd's event loop never waits for the state lock."""
+    with handset.state.lock:
+        return install_apk(handset.state, data, flags, handset.apps)
 
 
 async def root(handset: HandsetHost, stream: Stream, want_root: bool) -> None:
@@ -182,9 +191,13 @@ async def root(handset: HandsetHost, stream: Stream, want_root: bool) -> None:
         return
     await stream.write(b"restarting adbd as root\n" if want_root else b"restarting adbd as non root\n")
     await stream.close()
-    with state.lock:
-        state.adbd_root = want_root
-        state.props["service.adb.root"] = "1" if want_root else "0"
+
+    def switch() -> None:
+        with state.lock:
+            state.adbd_root = want_root
+            state.props["service.adb.root"] = "1" if want_root else "0"
+
+    await asyncio.to_thread(switch)
     handset.request_restart_adbd()
 
 

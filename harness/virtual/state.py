@@ -10,7 +10,8 @@ store on SDK >= 34, else the system store, after any tmpfs/bind mounts), `contac
 ({provider, lat, lon, accuracy, time}|None), `packages` (name -> Package, with
 `.behaviours`, `.granted`, `.uid`), `sdk`, `rooted`, `device_loopback`, `http_proxy()`
 ("host:port" or None), `logcat(level, pid, tag, message)`, `add_system_ca(pem)`.
-Writers hold `lock` (a threading.RLock); `stopping` is set when the handset shuts down.
+Writers hold `lock` (a StateLock: re-entrant, set down with `lock.released()` while a
+command waits); `stopping` is set when the handset shuts down.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from harness.virtual.fs import FileSystem, FsError
 from harness.virtual.packages import BASE_SYSTEM, Package, data_app_path
 from harness.virtual.props import build_properties
 from harness.virtual.spec import HandsetSpec
+from harness.virtual.state_lock import StateLock
 
 SYSTEM_CACERTS = "/system/etc/security/cacerts"
 APEX_CACERTS = "/apex/com.android.conscrypt/cacerts"
@@ -50,7 +52,7 @@ class HandsetState:
     def __init__(self, spec: HandsetSpec, device_loopback: str = "127.0.0.1") -> None:
         self.spec = spec
         self.name = spec.name
-        self.lock = threading.RLock()
+        self.lock = StateLock()
         self.stopping = threading.Event()  # set when the handset shuts down: ends waits
         self.sdk = spec.build.sdk
         self.rooted = spec.rooted

@@ -1,8 +1,11 @@
 """The `sync:` service, protocol v1 (adb's file_sync_protocol.h): STAT, LIST, SEND,
-RECV (DATA/DONE), QUIT. Requests and DATA chunks may span WRTE packets."""
+RECV (DATA/DONE), QUIT. Requests and DATA chunks may span WRTE packets. The file system
+is read and written in a worker thread that holds the state lock: adbd's event loop
+never waits for that lock."""
 
 from __future__ import annotations
 
+import asyncio
 import posixpath
 import stat
 import struct
@@ -45,11 +48,11 @@ async def serve_sync(stream: Stream, state: HandsetState,
         path = (await stream.readexactly(length)).decode("utf-8", "surrogateescape")
         denied = read_problem(path)
         if cmd == b"STAT":
-            with state.lock:
-                node = None if denied else state.files.lookup(path, follow=False)
+            node = None if denied else await asyncio.to_thread(_lookup, state, path)
             await stream.write(b"STAT" + struct.pack("<3I", *_stat_tuple(node)))
         elif cmd == b"LIST":
-            await stream.write(_list(state, path) if not denied else b"DONE" + b"\0" * 16)
+            await stream.write(await asyncio.to_thread(_list, state, path) if not denied
+                               else b"DONE" + b"\0" * 16)
         elif cmd == b"RECV":
             if denied:
                 await stream.write(_fail(denied))
@@ -57,6 +60,11 @@ async def serve_sync(stream: Stream, state: HandsetState,
                 await _recv(stream, state, path)
         else:
             await _send(stream, state, path, write_problem)
+
+
+def _lookup(state: HandsetState, path: str) -> Node | None:
+    with state.lock:
+        return state.files.lookup(path, follow=False)
 
 
 def _list(state: HandsetState, path: str) -> bytes:
@@ -73,15 +81,19 @@ def _list(state: HandsetState, path: str) -> bytes:
     return bytes(out)
 
 
-async def _recv(stream: Stream, state: HandsetState, path: str) -> None:
+def _read(state: HandsetState, path: str) -> bytes | str:
+    """The file's bytes, or why it cannot be read."""
     with state.lock:
         try:
-            data = state.files.read(path)
+            return state.files.read(path)
         except FsError as e:
-            data = None
-            reason = e.text
-    if data is None:
-        await stream.write(_fail(reason))
+            return e.text
+
+
+async def _recv(stream: Stream, state: HandsetState, path: str) -> None:
+    data = await asyncio.to_thread(_read, state, path)
+    if isinstance(data, str):
+        await stream.write(_fail(data))
         return
     batch = bytearray()
     for off in range(0, len(data), SYNC_DATA_MAX):
@@ -119,23 +131,30 @@ async def _send(stream: Stream, state: HandsetState, spec: str,
         else:
             await stream.write(_fail(f"invalid data message {cmd!r}"))
             raise StreamClosed("bad SEND")
-    data = b"".join(chunks)
-    with state.lock:
-        problem = write_problem(path)
-        if problem is None:
-            try:
-                parent = posixpath.dirname(path) or "/"
-                state.files.mkdir(parent, 0o771, parents=True, uid=2000, gid=2000)
-                if stat.S_ISLNK(mode):
-                    state.files.symlink(data.decode("utf-8", "replace"), path)
-                else:
-                    existing = state.files.lookup(path)
-                    if isinstance(existing, (Dir, Link)) and not isinstance(existing, File):
-                        raise FsError("EISDIR", path)
-                    state.files.write(path, data, mode & 0o7777, 2000, 2000, mtime=mtime or None)
-            except FsError as e:
-                problem = e.text
+    problem = await asyncio.to_thread(_write, state, path, b"".join(chunks), mode, mtime, write_problem)
     if problem:
         await stream.write(_fail(f"couldn't create file: {problem}"))
     else:
         await stream.write(b"OKAY" + b"\0\0\0\0")
+
+
+def _write(state: HandsetState, path: str, data: bytes, mode: int, mtime: int,
+           write_problem: Callable[[str], str | None]) -> str | None:
+    """Store a pushed file (or symlink); why not, or None."""
+    with state.lock:
+        problem = write_problem(path)
+        if problem is not None:
+            return problem
+        try:
+            parent = posixpath.dirname(path) or "/"
+            state.files.mkdir(parent, 0o771, parents=True, uid=2000, gid=2000)
+            if stat.S_ISLNK(mode):
+                state.files.symlink(data.decode("utf-8", "replace"), path)
+            else:
+                existing = state.files.lookup(path)
+                if isinstance(existing, (Dir, Link)) and not isinstance(existing, File):
+                    raise FsError("EISDIR", path)
+                state.files.write(path, data, mode & 0o7777, 2000, 2000, mtime=mtime or None)
+        except FsError as e:
+            return e.text
+        return None

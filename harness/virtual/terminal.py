@@ -145,14 +145,17 @@ async def follow_logcat(handset: HandsetHost, stream: Stream, argv: list[str], v
         data = text.encode("utf-8", "replace")
         await stream.write(v2_packet(ID_STDOUT, data) if v2 else data)
 
-    with state.lock:
-        entries, seen = list(state.log), state.log_total
+    def since(seen: int) -> tuple[list[tuple[float, int, int, str, str, str]], int]:
+        """Lines logged after the first `seen` ones, and the new count (a worker thread
+        takes the state lock: adbd's event loop never waits for it)."""
+        with state.lock:
+            fresh = min(state.log_total - seen, len(state.log))
+            return (list(state.log)[len(state.log) - fresh:] if fresh > 0 else []), state.log_total
+
+    entries, seen = await asyncio.to_thread(since, 0)
     await send("--------- beginning of main\n" + "".join(format_log_line(e, fmt) + "\n" for e in entries))
     while not stream.closed:
         await asyncio.sleep(LOGCAT_POLL)
-        with state.lock:
-            fresh = min(state.log_total - seen, len(state.log))
-            entries = list(state.log)[len(state.log) - fresh:] if fresh > 0 else []
-            seen = state.log_total
+        entries, seen = await asyncio.to_thread(since, seen)
         if entries:
             await send("".join(format_log_line(e, fmt) + "\n" for e in entries))

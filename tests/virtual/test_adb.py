@@ -313,3 +313,42 @@ def test_concurrent_sessions(virtual_handset) -> None:
     with ThreadPoolExecutor(12) as pool:
         results = list(pool.map(work, range(36)))
     assert results == [f"Pixel 7\n{i}" for i in range(36)]
+
+
+def test_a_session_waiting_on_stdin_or_sleeping_stalls_no_other(virtual_handset, tmp_path: Path) -> None:
+    """Issue 19: `adb shell cat` waiting on stdin (and a nested `sleep`) held the handset's
+    state lock, so every other command, push and logcat of the handset waited with it."""
+    import subprocess
+
+    h = virtual_handset("reference")
+    adb = [h.adb.adb_path, "-P", str(h.adb.port), "-s", h.serial]
+    cat = subprocess.Popen([*adb, "shell", "cat"], env=h.adb.env, stdin=subprocess.PIPE,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    sleeper = subprocess.Popen([*adb, "shell", "sh -c 'sleep 25'"], env=h.adb.env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(1.5)  # both sessions are running on the handset now
+        for command, expected in [("getprop ro.product.model", "Pixel 7\n"),
+                                  ("settings put global lab_key 7; settings get global lab_key", "7\n"),
+                                  ("echo piped | cat", "piped\n"),
+                                  ("ls -d /data/local/tmp", "/data/local/tmp\n")]:
+            started = time.monotonic()
+            res = h.adb.run("-s", h.serial, "shell", command, timeout=15)
+            assert (res.stdout, res.returncode) == (expected, 0)
+            assert time.monotonic() - started < 10, command
+        (tmp_path / "f.txt").write_bytes(b"pushed meanwhile")
+        assert h.adb.run("-s", h.serial, "push", str(tmp_path / "f.txt"), "/sdcard/f.txt",
+                         timeout=15).returncode == 0
+        log = h.device.shell("logcat", stream=True)
+        try:
+            log.conn.settimeout(10)
+            assert log.conn.recv(4096).startswith(b"--------- beginning of main\n")
+        finally:
+            log.close()
+        assert h.adb.run("-s", h.serial, "shell", "cat /sdcard/f.txt", timeout=15).stdout == "pushed meanwhile"
+        out, _ = cat.communicate(b"typed while the others ran\n", timeout=15)
+        assert out == b"typed while the others ran\n"  # the waiting session still works
+    finally:
+        for proc in (cat, sleeper):
+            proc.kill()
+            proc.wait(10)

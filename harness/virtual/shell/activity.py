@@ -216,7 +216,8 @@ def monkey(sh: Shell, argv: list[str], io: IO) -> int:
         return 1
     sh.state.foreground = (target.name, activity)
     if throttle:  # the events take their time, as on a phone (capped)
-        sh.state.stopping.wait(min(count * throttle / 1000, MONKEY_MAX_SECONDS))
+        with sh.state.lock.released():
+            sh.state.stopping.wait(min(count * throttle / 1000, MONKEY_MAX_SECONDS))
     ms = max(1, int((time.monotonic() - started) * 1000))
     if verbose:
         short = target.short_activity(activity)

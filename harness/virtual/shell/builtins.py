@@ -141,9 +141,11 @@ def getenforce(sh: Shell, argv: list[str], io: IO) -> int:
 @command("sleep")
 def sleep(sh: Shell, argv: list[str], io: IO) -> int:
     try:
-        sh.state.stopping.wait(min(float(argv[1]), 30.0) if len(argv) > 1 else 0)
+        seconds = min(float(argv[1]), 30.0) if len(argv) > 1 else 0
     except ValueError as e:
         raise Usage(f"sleep: invalid number '{argv[1]}'") from e
+    with sh.state.lock.released():  # other sessions go on meanwhile
+        sh.state.stopping.wait(seconds)
     return 0
 
 
