@@ -4,6 +4,12 @@ The manifest is written last and atomically. It lists the sha256 of every artifa
 the capture folder (report/ excluded: reports are derived and rewritten freely). An
 optional Ed25519 signature by the lab's key covers the canonical JSON of the manifest
 without its `signature` field, so a report can prove which lab produced the evidence.
+
+A signature proves something only against a key the verifier trusts: the manifest
+carries its signer's public key, and anyone can re-sign an edited manifest with a key
+of their own. So `verify` given a trusted key (`--key PUB`, or the lab's `signing_key`)
+requires a signature by exactly that key (`missing`, `invalid` and `untrusted-key`
+fail); with no trusted key a self-consistent signature is only `unchecked`.
 """
 
 from __future__ import annotations
@@ -93,6 +99,26 @@ def key_fingerprint(raw_public: bytes) -> str:
     return "sha256:" + hashlib.sha256(raw_public).hexdigest()[:32]
 
 
+def public_key_path(signing_key: Path) -> Path:
+    """Where `generate_signing_key` writes the public key of `signing_key`."""
+    return signing_key.with_suffix(".pub.pem")
+
+
+def lab_public_key(signing_key: Path) -> bytes:
+    """The raw public key of a lab's signing key: derived from the private key, or read
+    from the .pub.pem beside it (an auditor's copy of lab.yaml may come without the
+    private key)."""
+    if signing_key.is_file():
+        return _public_raw(load_signing_key(signing_key).public_key())
+    pub = public_key_path(signing_key)
+    if pub.is_file():
+        return _load_public_key(pub)
+    raise CaptureError(
+        f"the lab signs its runs with {signing_key}, but neither it nor {pub.name} can be read: "
+        "give the lab's public key with --key"
+    )
+
+
 def write_manifest(run_dir: Path, manifest: dict[str, Any], signing_key: Path | None = None) -> dict[str, Any]:
     """Hash every artifact, sign if a key is given, and write run.json atomically."""
     manifest = dict(manifest)
@@ -137,21 +163,24 @@ class VerifyResult:
     changed: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     unlisted: list[str] = field(default_factory=list)
-    signature: str = "absent"  # absent | valid | invalid | untrusted-key
-    key_id: str | None = None
+    # absent | unchecked (no trusted key given) | valid | missing | invalid | untrusted-key
+    signature: str = "absent"
+    key_id: str | None = None  # the key that signed run.json, as the manifest says
+    trusted_key_id: str | None = None  # the key it had to be signed by, if one was given
 
     @property
     def ok(self) -> bool:
-        return not (self.changed or self.missing or self.unlisted) and self.signature in (
-            "absent", "valid",
-        )
+        return not (self.changed or self.missing or self.unlisted) and self.signature in SIGNATURE_OK
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "run": str(self.run_dir), "ok": self.ok, "changed": self.changed,
             "missing": self.missing, "unlisted": self.unlisted,
-            "signature": self.signature, "key_id": self.key_id,
+            "signature": self.signature, "key_id": self.key_id, "trusted_key_id": self.trusted_key_id,
         }
+
+
+SIGNATURE_OK = ("absent", "unchecked", "valid")
 
 
 def _load_public_key(path: Path) -> bytes:
@@ -164,8 +193,12 @@ def _load_public_key(path: Path) -> bytes:
     return _public_raw(key)
 
 
-def verify(run_dir: Path, public_key: Path | None = None) -> VerifyResult:
-    """Re-hash every artifact; name any that changed, went missing or appeared unlisted."""
+def verify(run_dir: Path, public_key: Path | bytes | None = None) -> VerifyResult:
+    """Re-hash every artifact; name any that changed, went missing or appeared unlisted.
+
+    `public_key` (a PEM file, or the raw key as `lab_public_key` gives it) is the key
+    run.json must be signed by; without one a signature is checked only against itself."""
+    trusted = _load_public_key(public_key) if isinstance(public_key, Path) else public_key
     manifest = read_manifest(run_dir)
     result = VerifyResult(run_dir)
     listed = manifest.get("artifacts")
@@ -178,22 +211,31 @@ def verify(run_dir: Path, public_key: Path | None = None) -> VerifyResult:
         elif sha256_file(path) != digest:
             result.changed.append(name)
     result.unlisted = [n for n in artifact_names(run_dir) if n not in listed]
+    result.trusted_key_id = key_fingerprint(trusted) if trusted is not None else None
     signature = manifest.get("signature")
-    if isinstance(signature, dict):
-        result.signature = _check_signature(manifest, signature, public_key)
-        result.key_id = signature.get("key_id")
-    elif public_key is not None:
+    if signature is None:
+        result.signature = "absent" if trusted is None else "missing"
+    elif not isinstance(signature, dict):
         result.signature = "invalid"
+    else:
+        result.signature, result.key_id = _check_signature(manifest, signature, trusted)
     return result
 
 
-def _check_signature(manifest: dict[str, Any], signature: dict[str, Any], trusted: Path | None) -> str:
+def _check_signature(manifest: dict[str, Any], signature: dict[str, Any],
+                     trusted: bytes | None) -> tuple[str, str | None]:
+    """(state, fingerprint of the key that signed): the fingerprint is computed from the
+    key in the signature, never taken from its `key_id` field (anyone can write that)."""
     try:
         raw = base64.b64decode(signature["public_key"], validate=True)
         value = base64.b64decode(signature["value"], validate=True)
-        Ed25519PublicKey.from_public_bytes(raw).verify(value, _canonical(manifest))
-    except (KeyError, ValueError, TypeError, InvalidSignature):
-        return "invalid"
-    if trusted is not None and _load_public_key(trusted) != raw:
-        return "untrusted-key"
-    return "valid"
+        key = Ed25519PublicKey.from_public_bytes(raw)
+    except (KeyError, ValueError, TypeError):
+        return "invalid", None
+    try:
+        key.verify(value, _canonical(manifest))
+    except InvalidSignature:
+        return "invalid", key_fingerprint(raw)
+    if trusted is None:
+        return "unchecked", key_fingerprint(raw)
+    return ("valid" if raw == trusted else "untrusted-key"), key_fingerprint(raw)

@@ -9,7 +9,13 @@ import pytest
 from click.testing import CliRunner
 
 from harness.capture.folder import FORMAT_VERSION, JsonlWriter
-from harness.capture.manifest import generate_signing_key, read_manifest, verify, write_manifest
+from harness.capture.manifest import (
+    generate_signing_key,
+    lab_public_key,
+    read_manifest,
+    verify,
+    write_manifest,
+)
 from harness.cli.main import main
 from harness.errors import CaptureError
 
@@ -111,3 +117,76 @@ def test_lab_keygen_then_signed_manifest_verifies_with_the_public_key(tmp_path):
     write_manifest(run, {"run_id": "r", "status": "ok"}, signing_key=key)
     checked = runner.invoke(main, ["verify", str(run), "--key", str(pub)])
     assert checked.exit_code == 0 and "signature: valid" in checked.output
+
+
+def _signed_lab(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """A lab that signs its runs (lab.yaml in tmp_path, key under keys/) and one signed run."""
+    key = tmp_path / "keys" / "lab.pem"
+    generate_signing_key(key)
+    lab = tmp_path / "lab.yaml"
+    lab.write_text(f"name: signing lab\njurisdiction: IN\nsigning_key: {key}\nstate_dir: {tmp_path / 'state'}\n")
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "flows.jsonl").write_text('{"id": "f1"}\n')
+    write_manifest(run, {"run_id": "r", "status": "ok"}, signing_key=key)
+    return lab, key, run
+
+
+def test_lab_verify_checks_the_labs_signature(tmp_path, monkeypatch):
+    lab, _, run = _signed_lab(tmp_path)
+    monkeypatch.chdir(tmp_path)  # lab.yaml of the working folder, as `lab verify RUN` finds it
+    checked = CliRunner().invoke(main, ["verify", str(run)])
+    assert checked.exit_code == 0, checked.output
+    assert "signature: valid, by the lab's key sha256:" in checked.output
+    explicit = CliRunner().invoke(main, ["verify", str(run), "--lab", str(lab)])
+    assert explicit.exit_code == 0, explicit.output
+
+
+def test_a_stripped_signature_fails_when_the_lab_signs(tmp_path, monkeypatch):
+    lab, key, run = _signed_lab(tmp_path)
+    manifest = json.loads((run / "run.json").read_text())
+    del manifest["signature"]
+    (run / "run.json").write_text(json.dumps(manifest))
+    assert verify(run, lab_public_key(key)).signature == "missing"
+    monkeypatch.chdir(tmp_path)
+    for args in (["verify", str(run)], ["verify", str(run), "--lab", str(lab)]):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 1, result.output
+        assert "signature: MISSING" in result.output and f"{run}: FAILED" in result.output
+
+
+def test_a_manifest_re_signed_with_another_key_fails(tmp_path, monkeypatch):
+    lab, key, run = _signed_lab(tmp_path)
+    forger = tmp_path / "forger.pem"
+    generate_signing_key(forger)
+    (run / "flows.jsonl").write_text('{"id": "f1", "edited": true}\n')
+    manifest = json.loads((run / "run.json").read_text())
+    write_manifest(run, manifest, signing_key=forger)  # re-hashed and re-signed by someone else
+    result = verify(run, lab_public_key(key))
+    assert (result.signature, result.ok) == ("untrusted-key", False)
+    monkeypatch.chdir(tmp_path)
+    out = CliRunner().invoke(main, ["verify", str(run)])
+    assert out.exit_code == 1, out.output
+    assert "signature: FOREIGN KEY" in out.output and "signature: valid" not in out.output
+
+
+def test_without_a_lab_key_a_signature_is_not_called_valid(tmp_path, monkeypatch):
+    _, _, run = _signed_lab(tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # no lab.yaml here, no --key
+    result = CliRunner().invoke(main, ["verify", str(run)])
+    assert result.exit_code == 0, result.output
+    assert "not checked" in result.output and "signature: valid" not in result.output
+    assert verify(run).signature == "unchecked"
+
+
+def test_the_labs_public_key_comes_from_the_pub_pem_without_the_private_key(tmp_path):
+    _, key, run = _signed_lab(tmp_path)
+    raw = lab_public_key(key)
+    key.unlink()  # an auditor's copy: lab.yaml and keys/lab.pub.pem only
+    assert lab_public_key(key) == raw
+    assert verify(run, raw).signature == "valid"
+    (tmp_path / "keys" / "lab.pub.pem").unlink()
+    with pytest.raises(CaptureError, match="give the lab's public key with --key"):
+        lab_public_key(key)
