@@ -3,14 +3,16 @@
 flows.jsonl can hold a million lines, so it is parsed by pyarrow's JSON reader in blocks
 against a fixed schema (the contract's fields; unknown extra fields are ignored). A block
 that the fast reader refuses (a garbled or torn line, a value of an unexpected type) is
-parsed again line by line in Python, where each garbled line is counted and each
-ill-typed value becomes null, so one bad line never costs the rest of the file.
+parsed again line by line in Python, where each garbled line (torn, not JSON, nested
+more than bounded_json.MAX_DEPTH levels deep) is counted and named by its line number and
+each ill-typed value becomes null, so one bad line never costs the rest of the file.
 """
 
 from __future__ import annotations
 
 import io
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,9 +33,11 @@ from harness.capture import (
     parse_zone_data,
     read_json,
 )
+from harness.capture.bounded_json import loads as bounded_loads
 from harness.errors import CaptureError
 
 BLOCK_BYTES = 16 << 20
+NAMED_LINES = 10  # garbled lines named in a warning (all are counted)
 
 GEO_SOURCES = ("overrides", "iptocc", "geoip2fast", "mmdb", "zone", "dns")
 
@@ -75,6 +79,12 @@ class ReadStats:
     records: int = 0
     garbled: int = 0
     coerced_blocks: int = 0
+    garbled_lines: list[str] = field(default_factory=list)  # the first NAMED_LINES: "line N: why"
+
+    def skip(self, number: int, why: str) -> None:
+        self.garbled += 1
+        if len(self.garbled_lines) < NAMED_LINES:
+            self.garbled_lines.append(f"line {number}: {why}")
 
 
 @dataclass
@@ -142,19 +152,19 @@ def _frame_text(frame: Any) -> Any:
     return frame
 
 
-def _slow_block(block: bytes, schema: pa.Schema, stats: ReadStats) -> pa.Table:
+def _slow_block(block: bytes, first_line: int, schema: pa.Schema, stats: ReadStats) -> pa.Table:
     rows = []
     names = schema.names
-    for line in block.decode("utf-8", errors="replace").splitlines():
+    for number, line in enumerate(block.decode("utf-8", errors="replace").split("\n"), first_line):
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            stats.garbled += 1
+            record = bounded_loads(line)
+        except json.JSONDecodeError as e:
+            stats.skip(number, e.msg)
             continue
         if not isinstance(record, dict):
-            stats.garbled += 1
+            stats.skip(number, "not a JSON object")
             continue
         if isinstance(record.get("stack"), list):
             record["stack"] = [_frame_text(f) for f in record["stack"]]
@@ -164,14 +174,16 @@ def _slow_block(block: bytes, schema: pa.Schema, stats: ReadStats) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=schema)
 
 
-def _blocks(path: Path, size: int):
+def _blocks(path: Path, size: int) -> Iterator[tuple[int, bytes]]:
+    """(number of the block's first line, whole lines of about `size` bytes)."""
+    line = 1
     with path.open("rb") as fh:
         rest = b""
         while True:
             chunk = fh.read(size)
             if not chunk:
                 if rest:
-                    yield rest
+                    yield line, rest
                 return
             chunk = rest + chunk
             cut = chunk.rfind(b"\n")
@@ -179,7 +191,8 @@ def _blocks(path: Path, size: int):
                 rest = chunk
                 continue
             rest = chunk[cut + 1:]
-            yield chunk[:cut + 1]
+            yield line, chunk[:cut + 1]
+            line += chunk.count(b"\n", 0, cut + 1)
 
 
 def read_jsonl_table(path: Path, schema: pa.Schema, stats: ReadStats | None = None,
@@ -198,13 +211,13 @@ def read_jsonl_table(path: Path, schema: pa.Schema, stats: ReadStats | None = No
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
         pass
     tables = []
-    for block in _blocks(path, block_bytes):
+    for first_line, block in _blocks(path, block_bytes):
         try:
             table = pajson.read_json(io.BytesIO(block), read_options=read_options, parse_options=options)
             table = table.select(schema.names).cast(schema)
             stats.records += table.num_rows
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
-            table = _slow_block(block, schema, stats)
+            table = _slow_block(block, first_line, schema, stats)
         tables.append(table)
     if not tables:
         return schema.empty_table()
@@ -261,7 +274,9 @@ def read_capture(path: Path | str) -> RawCapture:
     hooks = read_jsonl_table(path / HOOKS_JSONL, HOOK_SCHEMA, hook_stats)
     for name, stats in ((FLOWS_JSONL, flow_stats), (HOOKS_JSONL, hook_stats)):
         if stats.garbled:
-            warnings.append(f"{path.name}/{name}: {stats.garbled} garbled line(s) skipped")
+            more = "; ..." if stats.garbled > len(stats.garbled_lines) else ""
+            warnings.append(f"{path.name}/{name}: {stats.garbled} garbled line(s) skipped "
+                            f"({'; '.join(stats.garbled_lines)}{more})")
     return RawCapture(path, run, canaries, flows, hooks, flow_stats, hook_stats, warnings, journal, zone)
 
 

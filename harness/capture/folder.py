@@ -29,6 +29,7 @@ from typing import Any, BinaryIO
 
 import orjson
 
+from harness.capture.bounded_json import loads as bounded_loads
 from harness.errors import CaptureError
 
 FORMAT = "lab-harness-capture"
@@ -179,8 +180,9 @@ def iter_jsonl(path: Path, stats: JsonlStats | None = None) -> Iterator[dict[str
 
 
 def read_json(path: Path) -> Any:
+    """A JSON file of the capture (nested at most bounded_json.MAX_DEPTH levels deep)."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return bounded_loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as e:
         raise CaptureError(f"{path}: missing") from e
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.capture import JOURNAL_JSON, make_private_dir, write_json_atomic
+from harness.capture.bounded_json import loads as bounded_loads
 from harness.errors import CaptureError
 
 FORMAT = "lab-harness-journal"
@@ -158,8 +159,8 @@ class Journal:
     @classmethod
     def load(cls, path: Path) -> Journal:
         try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as e:
+            data = bounded_loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
             raise CaptureError(f"{path}: not a readable journal: {e}") from e
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise CaptureError(f"{path}: not a lab-harness journal")
@@ -189,10 +190,17 @@ def iter_state_journals(state_dir: Path) -> Iterator[Path]:
 
 
 def pending_journals(state_dir: Path, serial: str | None = None) -> list[Journal]:
-    """Journals in the lab state folder that have not been fully restored."""
+    """Journals in the lab state folder that have not been fully restored (SERIAL's only:
+    then an unreadable journal of another handset is passed over, its own is an error)."""
     found = []
+    own = state_journal_path(state_dir, serial).name if serial is not None else None
     for path in iter_state_journals(state_dir):
-        journal = Journal.load(path)
+        try:
+            journal = Journal.load(path)
+        except CaptureError:
+            if own is None or path.name == own:
+                raise
+            continue
         if journal.pending and (serial is None or journal.serial == serial):
             found.append(journal)
     return found

@@ -133,6 +133,7 @@ def restore_pending(client: AdbClient, state_dir: Path, serial: str | None = Non
             results.append(restore(Handset(client, journal.serial), journal))
         except DeviceError as e:
             errors.append(str(e))
-    if errors:
-        raise DeviceError("; ".join(errors))
+    if errors:  # the handsets restored are named too: the error must not hide them
+        done = [f"restored {r.serial}: {', '.join(r.restored) or 'nothing to undo'}" for r in results]
+        raise DeviceError("; ".join(done + errors))
     return results

@@ -2,14 +2,14 @@
 
 The flows go through the same addons as live traffic (destinations, sensitive, flowlog),
 driven by mitmproxy's own event sequence, so an imported capture is classified and
-scanned exactly like a recorded one. A garbled file keeps every flow read before the
-damage; the manifest (status "imported") says what was skipped.
+scanned exactly like a recorded one. A garbled .mitm file keeps every flow read before
+the damage, a HAR every entry but those unreadable or nested too deeply (harness.proxy.har);
+the manifest (status "imported") says what was skipped.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import shutil
 import time
 from collections.abc import Iterator
@@ -19,7 +19,6 @@ from typing import Any
 
 from mitmproxy import exceptions, io, master, options
 from mitmproxy import flow as mflow
-from mitmproxy.io.har import request_to_flow
 
 from addons.destinations import Destinations
 from addons.flowlog import FlowLog
@@ -28,6 +27,7 @@ from harness import __version__
 from harness.capture import CANARIES_JSON, FLOWS_JSONL, FLOWS_MITM, make_private_dir, write_manifest
 from harness.config import LabConfig
 from harness.errors import CaptureError
+from harness.proxy.har import read_har
 
 KEEP_AUDIT = ("kind", "tls_failure", "world_ip", "world_port", "contained", "app", "attribution", "device")
 
@@ -58,34 +58,32 @@ def detect_format(source: Path) -> str:
     raise CaptureError(f"{source}: neither a mitmproxy flow file nor a HAR (starts with {head[:8]!r})")
 
 
-def read_har(source: Path, skipped: list[str]) -> Iterator[mflow.Flow]:
-    try:
-        data = json.loads(source.read_bytes().decode("utf-8-sig"))
-        entries = data["log"]["entries"]
-    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as e:
-        raise CaptureError(f"{source}: not a HAR file ({e})") from e
-    if not isinstance(entries, list):
-        raise CaptureError(f"{source}: log.entries is not a list")
-    for index, entry in enumerate(entries):
-        try:
-            flow = request_to_flow(entry)
-        except (KeyError, TypeError, ValueError, AttributeError) as e:
-            skipped.append(f"HAR entry {index}: unreadable ({type(e).__name__}: {e})")
-            continue
-        flow.live = False
-        yield flow
-
-
 def read_mitm(source: Path, skipped: list[str]) -> Iterator[mflow.Flow]:
+    """The flows of a mitmproxy flow file; reading stops at the first garbled record.
+
+    A record nested too deeply for mitmproxy's (recursive) reader is skipped and named by
+    its byte offset: its length prefix was read with it, so the next record follows.
+    """
     count = 0
     with source.open("rb") as fh:
-        try:
-            for flow in io.FlowReader(fh).stream():
-                count += 1
-                flow.live = False
-                yield flow
-        except exceptions.FlowReadException as e:
-            skipped.append(f"flow file garbled after {count} flows: {e}; the rest is skipped")
+        while True:
+            start = fh.tell()
+            try:
+                for flow in io.FlowReader(fh).stream():
+                    count += 1
+                    flow.live = False
+                    yield flow
+                    start = fh.tell()
+                return
+            except exceptions.FlowReadException as e:
+                skipped.append(f"flow file garbled after {count} flows: {e}; the rest is skipped")
+                return
+            except RecursionError:
+                if fh.tell() == start:
+                    skipped.append(f"flow file garbled after {count} flows (byte {start}): "
+                                   "nested too deeply; the rest is skipped")
+                    return
+                skipped.append(f"flow file record at byte {start}: nested too deeply; skipped")
 
 
 def _prepare(flow: mflow.Flow) -> None:

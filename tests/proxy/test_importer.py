@@ -140,3 +140,50 @@ def test_import_refuses_a_folder_with_flows(tmp_path: Path) -> None:
     (out / "flows.jsonl").write_text("")
     with pytest.raises(CaptureError, match="already holds flows"):
         import_capture(mitm_file(tmp_path / "x.mitm"), out, LabConfig(name="x", jurisdiction="IN"))
+
+
+DEEP = "[" * 100_000 + "]" * 100_000
+
+
+def test_har_entry_nested_too_deeply_is_skipped_and_named(tmp_path: Path, lab_file: Path) -> None:
+    source = har_file(tmp_path / "in.har")
+    data = json.loads(source.read_text())
+    good = data["log"]["entries"][0]
+    entries = ",\n".join([json.dumps(good), '{"_x": ' + DEEP + "}", json.dumps(good)])
+    source.write_text('{"log": {"version": "1.2", "creator": {"name": "x"},\n"entries": [\n'
+                      + entries + "\n]}, \"other\": " + DEEP + "}")
+    out = tmp_path / "deep-har"
+    done = CliRunner().invoke(main, ["import", str(source), "--out", str(out), "--lab", str(lab_file),
+                                     "--json"])
+    assert done.exit_code == 0, (done.output, done.exception)
+    assert json.loads(done.stdout)["flows"] == 2
+    assert len(list(iter_jsonl(out / "flows.jsonl"))) == 2
+    (skipped,) = read_json(out / "run.json")["source"]["skipped"]
+    assert skipped == "HAR entry 1 (line 4): nested more than 100 levels deep at line 4; skipped"
+
+
+def test_mitm_record_nested_too_deeply_is_skipped_and_named(tmp_path: Path) -> None:
+    deep = b"0:]"
+    for _ in range(100_000):
+        deep = str(len(deep)).encode() + b":" + deep + b"]"
+    good = mitm_file(tmp_path / "good.mitm").read_bytes()
+    source = tmp_path / "deep.mitm"
+    source.write_bytes(good + deep + mitm_file(tmp_path / "more.mitm").read_bytes())
+    result = import_capture(source, tmp_path / "out")
+    assert result.flows == 4
+    assert result.skipped == [f"flow file record at byte {len(good)}: nested too deeply; skipped"]
+
+
+@pytest.mark.parametrize("text, message", [
+    ('{"log": {"entries": [{}, ' + "[" * 50, "Expecting value: line 1 column 76"),
+    ('{"log": {"entries": [{}, ' + "[" * 100_000, "unterminated array or object: line 1 column 26"),
+    ('{"log": {"entries": {}}}', "log.entries is not a list"),
+    ('{"log": []}', "log is not an object"),
+    ('{"log": {"entries": []}} x', "extra data after the HAR: line 1 column 26"),
+    ('{"log": {"entries": [1 2]}}', "expected ',' or ']': line 1 column 24"),
+])
+def test_har_that_is_not_json_is_a_clear_error(tmp_path: Path, text: str, message: str) -> None:
+    source = tmp_path / "bad.har"
+    source.write_text(text)
+    with pytest.raises(CaptureError, match=f"not a HAR file \\({message}"):
+        import_capture(source, tmp_path / "out")
