@@ -146,8 +146,9 @@ def prepare(serial: str | None, out: Path | None, profile_path: Path | None, pro
 @click.argument("serial", required=False, deprecated="Use --device SERIAL.")
 @device_option(help="Handset whose journal to undo: SERIAL, or virtual:NAME for a still running virtual "
                     "handset started as NAME (default: ANDROID_SERIAL, else every pending journal).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @lab_option
-def restore(serial: str | None, device: str | None, lab_path: Path) -> None:
+def restore(serial: str | None, device: str | None, as_json: bool, lab_path: Path) -> None:
     """Undo what prepare changed on a handset, from its journal (also after a kill -9).
 
     With no --device (and no ANDROID_SERIAL), every journal in the lab state folder that
@@ -161,6 +162,10 @@ def restore(serial: str | None, device: str | None, lab_path: Path) -> None:
     wanted = named(device or serial)
     lab = load_lab(lab_path)
     results = restore_pending(adb_client(), lab.state_dir, wanted)
+    if as_json:
+        emit_json([{"serial": r.serial, "restored": r.restored, "failed": r.failed,
+                    "journals": [str(p) for p in r.journal_paths]} for r in results])
+        return
     if not results:
         click.echo(f"nothing to restore{' for ' + wanted if wanted else ''}")
     for r in results:
@@ -213,49 +218,26 @@ def run(profile: Path, serials: tuple[str, ...], out: Path | None, quiet: bool, 
 
 @main.command()
 @click.argument("run_dir", type=click.Path(path_type=Path))
-@click.option("--key", type=click.Path(path_type=Path),
-              help="Public key run.json must be signed by (default: the lab's signing_key, if it has one).")
-@lab_option
-def verify(run_dir: Path, key: Path | None, lab_path: Path) -> None:
-    """Re-hash a capture's artifacts; name any that changed or went missing (exit 1).
-
-    When the lab signs its runs (lab.yaml `signing_key`), or --key is given, run.json
-    must carry a valid signature by that key: a missing or foreign one fails (exit 1)."""
+@click.option("--key", type=click.Path(path_type=Path), help="Public key to check the signature with.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def verify(run_dir: Path, key: Path | None, as_json: bool) -> None:
+    """Re-hash a capture's artifacts; name any that changed or went missing (exit 1)."""
     from harness.capture import verify as verify_capture
 
-    result = verify_capture(run_dir, _trusted_key(key, lab_path))
+    result = verify_capture(run_dir, key)
+    if as_json:
+        emit_json(result.as_dict())
+        sys.exit(EXIT_OK if result.ok else EXIT_FINDINGS)
     for name in result.changed:
         click.echo(f"changed: {name}")
     for name in result.missing:
         click.echo(f"missing: {name}")
     for name in result.unlisted:
         click.echo(f"not in manifest: {name}")
-    click.echo(f"signature: {signature_line(result)}")
+    if result.signature != "absent":
+        click.echo(f"signature: {result.signature} ({result.key_id})")
     click.echo(f"{run_dir}: {'ok' if result.ok else 'FAILED'}")
     sys.exit(EXIT_OK if result.ok else EXIT_FINDINGS)
-
-
-def _trusted_key(key: Path | None, lab_path: Path) -> Path | bytes | None:
-    """The key a run must be signed by: --key, else the lab's signing_key, else none."""
-    if key is not None:
-        return key
-    from harness.capture.manifest import lab_public_key
-
-    lab = _load_lab_if_present(lab_path)
-    return lab_public_key(lab.signing_key) if lab is not None and lab.signing_key else None
-
-
-def signature_line(result: Any) -> str:
-    """What `lab verify` says of run.json's signature (result: a capture VerifyResult)."""
-    signer, trusted = result.key_id or "?", result.trusted_key_id
-    return {
-        "absent": "none (no lab signing key known: give --key PUB or --lab to require one)",
-        "unchecked": f"by key {signer}, not checked: no lab key to check it against (give --key PUB or --lab)",
-        "valid": f"valid, by the lab's key {trusted}",
-        "missing": f"MISSING: run.json must be signed by {trusted} but has no signature",
-        "invalid": f"INVALID: run.json does not match its signature (key {signer}): edited after signing",
-        "untrusted-key": f"FOREIGN KEY: signed by {signer}, not by the lab's key {trusted}",
-    }.get(result.signature, result.signature)
 
 
 @main.command()
@@ -308,13 +290,19 @@ def import_(source: Path, out: Path, canaries: Path | None, device: str | None, 
               help="Comma-separated: html,csv,xlsx,json,md,parquet.")
 @click.option("--out", type=click.Path(path_type=Path), help="Report folder (default RUN/report).")
 @click.option("--reveal", is_flag=True, help="Show sensitive values unmasked.")
+@click.option("--json", "as_json", is_flag=True, help="Print the files written as JSON.")
 @lab_option
-def report(runs: tuple[Path, ...], formats: str, out: Path | None, reveal: bool, lab_path: Path) -> None:
+def report(runs: tuple[Path, ...], formats: str, out: Path | None, reveal: bool, as_json: bool,
+           lab_path: Path) -> None:
     """Write the destination-server report of one or more captures."""
     from harness.report import write_reports
 
     lab = _load_lab_if_present(lab_path)
-    for path in write_reports(list(runs), formats, out=out, reveal=reveal, lab=lab):
+    paths = write_reports(list(runs), formats, out=out, reveal=reveal, lab=lab)
+    if as_json:
+        emit_json({"runs": [str(r) for r in runs], "files": [str(p) for p in paths]})
+        return
+    for path in paths:
         click.echo(str(path))
 
 
@@ -331,9 +319,10 @@ def _load_lab_if_present(lab_path: Path) -> Any:
 @click.argument("baseline", type=click.Path(path_type=Path))
 @click.argument("new", type=click.Path(path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["md", "json", "html"]), default="md", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (same as --format json).")
 @click.option("--junit", type=click.Path(path_type=Path), help="Write JUnit XML here.")
 @lab_option
-def diff(baseline: Path, new: Path, fmt: str, junit: Path | None, lab_path: Path) -> None:
+def diff(baseline: Path, new: Path, fmt: str, as_json: bool, junit: Path | None, lab_path: Path) -> None:
     """Compare a new capture with its baseline; exit 1 on a regression."""
     from harness.diff import RENDERERS, diff_captures, junit_xml
 
@@ -341,7 +330,7 @@ def diff(baseline: Path, new: Path, fmt: str, junit: Path | None, lab_path: Path
     result = diff_captures([baseline], [new], lab.policy if lab is not None else None)
     if junit:
         junit.write_text(junit_xml(result), encoding="utf-8")
-    click.echo(RENDERERS[fmt](result), nl=False)
+    click.echo(RENDERERS["json" if as_json else fmt](result), nl=False)
     sys.exit(result.exit_code)
 
 
@@ -350,8 +339,10 @@ def diff(baseline: Path, new: Path, fmt: str, junit: Path | None, lab_path: Path
 @device_option("serial", help=RUN_DEVICE_HELP)
 @click.option("--baseline", type=click.Path(path_type=Path), required=True, help="Baseline capture.")
 @click.option("--junit", type=click.Path(path_type=Path), help="Write JUnit XML here.")
+@click.option("--json", "as_json", is_flag=True, help="Print the run and the diff as JSON.")
 @lab_option
-def regress(profile: Path, serial: str | None, baseline: Path, junit: Path | None, lab_path: Path) -> None:
+def regress(profile: Path, serial: str | None, baseline: Path, junit: Path | None, as_json: bool,
+            lab_path: Path) -> None:
     """Run PROFILE on a handset, then diff against BASELINE; exit 1 on a regression.
 
     The baseline is checked before the run starts, so a wrong path costs no run time.
@@ -365,14 +356,17 @@ def regress(profile: Path, serial: str | None, baseline: Path, junit: Path | Non
     lab = load_lab(lab_path)
     prof = load_profile(profile)
     target = named(serial) or next((d.serial for d in lab.devices), None)
-    (result,) = run_profile(lab, lab_path, prof, profile, [target], lab.captures_dir)
+    (result,) = run_profile(lab, lab_path, prof, profile, [target], lab.captures_dir, quiet=as_json)
     click.echo(f"{result.serial}: {result.status} -> {result.run_dir}", err=True)
     if result.status != "ok":
         raise DeviceError(f"the new run did not complete ({result.status}): {result.error or ''}".rstrip(": "))
     outcome = diff_captures([baseline], [result.run_dir], lab.policy)
     if junit:
         junit.write_text(junit_xml(outcome), encoding="utf-8")
-    click.echo(diff_markdown(outcome), nl=False)
+    if as_json:
+        emit_json({"run": result.as_dict(), "diff": outcome.to_dict()})
+    else:
+        click.echo(diff_markdown(outcome), nl=False)
     sys.exit(outcome.exit_code)
 
 
