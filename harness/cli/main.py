@@ -218,13 +218,18 @@ def run(profile: Path, serials: tuple[str, ...], out: Path | None, quiet: bool, 
 
 @main.command()
 @click.argument("run_dir", type=click.Path(path_type=Path))
-@click.option("--key", type=click.Path(path_type=Path), help="Public key to check the signature with.")
+@click.option("--key", type=click.Path(path_type=Path),
+              help="Public key run.json must be signed by (default: the lab's signing_key, if it has one).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def verify(run_dir: Path, key: Path | None, as_json: bool) -> None:
-    """Re-hash a capture's artifacts; name any that changed or went missing (exit 1)."""
+@lab_option
+def verify(run_dir: Path, key: Path | None, as_json: bool, lab_path: Path) -> None:
+    """Re-hash a capture's artifacts; name any that changed or went missing (exit 1).
+
+    When the lab signs its runs (lab.yaml `signing_key`), or --key is given, run.json
+    must carry a valid signature by that key: a missing or foreign one fails (exit 1)."""
     from harness.capture import verify as verify_capture
 
-    result = verify_capture(run_dir, key)
+    result = verify_capture(run_dir, _trusted_key(key, lab_path))
     if as_json:
         emit_json(result.as_dict())
         sys.exit(EXIT_OK if result.ok else EXIT_FINDINGS)
@@ -234,10 +239,32 @@ def verify(run_dir: Path, key: Path | None, as_json: bool) -> None:
         click.echo(f"missing: {name}")
     for name in result.unlisted:
         click.echo(f"not in manifest: {name}")
-    if result.signature != "absent":
-        click.echo(f"signature: {result.signature} ({result.key_id})")
+    click.echo(f"signature: {signature_line(result)}")
     click.echo(f"{run_dir}: {'ok' if result.ok else 'FAILED'}")
     sys.exit(EXIT_OK if result.ok else EXIT_FINDINGS)
+
+
+def _trusted_key(key: Path | None, lab_path: Path) -> Path | bytes | None:
+    """The key a run must be signed by: --key, else the lab's signing_key, else none."""
+    if key is not None:
+        return key
+    from harness.capture.manifest import lab_public_key
+
+    lab = _load_lab_if_present(lab_path)
+    return lab_public_key(lab.signing_key) if lab is not None and lab.signing_key else None
+
+
+def signature_line(result: Any) -> str:
+    """What `lab verify` says of run.json's signature (result: a capture VerifyResult)."""
+    signer, trusted = result.key_id or "?", result.trusted_key_id
+    return {
+        "absent": "none (no lab signing key known: give --key PUB or --lab to require one)",
+        "unchecked": f"by key {signer}, not checked: no lab key to check it against (give --key PUB or --lab)",
+        "valid": f"valid, by the lab's key {trusted}",
+        "missing": f"MISSING: run.json must be signed by {trusted} but has no signature",
+        "invalid": f"INVALID: run.json does not match its signature (key {signer}): edited after signing",
+        "untrusted-key": f"FOREIGN KEY: signed by {signer}, not by the lab's key {trusted}",
+    }.get(result.signature, result.signature)
 
 
 @main.command()
