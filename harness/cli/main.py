@@ -164,12 +164,17 @@ def restore(serial: str | None, device: str | None, as_json: bool, lab_path: Pat
     results = restore_pending(adb_client(), lab.state_dir, wanted)
     if as_json:
         emit_json([{"serial": r.serial, "restored": r.restored, "failed": r.failed,
-                    "journals": [str(p) for p in r.journal_paths]} for r in results])
+                    "journals": [str(p) for p in r.journal_paths], "stopped": r.stopped,
+                    "removed": str(r.removed) if r.removed else None} for r in results])
         return
     if not results:
         click.echo(f"nothing to restore{' for ' + wanted if wanted else ''}")
     for r in results:
-        click.echo(f"restored {r.serial}: {', '.join(r.restored) or 'nothing to undo'}")
+        if r.journal_paths or not r.removed:
+            click.echo(f"restored {r.serial}: {', '.join(r.restored) or 'nothing to undo'}")
+        if r.removed:
+            click.echo(f"stopped virtual handset {r.serial} of a lab process that is gone "
+                       f"(PIDs {' '.join(map(str, r.stopped)) or 'none left'}); removed {r.removed}")
 
 
 # --- runs -----------------------------------------------------------------------------
@@ -195,7 +200,8 @@ def run(profile: Path, serials: tuple[str, ...], out: Path | None, quiet: bool, 
 
     lab = load_lab(lab_path)
     prof = load_profile(profile)
-    targets = [named(s) for s in serials] or [named(None) or next((d.serial for d in lab.devices), None)]
+    # every handset is checked before the first capture folder is made: a wrong one is exit 3
+    targets = [chosen(s) for s in serials] or [chosen(None, next((d.serial for d in lab.devices), None))]
     results = run_profile(lab, lab_path, prof, profile, targets, out or lab.captures_dir,
                           quiet=quiet or as_json)
     reports: dict[str, list[str]] = {}
@@ -382,7 +388,7 @@ def regress(profile: Path, serial: str | None, baseline: Path, junit: Path | Non
     read_manifest(baseline)
     lab = load_lab(lab_path)
     prof = load_profile(profile)
-    target = named(serial) or next((d.serial for d in lab.devices), None)
+    target = chosen(serial, next((d.serial for d in lab.devices), None))
     (result,) = run_profile(lab, lab_path, prof, profile, [target], lab.captures_dir, quiet=as_json)
     click.echo(f"{result.serial}: {result.status} -> {result.run_dir}", err=True)
     if result.status != "ok":

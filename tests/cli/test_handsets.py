@@ -198,3 +198,28 @@ def test_prepare_and_restore_device_virtual_name(tmp_path, adb_server, adb_env):
         if pid:
             adb_server.run("disconnect", json.loads(prepared.stdout)["serial"], timeout=10)
             stop_pid(pid)
+
+
+# --- a wrong handset is found before any capture folder is made ------------------------------
+
+
+@pytest.mark.parametrize(("args", "env", "message"), [
+    (["run", "--device", "NOSUCH"], {}, "lab: handset NOSUCH not found; "),
+    (["run", "--device", "virtual:reference", "--device", "NOSUCH"], {}, "lab: handset NOSUCH not found; "),
+    (["run"], {"ANDROID_SERIAL": "NOSUCH"}, "lab: handset NOSUCH (from ANDROID_SERIAL) not found; "),
+    (["run"], {"LAB_DEVICES": "NOSUCH"}, "lab: handset NOSUCH not found; "),
+    (["regress", "--device", "NOSUCH", "--baseline", "BASE"], {}, "lab: handset NOSUCH not found; "),
+], ids=["device", "second-device", "android-serial", "lab-yaml", "regress"])
+def test_a_wrong_handset_is_exit_3_before_any_capture_folder(tmp_path, adb_env, args, env, message):
+    from support.capture_builder import build_capture
+
+    devices = f"devices:\n  - serial: {env.pop('LAB_DEVICES')}\n" if "LAB_DEVICES" in env else ""
+    lab = write_lab(tmp_path, devices)
+    profile = tmp_path / "profile.yaml"
+    profile.write_text("name: p\nsteps: [{idle: 1s}]\n")
+    base = build_capture(tmp_path / "base")
+    args = [str(base) if a == "BASE" else a for a in args]
+    result = invoke([args[0], profile, *args[1:], "--lab", lab], env={**adb_env, **env})
+    assert result.exit_code == 3, result.output
+    assert result.stderr.startswith(message) and len(result.stderr.splitlines()) == 1, result.stderr
+    assert not (tmp_path / "captures").exists()
