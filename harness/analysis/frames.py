@@ -26,6 +26,7 @@ from harness.analysis.bypass import (
     responders,
 )
 from harness.analysis.dataflows import canary_index, data_flows, join_distinct, reads_frame
+from harness.analysis.hostnames import MIXED_SCRIPT, add_flag, idn_columns
 from harness.analysis.model import Analysis
 from harness.analysis.read import GEO_SOURCES, RawCapture, read_capture
 from harness.analysis.summary import coverage_classes, run_info, summarise
@@ -122,13 +123,14 @@ def destinations_frame(flows: pd.DataFrame, findings: pd.DataFrame, bypassed: pd
                        policy: Policy) -> pd.DataFrame:
     """One row per destination, most severe first."""
     extra = pd.DataFrame({
-        "destination": bypassed["destination"], "server_ip": bypassed["server_ip"].fillna(bypassed["ip"]),
+        "destination": bypassed["destination"], "destination_ascii": bypassed["destination_ascii"],
+        "server_ip": bypassed["server_ip"].fillna(bypassed["ip"]),
         "app": bypassed["app"], "country": bypassed["country"], "org": bypassed["org"],
         "org_country": bypassed["org_country"], "flags": bypassed["flags"], "kind": "bypass",
         "ts_start": bypassed["ts"], "request_bytes": 0, "response_bytes": 0,
     })
-    cols = ["destination", "server_ip", "country", "country_sources", "country_confidence", "org",
-            "org_country", "app", "flags", "kind", "scheme", "coverage", "request_bytes",
+    cols = ["destination", "destination_ascii", "server_ip", "country", "country_sources",
+            "country_confidence", "org", "org_country", "app", "flags", "kind", "scheme", "coverage", "request_bytes",
             "response_bytes", "ts_start"]
     base = flows.reindex(columns=cols)
     df = pd.concat([base, extra.reindex(columns=cols)], ignore_index=True) if len(extra) else base
@@ -150,9 +152,10 @@ def destinations_frame(flows: pd.DataFrame, findings: pd.DataFrame, bypassed: pd
         bypassed=("_bypass", "sum"), first_seen=("ts_start", "min"), last_seen=("ts_start", "max"),
     ).reset_index()
     out["flows"] = out["flows"] - out["bypassed"]
-    small = df[["destination", "server_ip", "country", "country_sources", "country_confidence", "org",
-                "org_country", "app", "flags"]].drop_duplicates()
-    for col, src, split in (("ips", "server_ip", False), ("country", "country", False),
+    small = df[["destination", "destination_ascii", "server_ip", "country", "country_sources",
+                "country_confidence", "org", "org_country", "app", "flags"]].drop_duplicates()
+    for col, src, split in (("destination_ascii", "destination_ascii", False), ("ips", "server_ip", False),
+                            ("country", "country", False),
                             ("country_sources", "country_sources", False),
                             ("country_confidence", "country_confidence", False),
                             ("org", "org", False), ("org_country", "org_country", False),
@@ -166,7 +169,7 @@ def destinations_frame(flows: pd.DataFrame, findings: pd.DataFrame, bypassed: pd
                         how="left", on="destination")
     else:
         out["data_types"] = ""
-    out = out.fillna({c: "" for c in ("ips", "country", "country_sources", "country_confidence", "org",
+    out = out.fillna({c: "" for c in ("destination_ascii", "ips", "country", "country_sources", "country_confidence", "org",
                                       "org_country", "apps", "flags", "data_types")})
     out = out.merge(_severity(out, "destination", policy), how="left", on="destination")
     out["severity"] = out["severity"].fillna("info")
@@ -179,7 +182,7 @@ def destinations_frame(flows: pd.DataFrame, findings: pd.DataFrame, bypassed: pd
 
 
 DESTINATION_COLUMNS = [
-    "severity", "destination", "ips", "country", "country_sources", "country_confidence", "org",
+    "severity", "destination", "destination_ascii", "ips", "country", "country_sources", "country_confidence", "org",
     "org_country", "apps", "bytes_up", "bytes_down", "flows", "requests", "intercepted",
     "tls_rejected", "cleartext", "bypassed", "data_types", "flags", "first_seen", "last_seen",
     "severity_rank",
@@ -194,6 +197,18 @@ def group_frame(flows: pd.DataFrame, key: str) -> pd.DataFrame:
         bytes_down=("response_bytes", "sum")).reset_index()
     out["bytes"] = out["bytes_up"] + out["bytes_down"]
     return out.sort_values(["bytes", key], ascending=[False, True]).reset_index(drop=True)
+
+
+def _idn(df: pd.DataFrame) -> pd.DataFrame:
+    """Destinations in their Unicode form (`xn--` labels decoded, so both spellings of a
+    host meet), the ASCII form beside an internationalised one, and `mixed_script` flagged."""
+    if df.empty:
+        return df.assign(destination_ascii=pd.Series(dtype=object))
+    unicode_form, ascii_form, mixed = idn_columns(df["destination"])
+    at = df.columns.get_loc("destination") + 1
+    out = df.assign(destination=unicode_form, flags=add_flag(df["flags"], mixed, MIXED_SCRIPT))
+    out.insert(at, "destination_ascii", ascii_form)
+    return out
 
 
 # --- the entry point -----------------------------------------------------------------------
@@ -221,6 +236,7 @@ def analyse(run_dirs: Iterable[Path | str], policy: Policy | None = None) -> Ana
     flows["coverage"] = coverage_classes(flows)
     flows["destination"] = (flows["host"].fillna(flows["sni"]).fillna(flows["server_ip"])
                             .fillna("(unknown)").str.lower())
+    flows = _idn(flows)
 
     parts = []
     offset = 0
@@ -248,6 +264,7 @@ def analyse(run_dirs: Iterable[Path | str], policy: Policy | None = None) -> Ana
     dflows = data_flows(findings, reads, types)
     bypassed = bypassed_frame(events, flows, {r.run_id: geo_config(r.run) for r in raws},
                               {r.run_id: lab_policy(r.run) for r in raws})
+    bypassed = _idn(bypassed)
     destinations = destinations_frame(flows, findings, bypassed, policy)
     values = sorted({v for c in canaries.values() for v in canary_index(c)[0]}, key=len, reverse=True)
     runs = [run_info(r) for r in raws]

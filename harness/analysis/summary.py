@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from harness.analysis.hostnames import MIXED_SCRIPT, scripts_of
 from harness.analysis.read import RawCapture
 
 if TYPE_CHECKING:
@@ -110,6 +111,7 @@ def summarise(a: Analysis, raws: list[RawCapture]) -> dict[str, Any]:
     readable = sum(coverage[c] for c in READABLE)
     dest = a.destinations
     foreign = dest[dest["flags"].str.contains("foreign", regex=False)]
+    mixed = dest[dest["flags"].str.contains(MIXED_SCRIPT, regex=False)]
     leaving = []
     if not a.findings.empty:
         f = a.findings
@@ -134,6 +136,11 @@ def summarise(a: Analysis, raws: list[RawCapture]) -> dict[str, Any]:
         "foreign_destinations": [
             {"destination": r.destination, "country": r.country, "org": r.org, "severity": r.severity}
             for r in foreign.itertuples(index=False)
+        ],
+        "mixed_script_destinations": [  # look-alikes: `аррӏе.com` is Cyrillic, not `apple.com`
+            {"destination": r.destination, "destination_ascii": r.destination_ascii,
+             "scripts": sorted(s.lower() for s in scripts_of(r.destination))}
+            for r in mixed.itertuples(index=False)
         ],
         "data_types_leaving": leaving,
         "decryption": {

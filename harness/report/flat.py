@@ -148,6 +148,10 @@ def write_markdown(tables: ReportTables, out: Path) -> list[Path]:
     lines.append(f"- decryption: {d['intercepted']} intercepted, {d['cleartext']} cleartext, "
                  f"{d['tls_rejected']} TLS rejected, {d['failed']} failed, {d['not_http']} not HTTP "
                  f"(passed on unread), of {d['flows']} flows ({d['coverage_percent']} % readable)")
+    for item in s.get("mixed_script_destinations", []):
+        lines.append(f"- mixed-script host (a look-alike?): {md_cell(item['destination'])} = "
+                     f"{md_cell(item['destination_ascii'] or item['destination'])} "
+                     f"({md_cell(' + '.join(item['scripts']))})")
     for item in s["data_types_leaving"]:
         lines.append(f"- data type **{md_cell(item['data_type'])}** leaves to "
                      f"{md_cell(', '.join(item['destinations']))}")

@@ -339,3 +339,18 @@ def test_flows_jsonl_leaves_attribution_to_the_analysis_and_the_report_exports_i
     weather = from_parquet[from_parquet["host"] == ANALYTICS_HOST]
     assert set(weather["app"]) == {"com.vendor.weather"}
     assert set(weather["attribution_method"]) == {"frida_request_host"}
+
+
+def test_an_idn_destination_shows_its_ascii_form_and_its_mixed_scripts(tmp_path):
+    b = CaptureBuilder(tmp_path / "run").vendor_scenario()
+    b.flow("аррӏе.com", at=40, server_ip="198.51.100.40", geo=_geo("US", "X", "US"), path="/login")
+    out = tmp_path / "out"
+    write_reports([b.write()], ["html", "md", "csv"], out=out)
+    row = [r for r in html_table(parse_html(out / "report.html"), "destinations") if r["destination"] == "аррӏе.com"]
+    assert row and row[0]["destination_ascii"] == "xn--80ak6aa92e.com" and "mixed_script" in row[0]["flags"]
+    html = parse_html(out / "report.html")
+    assert "аррӏе.com (xn--80ak6aa92e.com: cyrillic + latin)" in "".join(html.text)
+    md = (out / "report.md").read_text()
+    assert "mixed-script host (a look-alike?): аррӏе.com = xn--80ak6aa92e.com (cyrillic + latin)" in md
+    with (out / "destinations.csv").open() as fh:
+        assert {r["destination"]: r["destination_ascii"] for r in csv.DictReader(fh)}["аррӏе.com"] == "xn--80ak6aa92e.com"
