@@ -113,7 +113,8 @@ def _entries(cursor: _Cursor, skipped: list[str]) -> Iterator[tuple[int, Any]]:
                 try:
                     yield index, cursor.value()
                 except TooDeepError as e:
-                    skipped.append(f"HAR entry {index} (line {line}): {e.msg} at line {e.lineno}; skipped")
+                    skipped.append(
+                        f"HAR entry {index} (line {line}): {e.msg} at line {e.lineno}; skipped")
                     cursor.skip()
     if cursor.space():
         raise json.JSONDecodeError("extra data after the HAR", cursor.text, cursor.pos)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from addons.destinations import Destinations
 from addons.flowlog import FlowLog
 from addons.sensitive import Sensitive
 from harness import __version__
-from harness.capture import CANARIES_JSON, FLOWS_JSONL, FLOWS_MITM, make_private_dir, write_manifest
+from harness.capture import CANARIES_JSON, FLOWS_JSONL, FLOWS_MITM, write_manifest
 from harness.config import LabConfig
 from harness.errors import CaptureError
 from harness.proxy.har import read_har
@@ -78,6 +79,11 @@ def read_mitm(source: Path, skipped: list[str]) -> Iterator[mflow.Flow]:
             except exceptions.FlowReadException as e:
                 skipped.append(f"flow file garbled after {count} flows: {e}; the rest is skipped")
                 return
+            except (AttributeError, KeyError) as e:  # a record that is no flow (mitmproxy's
+                skipped.append(                        # reader lets these errors through)
+                    f"flow file garbled after {count} flows: a record that is not a flow "
+                    f"({type(e).__name__}: {e}); the rest is skipped")
+                return
             except RecursionError:
                 if fh.tell() == start:
                     skipped.append(f"flow file garbled after {count} flows (byte {start}): "
@@ -113,7 +119,8 @@ def _lab_options(lab: LabConfig | None, canaries: Path | None, out: Path, device
     return opts
 
 
-async def _run(flows: Iterator[mflow.Flow], opts: dict[str, Any], result: ImportResult) -> None:
+async def _run(flows: Iterator[mflow.Flow], opts: dict[str, Any], result: ImportResult) -> int:
+    """Feed the flows through the addons; the number of flows read from the source."""
     def on_record(record: dict[str, Any]) -> None:
         result.flows += 1
         result.findings += len(record.get("findings") or ())
@@ -125,12 +132,15 @@ async def _run(flows: Iterator[mflow.Flow], opts: dict[str, Any], result: Import
         runner.options.update(**opts)
     except exceptions.OptionsError as e:
         raise CaptureError(f"cannot import: {e}") from e
+    read = 0
     try:
         for flow in flows:
+            read += 1
             _prepare(flow)
             await runner.load_flow(flow)
     finally:
         flowlog.close()
+    return read
 
 
 def import_capture(
@@ -141,26 +151,70 @@ def import_capture(
     canaries: Path | None = None,
     device: str | None = None,
 ) -> ImportResult:
-    """Build a capture folder at `out` (which must not hold flows yet) from `source`."""
+    """Build a capture folder at `out` (absent or an empty folder) from `source`.
+
+    All or nothing: the folder is built under a temporary name next to `out` and renamed
+    into place once run.json is written; on any failure (a source with no readable flow
+    included) nothing is left behind, so the same import can simply be run again.
+    """
     if not source.is_file():
         raise CaptureError(f"{source}: no such file")
     fmt = detect_format(source)
+    _check_target(out)
+    if canaries is not None and not canaries.is_file():
+        raise CaptureError(f"{canaries}: no such canaries file")
+    created = [p for p in (out.parent, *out.parent.parents) if not p.exists()]
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=f".{out.name}.importing-", dir=out.parent))
+    except OSError as e:
+        raise CaptureError(f"{out}: cannot create ({e.strerror or e})") from e
+    try:
+        result = _build(source, fmt, work, out.name, lab, canaries, device)
+        try:
+            work.rename(out)  # replaces an empty folder, fails on one that is not
+        except OSError as e:
+            raise CaptureError(
+                f"{out}: cannot move the import into place ({e.strerror or e})") from e
+    except BaseException:
+        # best effort: a folder that cannot be removed must not hide why the import failed
+        shutil.rmtree(work, ignore_errors=True)
+        for folder in created:  # nearest first
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
+        raise
+    result.out = out
+    return result
+
+
+def _check_target(out: Path) -> None:
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise CaptureError(f"{out}: exists and is not a folder")
     if (out / FLOWS_JSONL).exists() or (out / FLOWS_MITM).exists():
         raise CaptureError(f"{out}: already holds flows; import into a new folder")
-    make_private_dir(out)
+    if any(out.iterdir()):
+        raise CaptureError(f"{out}: not empty; import into a new or empty folder")
+
+
+def _build(source: Path, fmt: str, work: Path, run_id: str, lab: LabConfig | None,
+           canaries: Path | None, device: str | None) -> ImportResult:
+    """The capture folder's content, written into `work`."""
     if canaries is not None:
-        if not canaries.is_file():
-            raise CaptureError(f"{canaries}: no such canaries file")
-        shutil.copyfile(canaries, out / CANARIES_JSON)
-    result = ImportResult(out, fmt)
+        shutil.copyfile(canaries, work / CANARIES_JSON)
+    result = ImportResult(work, fmt)
     started = time.time()
     skipped: list[str] = result.skipped
     flows = read_har(source, skipped) if fmt == "har" else read_mitm(source, skipped)
-    asyncio.run(_run(flows, _lab_options(lab, canaries, out, device), result))
+    read = asyncio.run(_run(flows, _lab_options(lab, canaries, work, device), result))
+    if not read:
+        why = f": {'; '.join(skipped)}" if skipped else ""
+        raise CaptureError(f"{source}: no readable flow in this {fmt} file{why}")
     from mitmproxy.version import VERSION as MITMPROXY
 
     manifest = {
-        "run_id": out.name,
+        "run_id": run_id,
         "status": "imported",
         "source": {"path": str(source), "format": fmt, "skipped": skipped},
         "started": started,
@@ -171,5 +225,5 @@ def import_capture(
         "counts": {"flows": result.flows, "findings": result.findings, "skipped": len(skipped)},
         "canaries": CANARIES_JSON if canaries is not None else None,
     }
-    write_manifest(out, manifest, lab.signing_key if lab is not None else None)
+    write_manifest(work, manifest, lab.signing_key if lab is not None else None)
     return result

@@ -187,3 +187,67 @@ def test_har_that_is_not_json_is_a_clear_error(tmp_path: Path, text: str, messag
     source.write_text(text)
     with pytest.raises(CaptureError, match=f"not a HAR file \\({message}"):
         import_capture(source, tmp_path / "out")
+
+
+def leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+@pytest.mark.parametrize("content", [
+    b"99999:not a tnetstring", b"0:~", b"1:5#", b"24:7:version,2:20#4:type,0:;}",
+], ids=["garbage", "null", "number", "not a flow"])
+def test_a_mitm_file_without_a_readable_flow_is_an_error_and_leaves_nothing(tmp_path: Path,
+                                                                           content: bytes) -> None:
+    source = tmp_path / "in" / "garbage.mitm"
+    source.parent.mkdir()
+    source.write_bytes(content)
+    out = tmp_path / "captures" / "imported"
+    done = CliRunner().invoke(main, ["import", str(source), "--out", str(out),
+                                     "--lab", str(tmp_path / "absent.yaml")])
+    assert done.exit_code == 2, (done.output, done.exception)
+    assert f"lab: {source}: no readable flow in this mitm file" in done.stderr
+    assert leftovers(tmp_path) == ["in"]  # not even the captures folder made for it
+
+
+def test_a_har_without_entries_is_an_error(tmp_path: Path) -> None:
+    source = tmp_path / "empty.har"
+    source.write_text('{"log": {"version": "1.2", "entries": []}}')
+    with pytest.raises(CaptureError, match="no readable flow in this har file"):
+        import_capture(source, tmp_path / "out")
+    assert leftovers(tmp_path) == ["empty.har"]
+
+
+def test_a_failed_import_leaves_nothing_and_can_be_run_again(tmp_path: Path) -> None:
+    good = json.loads(har_file(tmp_path / "good.har").read_text())["log"]["entries"][0]
+    source = tmp_path / "torn.har"
+    source.write_text('{"log": {"entries": [' + json.dumps(good) + ', {"request": ')  # after a flow
+    out = tmp_path / "out"
+    with pytest.raises(CaptureError, match="not a HAR file"):
+        import_capture(source, out)
+    assert leftovers(tmp_path) == ["good.har", "torn.har"]
+    out.mkdir()  # an empty folder is a fine target
+    result = import_capture(tmp_path / "good.har", out)
+    assert result.flows == 1 and result.out == out
+    assert leftovers(out) == ["flows.jsonl", "flows.mitm", "run.json"]
+    assert read_json(out / "run.json")["run_id"] == "out"
+    assert leftovers(tmp_path) == ["good.har", "out", "torn.har"]
+    verified = CliRunner().invoke(main, ["verify", str(out)])
+    assert verified.exit_code == 0, verified.output
+
+
+def test_bad_canaries_leave_nothing(tmp_path: Path) -> None:
+    canaries = tmp_path / "canaries.json"
+    canaries.write_text("{not json")
+    out = tmp_path / "out"
+    with pytest.raises(CaptureError, match="cannot import"):
+        import_capture(mitm_file(tmp_path / "x.mitm"), out, canaries=canaries)
+    assert not out.exists() and leftovers(tmp_path) == ["canaries.json", "x.mitm"]
+
+
+def test_import_refuses_a_folder_that_is_not_empty(tmp_path: Path) -> None:
+    out = tmp_path / "taken"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(CaptureError, match="not empty"):
+        import_capture(mitm_file(tmp_path / "x.mitm"), out)
+    assert leftovers(out) == ["notes.txt"]
