@@ -88,7 +88,8 @@ def devices(as_json: bool, lab_path: Path) -> None:
 @click.option("--proxy-port", type=click.IntRange(1, 65535),
               help="Point the handset's http_proxy at 127.0.0.1:PORT (with adb reverse).")
 @click.option("--ca", "ca_path", type=click.Path(path_type=Path),
-              help="CA certificate (PEM) to install (default: mitmproxy-ca-cert.pem in proxy.confdir).")
+              help="CA certificate (PEM) to install (default: the lab proxy's mitmproxy-ca-cert.pem, in "
+                   "proxy.confdir, else STATE_DIR/mitmproxy/LAB_NAME).")
 @click.option("--ca-store", type=click.Choice(["auto", "user"]), default="auto", show_default=True,
               help="auto: system store on rooted handsets (tmpfs / conscrypt APEX by SDK).")
 @click.option("--no-canaries", is_flag=True, help="Do not plant canaries.")
@@ -99,6 +100,7 @@ def prepare(serial: str | None, out: Path | None, profile_path: Path | None, pro
             ca_path: Path | None, ca_store: str, no_canaries: bool, no_frida: bool, as_json: bool,
             lab_path: Path) -> None:
     """Prepare a handset (CA, proxy, frida-server, canaries), journaling every change."""
+    from harness.cli.prepare_skips import ca_to_install, skipped
     from harness.config import load_lab, load_profile
     from harness.devices import device_entry, open_device
     from harness.devices import prepare as prepare_handset
@@ -106,8 +108,7 @@ def prepare(serial: str | None, out: Path | None, profile_path: Path | None, pro
 
     lab = load_lab(lab_path)
     profile = load_profile(profile_path) if profile_path else None
-    if ca_path is None and lab.proxy.confdir and (lab.proxy.confdir / "mitmproxy-ca-cert.pem").is_file():
-        ca_path = lab.proxy.confdir / "mitmproxy-ca-cert.pem"
+    ca_path = ca_to_install(lab, ca_path)
     try:
         ca_pem = ca_path.read_bytes() if ca_path else None
     except OSError as e:
@@ -127,6 +128,8 @@ def prepare(serial: str | None, out: Path | None, profile_path: Path | None, pro
         "ca_method": prepared.ca_method,
         "planted": [c["type"] for c in prepared.canaries.planted],
         "not_planted": prepared.canaries.not_planted,
+        "ca": str(ca_path) if ca_path else None,
+        "skipped": skipped(lab, ca_path, proxy_port, frida=not no_frida, canaries=not no_canaries),
     }
     if handset.virtual is not None:
         result["virtual_pid"] = getattr(handset.virtual, "pid", None)
@@ -138,8 +141,10 @@ def prepare(serial: str | None, out: Path | None, profile_path: Path | None, pro
     click.echo(f"canaries: {result['canaries']}")
     for note in prepared.journal.notes:
         click.echo(f"note: {note}")
-    for skipped in prepared.canaries.not_planted:
-        click.echo(f"not planted: {skipped['type']}: {skipped['reason']}")
+    for step in result["skipped"]:
+        click.echo(f"not done: {step['step']}: {step['reason']}")
+    for not_planted in prepared.canaries.not_planted:
+        click.echo(f"not planted: {not_planted['type']}: {not_planted['reason']}")
 
 
 @main.command()

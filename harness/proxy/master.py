@@ -114,6 +114,12 @@ def check_bind(lab: LabConfig, host: str) -> None:
         )
 
 
+def default_confdir(lab: LabConfig) -> Path:
+    """Where the lab's proxy keeps its confdir and CA: proxy.confdir, else
+    <state_dir>/mitmproxy/<lab name> (`lab prepare` looks for the CA there too)."""
+    return Path(lab.proxy.confdir or lab.state_dir / "mitmproxy" / file_name(lab.name, "lab"))
+
+
 class Proxy:
     _in_process: ClassVar[threading.Lock] = threading.Lock()
 
@@ -139,7 +145,7 @@ class Proxy:
         self.canaries = canaries
         self.listen_host = listen_host or lab.proxy.listen_host
         self.requested_port = lab.proxy.port if port is None else port
-        self.confdir = Path(confdir or lab.proxy.confdir or lab.state_dir / "mitmproxy" / file_name(lab.name, "lab"))
+        self.confdir = Path(confdir or default_confdir(lab))
         self.zone = zone or lab.proxy.zone
         self.scan_responses = scan_responses
         self.start_timeout = start_timeout
