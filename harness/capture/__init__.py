@@ -1,5 +1,6 @@
 """The capture folder, a contract: file names, JSONL writer and reader, atomic JSON,
-canaries.json, zone.json, and the run.json manifest with its hashes and signature."""
+canaries.json, zone.json, the run.json manifest with its hashes and signature, and
+`lab verify`'s checks (integrity)."""
 
 from harness.capture.canaries import Canaries, load_canaries, parse_canaries
 from harness.capture.folder import (
@@ -24,7 +25,8 @@ from harness.capture.folder import (
     read_json,
     write_json_atomic,
 )
-from harness.capture.manifest import generate_signing_key, read_manifest, verify, write_manifest
+from harness.capture.integrity import VerifyResult, verify
+from harness.capture.manifest import generate_signing_key, read_manifest, write_manifest
 from harness.capture.zone import Zone, parse_zone, parse_zone_data
 
 __all__ = [
@@ -32,6 +34,6 @@ __all__ = [
     "HOOKS_JSONL", "HOOK_FIELDS", "JOURNAL_JSON", "REPORT_DIR", "RUN_JSON", "Canaries",
     "JsonlStats", "JsonlWriter", "Zone", "generate_signing_key", "iter_jsonl", "json_line",
     "load_canaries", "make_private_dir", "open_private_append", "parse_canaries",
-    "parse_zone", "parse_zone_data", "read_json", "read_manifest", "verify",
+    "parse_zone", "parse_zone_data", "read_json", "read_manifest", "verify", "VerifyResult",
     "write_json_atomic", "write_manifest", "ZONE_JSON",
 ]

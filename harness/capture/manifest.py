@@ -1,13 +1,14 @@
-"""run.json: the capture's manifest, its artifact hashes, signing, and `lab verify`.
+"""run.json: the capture's manifest, its artifact hashes and its signature.
 
 The manifest is written last and atomically. It lists the sha256 of every artifact in
-the capture folder (report/ excluded: reports are derived and rewritten freely). An
+the capture folder (harness.capture.contents: its plain files but run.json and report/,
+which `lab report` writes later). `lab verify` (harness.capture.integrity) checks it. An
 optional Ed25519 signature by the lab's key covers the canonical JSON of the manifest
 without its `signature` field, so a report can prove which lab produced the evidence.
 
 A signature proves something only against a key the verifier trusts: the manifest
 carries its signer's public key, and anyone can re-sign an edited manifest with a key
-of their own. So `verify` given a trusted key (`--key PUB`, or the lab's `signing_key`)
+of their own. So `lab verify` given a trusted key (`--key PUB`, or the lab's `signing_key`)
 requires a signature by exactly that key (`missing`, `invalid` and `untrusted-key`
 fail); with no trusted key a self-consistent signature is only `unchecked`.
 """
@@ -17,7 +18,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +25,10 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from harness.capture.contents import capture_contents
 from harness.capture.folder import (
     FORMAT,
     FORMAT_VERSION,
-    REPORT_DIR,
     RUN_JSON,
     read_json,
     write_json_atomic,
@@ -47,14 +47,9 @@ def sha256_file(path: Path) -> str:
 
 
 def artifact_names(run_dir: Path) -> list[str]:
-    """Every file of the capture that the manifest covers, as relative POSIX paths."""
-    names = []
-    for path in sorted(run_dir.rglob("*")):
-        rel = path.relative_to(run_dir)
-        if not path.is_file() or rel.parts[0] in (RUN_JSON, REPORT_DIR) or rel.name.startswith("."):
-            continue
-        names.append(rel.as_posix())
-    return names
+    """Every file of the capture that the manifest covers, as relative POSIX paths: its
+    plain files, dotfiles too, but run.json and report/ (harness.capture.contents)."""
+    return capture_contents(run_dir).plain
 
 
 def hash_artifacts(run_dir: Path) -> dict[str, str]:
@@ -112,7 +107,7 @@ def lab_public_key(signing_key: Path) -> bytes:
         return _public_raw(load_signing_key(signing_key).public_key())
     pub = public_key_path(signing_key)
     if pub.is_file():
-        return _load_public_key(pub)
+        return load_public_key(pub)
     raise CaptureError(
         f"the lab signs its runs with {signing_key}, but neither it nor {pub.name} can be read: "
         "give the lab's public key with --key"
@@ -157,33 +152,7 @@ def read_manifest(run_dir: Path) -> dict[str, Any]:
     return manifest
 
 
-@dataclass
-class VerifyResult:
-    run_dir: Path
-    changed: list[str] = field(default_factory=list)
-    missing: list[str] = field(default_factory=list)
-    unlisted: list[str] = field(default_factory=list)
-    # absent | unchecked (no trusted key given) | valid | missing | invalid | untrusted-key
-    signature: str = "absent"
-    key_id: str | None = None  # the key that signed run.json, as the manifest says
-    trusted_key_id: str | None = None  # the key it had to be signed by, if one was given
-
-    @property
-    def ok(self) -> bool:
-        return not (self.changed or self.missing or self.unlisted) and self.signature in SIGNATURE_OK
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "run": str(self.run_dir), "ok": self.ok, "changed": self.changed,
-            "missing": self.missing, "unlisted": self.unlisted,
-            "signature": self.signature, "key_id": self.key_id, "trusted_key_id": self.trusted_key_id,
-        }
-
-
-SIGNATURE_OK = ("absent", "unchecked", "valid")
-
-
-def _load_public_key(path: Path) -> bytes:
+def load_public_key(path: Path) -> bytes:
     try:
         key = serialization.load_pem_public_key(path.read_bytes())
     except (OSError, ValueError, TypeError) as e:
@@ -193,39 +162,19 @@ def _load_public_key(path: Path) -> bytes:
     return _public_raw(key)
 
 
-def verify(run_dir: Path, public_key: Path | bytes | None = None) -> VerifyResult:
-    """Re-hash every artifact; name any that changed, went missing or appeared unlisted.
+def check_signature(manifest: dict[str, Any], trusted: bytes | None) -> tuple[str, str | None]:
+    """(state, fingerprint of the key that signed) of run.json's signature.
 
-    `public_key` (a PEM file, or the raw key as `lab_public_key` gives it) is the key
-    run.json must be signed by; without one a signature is checked only against itself."""
-    trusted = _load_public_key(public_key) if isinstance(public_key, Path) else public_key
-    manifest = read_manifest(run_dir)
-    result = VerifyResult(run_dir)
-    listed = manifest.get("artifacts")
-    if not isinstance(listed, dict):
-        raise CaptureError(f"{run_dir / RUN_JSON}: no artifact list")
-    for name, digest in sorted(listed.items()):
-        path = run_dir / name
-        if not path.is_file():
-            result.missing.append(name)
-        elif sha256_file(path) != digest:
-            result.changed.append(name)
-    result.unlisted = [n for n in artifact_names(run_dir) if n not in listed]
-    result.trusted_key_id = key_fingerprint(trusted) if trusted is not None else None
+    state: absent (none, and no key required), missing (none, but `trusted` given),
+    invalid, untrusted-key (valid, by another key than `trusted`), valid (by `trusted`),
+    unchecked (valid by its own key; no `trusted` key to hold it to). The fingerprint is
+    computed from the key in the signature, never taken from its `key_id` (anyone can
+    write that)."""
     signature = manifest.get("signature")
     if signature is None:
-        result.signature = "absent" if trusted is None else "missing"
-    elif not isinstance(signature, dict):
-        result.signature = "invalid"
-    else:
-        result.signature, result.key_id = _check_signature(manifest, signature, trusted)
-    return result
-
-
-def _check_signature(manifest: dict[str, Any], signature: dict[str, Any],
-                     trusted: bytes | None) -> tuple[str, str | None]:
-    """(state, fingerprint of the key that signed): the fingerprint is computed from the
-    key in the signature, never taken from its `key_id` field (anyone can write that)."""
+        return ("absent" if trusted is None else "missing"), None
+    if not isinstance(signature, dict):
+        return "invalid", None
     try:
         raw = base64.b64decode(signature["public_key"], validate=True)
         value = base64.b64decode(signature["value"], validate=True)

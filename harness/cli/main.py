@@ -239,43 +239,15 @@ def verify(run_dir: Path, key: Path | None, as_json: bool, lab_path: Path) -> No
     When the lab signs its runs (lab.yaml `signing_key`), or --key is given, run.json
     must carry a valid signature by that key: a missing or foreign one fails (exit 1)."""
     from harness.capture import verify as verify_capture
+    from harness.cli.evidence import trusted_key, verify_lines
 
-    result = verify_capture(run_dir, _trusted_key(key, lab_path))
+    result = verify_capture(run_dir, trusted_key(key, _load_lab_if_present(lab_path) if key is None else None))
     if as_json:
         emit_json(result.as_dict())
         sys.exit(EXIT_OK if result.ok else EXIT_FINDINGS)
-    for name in result.changed:
-        click.echo(f"changed: {name}")
-    for name in result.missing:
-        click.echo(f"missing: {name}")
-    for name in result.unlisted:
-        click.echo(f"not in manifest: {name}")
-    click.echo(f"signature: {signature_line(result)}")
-    click.echo(f"{run_dir}: {'ok' if result.ok else 'FAILED'}")
+    for line in verify_lines(result):
+        click.echo(line)
     sys.exit(EXIT_OK if result.ok else EXIT_FINDINGS)
-
-
-def _trusted_key(key: Path | None, lab_path: Path) -> Path | bytes | None:
-    """The key a run must be signed by: --key, else the lab's signing_key, else none."""
-    if key is not None:
-        return key
-    from harness.capture.manifest import lab_public_key
-
-    lab = _load_lab_if_present(lab_path)
-    return lab_public_key(lab.signing_key) if lab is not None and lab.signing_key else None
-
-
-def signature_line(result: Any) -> str:
-    """What `lab verify` says of run.json's signature (result: a capture VerifyResult)."""
-    signer, trusted = result.key_id or "?", result.trusted_key_id
-    return {
-        "absent": "none (no lab signing key known: give --key PUB or --lab to require one)",
-        "unchecked": f"by key {signer}, not checked: no lab key to check it against (give --key PUB or --lab)",
-        "valid": f"valid, by the lab's key {trusted}",
-        "missing": f"MISSING: run.json must be signed by {trusted} but has no signature",
-        "invalid": f"INVALID: run.json does not match its signature (key {signer}): edited after signing",
-        "untrusted-key": f"FOREIGN KEY: signed by {signer}, not by the lab's key {trusted}",
-    }.get(result.signature, result.signature)
 
 
 @main.command()

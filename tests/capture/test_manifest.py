@@ -9,11 +9,11 @@ import pytest
 from click.testing import CliRunner
 
 from harness.capture.folder import FORMAT_VERSION, JsonlWriter
+from harness.capture.integrity import verify
 from harness.capture.manifest import (
     generate_signing_key,
     lab_public_key,
     read_manifest,
-    verify,
     write_manifest,
 )
 from harness.cli.main import main
