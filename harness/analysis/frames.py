@@ -27,6 +27,7 @@ from harness.analysis.bypass import (
 )
 from harness.analysis.dataflows import canary_index, data_flows, join_distinct, reads_frame
 from harness.analysis.hostnames import MIXED_SCRIPT, add_flag, idn_columns
+from harness.analysis.masked_texts import masked_texts
 from harness.analysis.model import Analysis
 from harness.analysis.read import GEO_SOURCES, RawCapture, read_capture
 from harness.analysis.summary import coverage_classes, run_info, summarise
@@ -266,7 +267,7 @@ def analyse(run_dirs: Iterable[Path | str], policy: Policy | None = None) -> Ana
                               {r.run_id: lab_policy(r.run) for r in raws})
     bypassed = _idn(bypassed)
     destinations = destinations_frame(flows, findings, bypassed, policy)
-    values = sorted({v for c in canaries.values() for v in canary_index(c)[0]}, key=len, reverse=True)
+    values = masked_texts(canaries.values())
     runs = [run_info(r) for r in raws]
     analysis = Analysis(
         flows=flows, hooks=hooks, reads=reads, findings=findings, data_flows=dflows,

@@ -22,7 +22,7 @@ class Analysis:
     steps: pd.DataFrame
     runs: list[dict[str, Any]]
     summary: dict[str, Any]
-    canary_values: list[str] = field(default_factory=list)
+    canary_values: list[str] = field(default_factory=list)  # every form and encoding: masked_texts.py
     warnings: list[str] = field(default_factory=list)
 
     def tables(self) -> dict[str, pd.DataFrame]:

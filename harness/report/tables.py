@@ -8,7 +8,6 @@ the middle always four stars, so equal values mask equally and lengths are not t
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -58,17 +57,27 @@ def mask_value(value: str) -> str:
 
 
 class Masker:
-    """Replaces every occurrence of the given sensitive values inside text."""
+    """Replaces every occurrence of the given sensitive values inside text, in any case
+    (the values come in every form and encoding: analysis/masked_texts.py)."""
 
     def __init__(self, values: list[str], reveal: bool = False):
         values = sorted({v for v in values if isinstance(v, str) and len(v) >= 4}, key=len, reverse=True)
         self.reveal = reveal or not values
-        self._pattern = None if self.reveal else re.compile("|".join(re.escape(v) for v in values))
+        self._pattern = (None if self.reveal else
+                         re.compile("|".join(re.escape(v) for v in values), re.IGNORECASE))
 
     def text(self, value: Any) -> Any:
         if self._pattern is None or not isinstance(value, str):
             return value
         return self._pattern.sub(lambda m: mask_value(m.group(0)), value)
+
+    def tree(self, value: Any) -> Any:
+        """Every string (keys too) of nested dicts and lists masked."""
+        if isinstance(value, dict):
+            return {self.tree(k): self.tree(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.tree(v) for v in value]
+        return self.text(value)
 
     def frame(self, df: pd.DataFrame) -> pd.DataFrame:
         if self._pattern is None or df.empty:
@@ -87,7 +96,7 @@ class Masker:
                                from_pandas=True)
             if not pa.types.is_string(arr.type) and not pa.types.is_large_string(arr.type):
                 continue
-            hit = pc.fill_null(pc.match_substring_regex(arr, self._pattern.pattern), False)
+            hit = pc.fill_null(pc.match_substring_regex(arr, self._pattern.pattern, ignore_case=True), False)
             if not pc.any(hit).as_py():
                 continue
             mask = hit.to_numpy(zero_copy_only=False)
@@ -155,7 +164,7 @@ def build_tables(a: Analysis, *, reveal: bool = False) -> ReportTables:
     tables = {name: masker.frame(df.reset_index(drop=True)) for name, df in tables.items()}
     summary = a.summary
     if not masker.reveal:
-        summary = json.loads(masker.text(json.dumps(summary, default=str)))
+        summary = masker.tree(summary)
     if not reveal:  # a value a hook read is sensitive even when no canary names it
         reads = tables["reads"]
         values = reads["value"].astype(object)
