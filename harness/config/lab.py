@@ -235,7 +235,7 @@ class DeviceEntry(StrictModel):
     @field_validator("serial")
     @classmethod
     def _serial(cls, value: str) -> str:
-        if not _SERIAL.match(value):
+        if not _SERIAL.fullmatch(value):
             raise ValueError(f"{value!r} is not a device serial or virtual:<handset>")
         return value
 

@@ -71,7 +71,7 @@ class LaunchArgs(StrictModel):
     @field_validator("activity")
     @classmethod
     def _activity(cls, value: str | None) -> str | None:
-        if value is not None and not _ACTIVITY.match(value):
+        if value is not None and not _ACTIVITY.fullmatch(value):
             raise ValueError(f"{value!r} is not an activity class name (like .MainActivity)")
         return value
 
@@ -102,7 +102,7 @@ class InputArgs(StrictModel):
     @field_validator("text", mode="before")
     @classmethod
     def _text(cls, value: Any) -> Any:
-        if value is not None and (not isinstance(value, str) or not _TEXT.match(value)):
+        if value is not None and (not isinstance(value, str) or not _TEXT.fullmatch(value)):
             raise ValueError("text must be printable ASCII, 1 to 512 characters")
         return value
 
@@ -114,7 +114,7 @@ class InputArgs(StrictModel):
         if isinstance(value, bool) or not isinstance(value, str | int):
             raise ValueError(f"{value!r} is not a key code (like KEYCODE_HOME or 3)")
         value = str(value)
-        if not _KEYEVENT.match(value):
+        if not _KEYEVENT.fullmatch(value):
             raise ValueError(f"{value!r} is not a key code (like KEYCODE_HOME or 3)")
         return value
 
@@ -136,14 +136,14 @@ class IntentArgs(StrictModel):
     @field_validator("action")
     @classmethod
     def _action(cls, value: str) -> str:
-        if not _ACTION.match(value):
+        if not _ACTION.fullmatch(value):
             raise ValueError(f"{value!r} is not an intent action (like android.intent.action.VIEW)")
         return value
 
     @field_validator("data")
     @classmethod
     def _data(cls, value: str | None) -> str | None:
-        if value is not None and not _URI.match(value):
+        if value is not None and not _URI.fullmatch(value):
             raise ValueError(f"{value!r} is not a URI (scheme:rest, printable, no spaces)")
         return value
 
@@ -290,7 +290,7 @@ class Profile(StrictModel):
     @field_validator("name", mode="before")
     @classmethod
     def _name(cls, value: Any) -> Any:
-        if isinstance(value, str) and not re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", value):
+        if isinstance(value, str) and not re.fullmatch(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", value):
             raise ValueError(
                 f"{value!r} is not a profile name: 1-64 letters, digits, '.', '_' or '-', "
                 "starting with a letter or digit"

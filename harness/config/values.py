@@ -3,7 +3,9 @@
 Each type is a pure `check_*`/`parse_*` function (raising ValueError with a message a
 technician can act on) wrapped as an Annotated pydantic type that also carries the JSON
 Schema editors use. Values that may reach a handset shell (package names, permissions,
-texts) are checked here first and quoted again where they are used.
+texts) are checked here first and quoted again where they are used. Every pattern is
+matched against the whole value (fullmatch): its `$`, kept for the JSON Schema, would
+also match before a final newline.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ def parse_duration(value: Any) -> float:
         raise ValueError(f"{value!r} is not {_DURATION_HINT}")
     if isinstance(value, str):
         text = value.strip()
-        if not _DURATION.match(text):
+        if not _DURATION.fullmatch(text):
             raise ValueError(f"{value!r} is not {_DURATION_HINT}")
         if _DURATION_PART.match(text):
             seconds = sum(float(n) * _UNIT[u] for n, u in _DURATION_PART.findall(text))
@@ -83,7 +85,7 @@ def check_package(value: Any) -> str:
         raise ValueError(f"{value!r} is not an Android package name (like com.example.app)")
     if len(value) > PACKAGE_MAX:
         raise ValueError(f"package name is longer than {PACKAGE_MAX} characters")
-    if not _PACKAGE.match(value):
+    if not _PACKAGE.fullmatch(value):
         raise ValueError(
             f"{value!r} is not an Android package name: dot-separated segments (at least "
             "two), each starting with a letter, then letters, digits or _ (like com.example.app)"
@@ -93,7 +95,7 @@ def check_package(value: Any) -> str:
 
 def check_permission(value: Any) -> str:
     """An Android permission name (`android.permission.READ_CONTACTS`)."""
-    if not isinstance(value, str) or len(value) > 255 or not _PERMISSION.match(value):
+    if not isinstance(value, str) or len(value) > 255 or not _PERMISSION.fullmatch(value):
         raise ValueError(
             f"{value!r} is not an Android permission name (like android.permission.READ_CONTACTS)"
         )
@@ -168,7 +170,7 @@ def check_hostname(value: Any) -> str:
     if wildcard:
         name = name[2:]
     labels = name.split(".")
-    if not name or len(name) > 253 or not all(_LABEL.match(label) for label in labels):
+    if not name or len(name) > 253 or not all(_LABEL.fullmatch(label) for label in labels):
         raise ValueError(
             f"{value!r} is not a host or domain name (labels of letters, digits and -, "
             "optionally starting with *.)"

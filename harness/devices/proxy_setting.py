@@ -26,7 +26,7 @@ def read_setting(handset: Handset, namespace: str, key: str) -> str | None:
 
 
 def _check_proxy_value(value: str) -> str:
-    if not _PROXY_VALUE.match(value):
+    if not _PROXY_VALUE.fullmatch(value):
         raise UnsafeValueError(f"refusing to write http_proxy value {value!r} back to the handset")
     return value
 

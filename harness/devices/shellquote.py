@@ -4,7 +4,8 @@ Profiles, lab.yaml and captures are untrusted input. Every value that reaches a 
 shell passes one of the `check_*` functions here (raising UnsafeValueError before any adb
 call) and is then quoted with shlex.quote by `join`. Constants written in this package are
 the only unvalidated words, and they are wrapped in `Word` so a caller cannot pass a raw
-string by accident.
+string by accident. The checks match the whole value (fullmatch; a pattern's `$` alone
+would let a final newline through).
 """
 
 from __future__ import annotations
@@ -51,20 +52,20 @@ def check_package(value: object) -> str:
 
 
 def check_permission(value: object) -> str:
-    if not isinstance(value, str) or len(value) > 255 or not _PERMISSION.match(value):
+    if not isinstance(value, str) or len(value) > 255 or not _PERMISSION.fullmatch(value):
         raise _unsafe("permission name", value)
     return value
 
 
 def check_activity(value: object) -> str:
-    if not isinstance(value, str) or len(value) > 255 or not _ACTIVITY.match(value):
+    if not isinstance(value, str) or len(value) > 255 or not _ACTIVITY.fullmatch(value):
         raise _unsafe("activity name", value)
     return value
 
 
 def check_path(value: object) -> str:
     """An absolute handset path of safe characters, with no `..` component."""
-    if not isinstance(value, str) or not _PATH.match(value):
+    if not isinstance(value, str) or not _PATH.fullmatch(value):
         raise _unsafe("path", value)
     if any(part == ".." for part in value.split("/")):
         raise _unsafe("path", value)
@@ -73,31 +74,31 @@ def check_path(value: object) -> str:
 
 def check_keyevent(value: object) -> str:
     value = str(value)
-    if not _KEYEVENT.match(value):
+    if not _KEYEVENT.fullmatch(value):
         raise _unsafe("key event", value)
     return value
 
 
 def check_text(value: object) -> str:
-    if not isinstance(value, str) or not _TEXT.match(value):
+    if not isinstance(value, str) or not _TEXT.fullmatch(value):
         raise _unsafe("input text (printable ASCII, at most 512 characters)", value)
     return value
 
 
 def check_canary(value: object) -> str:
-    if not isinstance(value, str) or not _CANARY.match(value):
+    if not isinstance(value, str) or not _CANARY.fullmatch(value):
         raise _unsafe("canary value", value)
     return value
 
 
 def check_action(value: object) -> str:
-    if not isinstance(value, str) or len(value) > 255 or not _ACTION.match(value):
+    if not isinstance(value, str) or len(value) > 255 or not _ACTION.fullmatch(value):
         raise _unsafe("intent action", value)
     return value
 
 
 def check_uri(value: object) -> str:
-    if not isinstance(value, str) or not _URI.match(value):
+    if not isinstance(value, str) or not _URI.fullmatch(value):
         raise _unsafe("URI", value)
     return value
 
@@ -110,7 +111,7 @@ def check_port(value: object) -> int:
 
 def check_adb_socket(value: object) -> str:
     """`tcp:PORT` as used by adb reverse/forward."""
-    if not isinstance(value, str) or not _ADB_SOCKET.match(value):
+    if not isinstance(value, str) or not _ADB_SOCKET.fullmatch(value):
         raise _unsafe("adb socket spec", value)
     check_port(int(value[4:]))
     return value

@@ -126,3 +126,16 @@ def test_permissions_accepted(perm):
 def test_permissions_refused(perm):
     with pytest.raises(ValueError):
         check_permission(perm)
+
+
+@pytest.mark.parametrize(("check", "value"), [
+    (check_package, "com.vendor.weather\n"),
+    (check_permission, "android.permission.CAMERA\n"),
+    (check_hostname, "example.com\n"),
+    (check_hostname, "*.example.com\n"),
+])
+def test_a_trailing_newline_is_refused(check, value):
+    # `$` matches before a final newline: the validators match the whole value instead
+    assert check(value.rstrip("\n")) == value.rstrip("\n")
+    with pytest.raises(ValueError):
+        check(value)

@@ -4,6 +4,7 @@ import shlex
 
 import pytest
 
+from harness.devices import shellquote
 from harness.devices.shellquote import (
     W,
     check_adb_socket,
@@ -65,3 +66,39 @@ def test_input_text_escaped_then_quoted():
         input_text_arg("tab\there")
     with pytest.raises(UnsafeValueError):
         input_text_arg("x" * 513)
+
+
+GOOD = {
+    "check_package": "com.vendor.weather",
+    "check_permission": "android.permission.CAMERA",
+    "check_activity": ".MainActivity",
+    "check_path": "/data/local/tmp/frida-server",
+    "check_keyevent": "KEYCODE_HOME",
+    "check_text": "hello",
+    "check_canary": "CANARY-Ada",
+    "check_action": "android.intent.action.VIEW",
+    "check_uri": "https://x.example/",
+    "check_adb_socket": "tcp:8080",
+}
+
+
+def test_every_string_validator_is_covered():
+    names = {n for n in dir(shellquote) if n.startswith("check_")} - {"check_port", "check_int"}
+    assert names == set(GOOD)
+
+
+@pytest.mark.parametrize("name", GOOD)
+def test_a_trailing_newline_is_refused(name):
+    # `$` matches before a final newline: each validator matches the whole value instead
+    check = getattr(shellquote, name)
+    assert check(GOOD[name]) == GOOD[name]
+    with pytest.raises(UnsafeValueError):
+        check(GOOD[name] + "\n")
+
+
+def test_proxy_value_written_back_refuses_a_trailing_newline():
+    from harness.devices.proxy_setting import _check_proxy_value
+
+    assert _check_proxy_value("10.0.0.1:8080") == "10.0.0.1:8080"
+    with pytest.raises(UnsafeValueError):
+        _check_proxy_value("10.0.0.1:8080\n")
