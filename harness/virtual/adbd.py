@@ -2,7 +2,9 @@
 
 Streams follow the real flow control (no delayed_ack): after each WRTE we send, we wait
 for the peer's OKAY; each WRTE we receive is acknowledged with OKAY once the service has
-taken it, which gives back-pressure. A protocol error (bad magic, unknown command, a
+taken it, which gives back-pressure. A peer that writes on without waiting for that OKAY
+has its stream closed once STREAM_WINDOW packets wait unread: what a stream holds stays
+bounded whatever the peer sends. A protocol error (bad magic, unknown command, a
 payload over the negotiated maximum, a socket closed mid-message) closes that connection
 only; every other connection of the handset keeps serving.
 """
@@ -38,6 +40,10 @@ log = logging.getLogger(__name__)
 
 ServiceFn = Callable[["Stream"], Awaitable[None]]
 
+# Unread WRTE packets a stream holds at most. A peer that waits for OKAY (no delayed_ack,
+# as every adb server here negotiates) never has more than one outstanding.
+STREAM_WINDOW = 4
+
 
 class StreamClosed(Exception):
     """The peer closed the stream (or the connection went away)."""
@@ -72,10 +78,25 @@ class Stream:
             self._ready.set()
             self._opened.set()
 
+    @property
+    def buffered(self) -> int:
+        """Bytes received from the peer and not yet read by the service."""
+        return sum(map(len, self._inbox)) + len(self._buffer)
+
     # --- called by the connection's read loop ---------------------------------------
-    def _on_write(self, data: bytes) -> None:
+    def _on_write(self, data: bytes) -> bool:
+        """Queue a WRTE for the service; False (nothing queued) if the peer has written
+        past the window, i.e. without waiting for our OKAYs."""
+        if len(self._inbox) >= STREAM_WINDOW:
+            return False
         self._inbox.append(data)
         self._data.set()
+        return True
+
+    def _overrun(self) -> None:
+        """Drop what the peer sent; the service sees the stream closed."""
+        self._inbox.clear()
+        self._buffer.clear()
 
     def _on_okay(self, remote_id: int) -> None:
         if not self.remote_id:
@@ -238,8 +259,11 @@ class AdbConnection:
                 stream = self._streams.get(header.arg1)
                 if stream is None:
                     await self.send(A_CLSE, 0, header.arg0)
-                else:
-                    stream._on_write(data)
+                elif not stream._on_write(data):
+                    log.warning("closing stream %d from %s: it wrote past the flow-control "
+                                "window (WRTE without waiting for OKAY)", header.arg0, self.peer)
+                    stream._overrun()
+                    await stream.close()
             elif header.command == A_CLSE:
                 stream = self._streams.pop(header.arg1, None)
                 if stream is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import struct
@@ -11,6 +12,18 @@ import zipfile
 from pathlib import Path
 
 import pytest
+
+from harness.virtual.protocol import (
+    A_CLSE,
+    A_CNXN,
+    A_OKAY,
+    A_OPEN,
+    A_VERSION,
+    A_WRTE,
+    HEADER,
+    MAX_PAYLOAD,
+    pack,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -352,3 +365,52 @@ def test_a_session_waiting_on_stdin_or_sleeping_stalls_no_other(virtual_handset,
         for proc in (cat, sleeper):
             proc.kill()
             proc.wait(10)
+
+
+def _rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError(f"no VmRSS for pid {pid}")
+
+
+def test_a_peer_ignoring_flow_control_is_closed_not_buffered(virtual_handset) -> None:
+    """Issue 19: 1 GiB of WRTE sent without waiting for OKAY raised the handset's RSS by
+    ~0.9 GB. 48 MB at a shell that reads no stdin: the handset closes that stream, its
+    RSS stays flat, and it keeps answering."""
+    h = virtual_handset("reference")
+    before = _rss_kb(h.process.pid)
+
+    async def flood() -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", h.process.port)
+
+        async def msg() -> tuple[int, int, int]:
+            command, arg0, arg1, length, _, _ = HEADER.unpack(await reader.readexactly(HEADER.size))
+            await reader.readexactly(length)
+            return command, arg0, arg1
+
+        writer.write(pack(A_CNXN, A_VERSION, MAX_PAYLOAD, b"host::\0"))
+        assert (await msg())[0] == A_CNXN
+        writer.write(pack(A_OPEN, 9, 0, b"shell,v2,raw:sleep 30\0"))
+        command, local, _ = await msg()
+        assert command == A_OKAY
+        chunk = pack(A_WRTE, 9, local, b"\0" * MAX_PAYLOAD, with_checksum=False)
+
+        async def send() -> None:
+            for _ in range(48):
+                writer.write(chunk)
+                await writer.drain()
+
+        async def closed() -> None:
+            while (await msg())[:3:2] != (A_CLSE, 9):
+                pass
+
+        sending, closing = asyncio.create_task(send()), asyncio.create_task(closed())
+        await asyncio.wait_for(sending, 30)
+        grown_mb = (_rss_kb(h.process.pid) - before) / 1024
+        assert grown_mb < 16, f"the handset's RSS grew by {grown_mb:.0f} MB"
+        await asyncio.wait_for(closing, 10)  # long before `sleep 30` ends by itself
+        writer.close()
+
+    asyncio.run(flood())
+    assert h.device.shell("echo alive", timeout=10) == "alive"

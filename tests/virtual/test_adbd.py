@@ -7,7 +7,7 @@ import struct
 
 import pytest
 
-from harness.virtual.adbd import AdbConnection, AdbdServer, Stream
+from harness.virtual.adbd import STREAM_WINDOW, AdbConnection, AdbdServer, Stream
 from harness.virtual.protocol import (
     A_CLSE,
     A_CNXN,
@@ -25,10 +25,12 @@ from harness.virtual.protocol import (
 
 
 class EchoDevice:
-    """Services: `echo:` echoes, `big:N` sends N bytes; anything else is refused."""
+    """Services: `echo:` echoes, `big:N` sends N bytes, `hold:` reads nothing until the
+    peer closes (its streams are kept in `held`); anything else is refused."""
 
     def __init__(self) -> None:
         self.closed = 0
+        self.held: list[Stream] = []
 
     def banner(self) -> str:
         return "device::ro.product.name=p;ro.product.model=m;ro.product.device=d;features=shell_v2"
@@ -41,6 +43,12 @@ class EchoDevice:
             return echo
         if service.startswith("big:"):
             return lambda s: s.write(b"x" * int(service[4:]))
+        if service == "hold:":
+            async def hold(s: Stream) -> None:
+                self.held.append(s)
+                while not s.closed:
+                    await asyncio.sleep(0.02)
+            return hold
         return None
 
     def connection_closed(self, conn: AdbConnection) -> None:
@@ -112,6 +120,58 @@ def test_echo_and_garbage_on_another_connection() -> None:
         writer.write(pack(A_WRTE, 3, local, b"ping", with_checksum=False))
         assert await read_msg(reader) == (A_OKAY, local, 3, b"")
         assert await read_msg(reader) == (A_WRTE, local, 3, b"ping")
+        writer.close()
+        await server.stop()
+
+    asyncio.run(scenario())
+
+
+def test_writes_past_the_flow_control_window_close_the_stream() -> None:
+    """Issue 19: WRTE after WRTE without waiting for OKAY was queued without bound (1 GiB
+    of it raised the handset's RSS by ~0.9 GB). 32 MB sent at a service that reads
+    nothing: the stream is closed, what it holds stays within the window, and the
+    connection keeps serving its other streams."""
+    async def scenario() -> None:
+        device = EchoDevice()
+        server = AdbdServer(device)
+        port = await server.start()
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(pack(A_CNXN, A_VERSION, MAX_PAYLOAD, b"host::\0"))
+        await read_msg(reader)
+        writer.write(pack(A_OPEN, 5, 0, b"hold:\0"))
+        cmd, local, _, _ = await read_msg(reader)
+        assert cmd == A_OKAY
+        chunk = pack(A_WRTE, 5, local, b"f" * MAX_PAYLOAD, with_checksum=False)
+        peak = 0
+
+        async def flood() -> None:
+            nonlocal peak
+            for _ in range(32):
+                writer.write(chunk)
+                await writer.drain()
+                peak = max([peak, *(s.buffered for s in device.held)])
+
+        async def closed_by_the_handset() -> int:
+            okays = 0
+            while True:
+                cmd, arg0, arg1, _ = await read_msg(reader)
+                if cmd == A_CLSE and arg1 == 5:
+                    return okays
+                okays += cmd == A_OKAY
+
+        flooding = asyncio.create_task(flood())
+        okays = await asyncio.wait_for(closed_by_the_handset(), 20)
+        await asyncio.wait_for(flooding, 20)
+        (held,) = device.held
+        assert okays == 0 and held.closed and held.buffered == 0
+        assert peak <= STREAM_WINDOW * MAX_PAYLOAD
+        writer.write(pack(A_OPEN, 6, 0, b"echo:\0"))  # the connection still serves
+        while (msg := await read_msg(reader))[0] != A_OKAY or msg[2] != 6:
+            pass
+        writer.write(pack(A_WRTE, 6, msg[1], b"still here", with_checksum=False))
+        while (msg := await read_msg(reader))[0] != A_WRTE:
+            pass
+        assert msg[3] == b"still here"
         writer.close()
         await server.stop()
 
