@@ -10,6 +10,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from harness.report.private import private_file
 from harness.report.tables import FULL_TABLES, SUMMARY_TABLES, ReportTables, records
 
 # A cell starting with one of these is a formula to a spreadsheet: CSV/XLSX get a quote.
@@ -42,7 +43,7 @@ def _defused(df: pd.DataFrame) -> pd.DataFrame:
 def write_csv(tables: ReportTables, out: Path) -> list[Path]:
     paths = []
     for name in SUMMARY_TABLES + FULL_TABLES:
-        path = out / f"{name}.csv"
+        path = private_file(out / f"{name}.csv")
         df = _defused(tables.tables[name])
         try:  # pyarrow's writer is several times faster than pandas' on a million rows
             pacsv.write_csv(pa.Table.from_pandas(df, preserve_index=False), path)
@@ -55,7 +56,7 @@ def write_csv(tables: ReportTables, out: Path) -> list[Path]:
 def write_parquet(tables: ReportTables, out: Path) -> list[Path]:
     paths = []
     for name in SUMMARY_TABLES + FULL_TABLES:
-        path = out / f"{name}.parquet"
+        path = private_file(out / f"{name}.parquet")
         df = tables.tables[name]
         for col in df.columns:
             if df[col].dtype == object:  # mixed Python objects: Parquet wants one type
@@ -77,9 +78,9 @@ def report_json(tables: ReportTables) -> dict:
 
 
 def write_json(tables: ReportTables, out: Path) -> list[Path]:
-    path = out / "report.json"
-    path.write_text(json.dumps(report_json(tables), indent=2, default=str, sort_keys=True) + "\n",
-                    encoding="utf-8")
+    text = json.dumps(report_json(tables), indent=2, default=str, sort_keys=True) + "\n"
+    path = private_file(out / "report.json")
+    path.write_text(text, encoding="utf-8")
     return [path]
 
 
@@ -159,6 +160,6 @@ def write_markdown(tables: ReportTables, out: Path) -> list[Path]:
     for name in SUMMARY_TABLES:
         lines += [f"## {md_cell(tables.title(name))}", ""]
         lines += md_table(tables.tables[name])
-    path = out / "report.md"
+    path = private_file(out / "report.md")
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return [path]

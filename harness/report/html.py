@@ -20,6 +20,7 @@ from markupsafe import Markup
 
 from harness.analysis import Analysis
 from harness.report.charts import bar_chart, timeline
+from harness.report.private import private_file
 from harness.report.tables import ReportTables
 
 HTML_MAX_ROWS = 2000
@@ -157,6 +158,7 @@ def render_html(analysis: Analysis, tables: ReportTables) -> str:
 
 
 def write_html(analysis: Analysis, tables: ReportTables, out: Path) -> Path:
-    path = out / "report.html"
-    path.write_text(render_html(analysis, tables), encoding="utf-8")
+    text = render_html(analysis, tables)
+    path = private_file(out / "report.html")
+    path.write_text(text, encoding="utf-8")
     return path

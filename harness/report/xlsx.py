@@ -11,6 +11,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.utils import get_column_letter
 
 from harness.report.flat import defuse
+from harness.report.private import private_file
 from harness.report.tables import FULL_TABLES, SUMMARY_TABLES, ReportTables
 
 # openpyxl writes ~100k cells a second: the big tables go whole to CSV/Parquet only
@@ -70,6 +71,6 @@ def write_xlsx(tables: ReportTables, out: Path) -> list[Path]:
                          f"{name}.csv / {name}.parquet")
     if notes:
         ws.append(["notes", "; ".join(notes)])
-    path = out / "report.xlsx"
+    path = private_file(out / "report.xlsx")
     wb.save(path)
     return [path]

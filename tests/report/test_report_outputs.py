@@ -354,3 +354,30 @@ def test_an_idn_destination_shows_its_ascii_form_and_its_mixed_scripts(tmp_path)
     assert "mixed-script host (a look-alike?): аррӏе.com = xn--80ak6aa92e.com (cyrillic + latin)" in md
     with (out / "destinations.csv").open() as fh:
         assert {r["destination"]: r["destination_ascii"] for r in csv.DictReader(fh)}["аррӏе.com"] == "xn--80ak6aa92e.com"
+
+
+def test_every_report_file_is_owner_only(demo, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir(mode=0o700)
+    stale = out / "report.md"
+    stale.write_text("an earlier report")
+    stale.chmod(0o644)
+    paths = write_reports([demo], FORMATS, out=out)
+    assert {p.suffix for p in paths} == {".html", ".csv", ".xlsx", ".json", ".md", ".parquet"}
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in paths)
+    for path in paths:
+        assert path.stat().st_mode & 0o777 == 0o600, path.name
+    default = write_reports([demo], ["md"])[0]  # into the capture's report/ folder
+    assert default.stat().st_mode & 0o777 == 0o600
+    assert default.parent.stat().st_mode & 0o777 == 0o700
+
+
+def test_a_symlink_in_the_report_folder_is_not_followed(demo, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir(mode=0o700)
+    target = tmp_path / "elsewhere.txt"
+    target.write_text("untouched")
+    (out / "report.json").symlink_to(target)
+    result = CliRunner().invoke(main, ["report", str(demo), "--format", "json", "--out", str(out)])
+    assert result.exit_code == 2 and "cannot write the report" in result.output
+    assert target.read_text() == "untouched"
