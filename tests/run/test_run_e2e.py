@@ -207,6 +207,7 @@ def test_sighup_ends_the_run_like_sigint_and_restores_the_handset(tmp_path, adb_
             assert {e.kind for e in journal.entries} >= {"http_proxy", "reverse", "ca"}
             assert {e.state for e in journal.entries} == {EntryState.RESTORED}, path
         assert not _session(handset_pid), "the virtual handset or its JVMs still run"
+        assert not list((files.state / "virtual").iterdir())  # its runtime folder went with it
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -229,3 +230,59 @@ def test_a_run_started_with_nohup_goes_on_after_sighup(tmp_path, adb_env, lab_fi
             proc.kill()
         if handset_pid:
             _kill_session(handset_pid)
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+def test_lab_restore_stops_the_virtual_handset_of_a_killed_run_and_removes_its_folder(
+        tmp_path, adb_env, adb_server, lab_files):
+    from harness.config import load_lab
+    from harness.devices import open_device
+
+    files = lab_files(tmp_path / "lab", adb_env, [{"serial": "virtual:vendor-1.0", "frida": "local"}], None)
+    proc = files.popen("run", "profile.yaml", "--device", "virtual:vendor-1.0", "--quiet")
+    orphan_pid, kept = 0, None
+    try:
+        run, orphan_pid = _running_virtual_run(files, proc)
+        (orphan_dir,) = (p.parent for p in (files.state / "virtual").glob("*/ready.json"))
+        serial = json.loads((orphan_dir / "ready.json").read_text())["serial"]
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.communicate(timeout=30)
+        time.sleep(1.0)
+        orphans = _session(orphan_pid)  # the handset and its apps' JVMs outlive the run
+        assert orphan_pid in orphans and len(orphans) > 1
+        # a virtual handset whose owner (this process) lives: left alone
+        kept = open_device("virtual:vendor-1.1", load_lab(files.lab), client=adb_server.client)
+        kept_dir = kept.virtual.runtime_dir
+        assert kept_dir.parent == orphan_dir.parent
+
+        restored = files.lab_cmd("restore")
+        assert restored.returncode == 0, restored.stdout + restored.stderr
+        assert not [pid for pid in orphans if _running(pid)], "the orphan handset or a JVM still runs"
+        assert not orphan_dir.exists()
+        assert f"restored {serial}: " in restored.stdout
+        assert f"stopped virtual handset {serial}" in restored.stdout, restored.stdout
+        journal = Journal.load(run / "journal.json")
+        assert journal.status == JournalStatus.RESTORED
+        assert _running(kept.virtual.pid) and kept_dir.is_dir()
+        assert kept.sh("getprop ro.build.fingerprint").stdout.strip()  # still answers
+
+        again = files.lab_cmd("restore")
+        assert again.returncode == 0 and "nothing to restore" in again.stdout, again.stdout + again.stderr
+        assert _running(kept.virtual.pid) and kept_dir.is_dir()
+        kept.close()  # a handset stopped by its owner takes its folder along
+        kept = None
+        assert not kept_dir.exists()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        if kept is not None:
+            kept.close()
+        if orphan_pid:
+            _kill_session(orphan_pid)
