@@ -208,13 +208,36 @@ class ProxyConfig(StrictModel):
 
     @model_validator(mode="after")
     def _not_open(self) -> ProxyConfig:
-        if not ipaddress.ip_address(self.listen_host).is_loopback:
-            if not self.client_allowlist and not self.auth:
-                raise ValueError(
-                    "a proxy on a non-loopback address needs client_allowlist or auth: "
-                    "an open proxy on a lab network is a hole"
-                )
+        reason = self.open_proxy_reason(self.listen_host)
+        if reason:
+            raise ValueError(f"{reason}: an open proxy on a lab network is a hole")
         return self
+
+    def open_proxy_reason(self, host: str) -> str | None:
+        """Why a proxy on `host` with these settings would serve anyone who reaches it, or None.
+
+        Loopback, or proxy authentication, closes it; else client_allowlist must exist and
+        must not admit every address (0.0.0.0/0, ::/0, or prefixes that add up to one).
+        """
+        if ipaddress.ip_address(host).is_loopback or self.auth:
+            return None
+        if not self.client_allowlist:
+            return "a proxy on a non-loopback address needs client_allowlist or auth"
+        everyone = admits_every_address(self.client_allowlist)
+        if everyone:
+            return (f"client_allowlist admits every {everyone} address: list the lab's own "
+                    "networks (like 10.0.0.0/24), or set auth to require a password")
+        return None
+
+
+def admits_every_address(cidrs: list[str]) -> str | None:
+    """'IPv4' or 'IPv6' if the networks together cover all of that family, else None."""
+    nets = [ipaddress.ip_network(c, strict=False) for c in cidrs]
+    for everything in (ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_network("::/0")):
+        family = [n for n in nets if n.version == everything.version]
+        if list(ipaddress.collapse_addresses(family)) == [everything]:  # type: ignore[arg-type]
+            return f"IPv{everything.version}"
+    return None
 
 
 class FridaMode(StrEnum):

@@ -107,11 +107,9 @@ def check_bind(lab: LabConfig, host: str) -> None:
         address = ipaddress.ip_address(host)
     except ValueError as e:
         raise ProxyError(f"proxy listen_host {host!r} is not an IP address") from e
-    if not address.is_loopback and not lab.proxy.client_allowlist and not lab.proxy.auth:
-        raise ProxyError(
-            f"refusing to listen on {host}: a proxy on a non-loopback address needs "
-            "proxy.client_allowlist or proxy.auth in lab.yaml"
-        )
+    reason = lab.proxy.open_proxy_reason(str(address))
+    if reason:  # also when listen_host is overridden: lab.yaml was checked for its own
+        raise ProxyError(f"refusing to listen on {host}: {reason} (proxy section of lab.yaml)")
 
 
 def default_confdir(lab: LabConfig) -> Path:

@@ -76,6 +76,12 @@ LAB_CASES = [
     ("port text", LAB + "proxy: {port: '8080'}\n", "proxy.port", "valid integer"),
     ("open proxy", LAB + "proxy: {listen_host: 0.0.0.0}\n", "proxy", "needs client_allowlist or auth"),
     ("open v6 proxy", LAB + "proxy: {listen_host: '::'}\n", "proxy", "needs client_allowlist or auth"),
+    ("allowlist of all", LAB + "proxy: {listen_host: 0.0.0.0, client_allowlist: [0.0.0.0/0]}\n", "proxy",
+     "client_allowlist admits every IPv4 address: list the lab's own networks"),
+    ("allowlist of all v6", LAB + "proxy: {listen_host: '::', client_allowlist: ['::/0']}\n", "proxy",
+     "client_allowlist admits every IPv6 address"),
+    ("allowlist adding up to all", LAB + "proxy: {listen_host: 10.0.0.1, client_allowlist: "
+     "[10.0.0.0/8, 0.0.0.0/1, 128.0.0.0/1]}\n", "proxy", "admits every IPv4 address"),
     ("host name", LAB + "proxy: {listen_host: lab-host}\n", "proxy.listen_host", "not an IP address"),
     ("host number", LAB + "proxy: {listen_host: 5}\n", "proxy.listen_host", "not an IP address"),
     ("bad cidr", LAB + "proxy: {listen_host: 0.0.0.0, client_allowlist: [10.0.0.0/33]}\n",
@@ -308,7 +314,8 @@ def test_lab_defaults_and_normalisation(tmp_path):
 
 
 def test_non_loopback_proxy_with_allowlist_or_auth_is_accepted(tmp_path):
-    for extra in ("client_allowlist: [10.0.0.0/24]", "auth: 'lab:s3cret'"):
+    for extra in ("client_allowlist: [10.0.0.0/24]", "auth: 'lab:s3cret'",
+                  "client_allowlist: [0.0.0.0/1]", "client_allowlist: ['0.0.0.0/0', '::/0']\n  auth: 'lab:s3cret'"):
         path = tmp_path / "lab.yaml"
         path.write_text(f"name: t\njurisdiction: IN\nproxy:\n  listen_host: 0.0.0.0\n  {extra}\n")
         assert load_lab(path).proxy.listen_host == "0.0.0.0"

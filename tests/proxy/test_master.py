@@ -23,8 +23,18 @@ def lab(tmp_path: Path, **proxy: object) -> LabConfig:
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.10", "::"])
 def test_open_proxy_on_a_lab_network_is_refused(tmp_path: Path, host: str) -> None:
-    with pytest.raises(ProxyError, match="client_allowlist or proxy.auth"):
+    with pytest.raises(ProxyError, match="needs client_allowlist or auth"):
         Proxy(lab(tmp_path), listen_host=host)
+
+
+@pytest.mark.parametrize("allowlist", [["0.0.0.0/0"], ["::/0"], ["0.0.0.0/1", "128.0.0.0/1"]])
+def test_an_allowlist_of_every_address_is_no_guard(tmp_path: Path, allowlist: list[str]) -> None:
+    # lab.yaml listens on loopback (valid); the caller asks for a lab network address
+    loopback = lab(tmp_path, client_allowlist=allowlist)
+    with pytest.raises(ProxyError, match="refusing to listen on 0.0.0.0: client_allowlist admits every"):
+        Proxy(loopback, listen_host="0.0.0.0")
+    guarded = lab(tmp_path, client_allowlist=allowlist, auth="lab:s3cret")
+    assert Proxy(guarded, listen_host="0.0.0.0").listen_host == "0.0.0.0"
 
 
 def test_non_loopback_with_allowlist_is_accepted(tmp_path: Path) -> None:
