@@ -33,7 +33,8 @@ from harness.devices.shellquote import (
     check_permission,
     check_uri,
     cmd,
-    input_text_arg,
+    commands,
+    input_text_args,
 )
 from harness.errors import DeviceCommandError, DeviceError
 
@@ -165,7 +166,8 @@ def tap(handset: Handset, x: int, y: int) -> None:
 
 
 def text(handset: Handset, value: str) -> None:
-    handset.sh(cmd(W("input"), W("text"), input_text_arg(value)))
+    """Type `value` into the focused window (one `input text` per piece, see input_text_args)."""
+    handset.sh(commands(*(cmd(W("input"), W("text"), arg) for arg in input_text_args(value))))
 
 
 def keyevent(handset: Handset, key: str | int) -> None:

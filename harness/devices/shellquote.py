@@ -14,8 +14,6 @@ import re
 import shlex
 from dataclasses import dataclass
 
-from adbutils._utils import escape_special_characters
-
 from harness.config.lab import check_package as _config_check_package
 from harness.errors import UnsafeValueError
 
@@ -123,9 +121,22 @@ def check_int(value: object, low: int = -(2**63), high: int = 2**63 - 1) -> int:
     return value
 
 
-def input_text_arg(text: str) -> str:
-    """The argument of `input text`: validated, escaped per adbutils (space -> %s)."""
-    return escape_special_characters(check_text(text))
+def input_text_args(text: str) -> list[str]:
+    """The arguments of the `input text` calls that type `text` exactly, validated; each
+    goes to the handset as one single-quoted word (`join`), so the device shell hands it
+    to `input` unchanged: no backslash escaping belongs in it (adbutils' escaping is for
+    an unquoted line, and inside quotes a phone types the backslashes).
+
+    Android's `input text` (AOSP InputShellCommand.sendText; Input.java before Android 12)
+    reads one argument, the word after `text` (further words are ignored), and decodes
+    only `%s`, to a space. Spaces are sent as `%s`, the form every release decodes, so the
+    argument holds no space for any shell layer to split at. A literal `%s` cannot be
+    written in one argument: the text is split there (`50%sale` -> `50%`, then `sale`).
+    """
+    pieces = check_text(text).split("%s")
+    last = len(pieces) - 1
+    return [("s" if i else "") + piece.replace(" ", "%s") + ("%" if i < last else "")
+            for i, piece in enumerate(pieces)]
 
 
 def join(args: list[Arg] | tuple[Arg, ...]) -> str:

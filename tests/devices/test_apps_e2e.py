@@ -81,3 +81,18 @@ def test_launch_pidof_foreground_input_monkey_stop_and_failures(vendor):
         apps.launch(handset, "org.not.installed")
     assert apps.version(handset, "org.not.installed") is None
     assert apps.uid(handset, "org.not.installed") is None
+
+
+def test_text_reaches_the_handset_exactly_as_asked(vendor):
+    """Issue 19: adbutils-style backslashes inside the single-quoted argument were typed as
+    they are (a phone got `user\\@example\\.com`). The virtual handset decodes `input text`
+    as Android does and logs each typed text under the tag VirtualInput."""
+    vh, _, handset = vendor
+    texts = ["user@example.com", "a b", "it's", "100%", "$HOME;reboot", "50%s off", "  two  spaces ",
+             "back\\slash %%s"]
+    for value in texts:
+        apps.text(handset, value)
+    out, _ = vh.shell("logcat -d -v brief")
+    typed = [line.split("): ", 1)[1] for line in out.splitlines() if line.startswith("I/VirtualInput")]
+    assert "".join(typed) == "".join(texts)
+    assert vh.shell("getprop sys.boot_completed")[0].strip() == "1"  # no reboot slipped through

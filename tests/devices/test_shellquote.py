@@ -12,9 +12,10 @@ from harness.devices.shellquote import (
     check_path,
     check_permission,
     cmd,
-    input_text_arg,
+    input_text_args,
 )
 from harness.errors import UnsafeValueError
+from harness.virtual.shell.activity import typed_text
 
 HOSTILE = ["x;reboot", "com.a.b;reboot", "com.a.b && rm -rf /", "$(reboot)", "`id`", "com.a.b\nreboot",
            "com.a.b|sh", "../../etc", "com.a.b'", "-rf", ""]
@@ -56,16 +57,29 @@ def test_cmd_quotes_every_value():
         cmd(W("echo"), "a\nreboot")
 
 
-def test_input_text_escaped_then_quoted():
-    arg = input_text_arg("hello world; $(reboot) & `id`")
-    line = cmd(W("input"), W("text"), arg)
-    words = shlex.split(line)
-    assert words[:2] == ["input", "text"] and len(words) == 3
-    assert "%s" in words[2] and "\\;" in words[2]
+@pytest.mark.parametrize("text", ["user@example.com", "a b", "it's", "100%", "$HOME;reboot", "",
+                                  "hello world; $(reboot) & `id`", "50%sale", "%s", "%%s", "%s%s",
+                                  " % s%", "back\\slash \\%s 'q' \"dq\""])
+def test_input_text_args_type_exactly_the_text(text):
+    """Each argument reaches `input` as one word, without the quoting, and Android types
+    it with only %s decoded (AOSP InputShellCommand.sendText; typed_text does the same)."""
+    args = input_text_args(text)
+    typed = ""
+    for arg in args:
+        words = shlex.split(cmd(W("input"), W("text"), arg))
+        assert words == ["input", "text", arg] and " " not in arg
+        typed += typed_text(arg)
+    assert typed == text
+    assert len(args) == text.count("%s") + 1
+
+
+def test_input_text_args_refuse_what_input_cannot_type():
+    assert input_text_args("user@example.com") == ["user@example.com"]  # no backslashes added
+    assert input_text_args("a b") == ["a%sb"]
     with pytest.raises(UnsafeValueError):
-        input_text_arg("tab\there")
+        input_text_args("tab\there")
     with pytest.raises(UnsafeValueError):
-        input_text_arg("x" * 513)
+        input_text_args("x" * 513)
 
 
 GOOD = {

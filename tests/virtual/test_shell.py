@@ -345,3 +345,21 @@ def test_raw_contact_delete_is_soft_unless_sync_adapter(host: Host) -> None:
     assert "deleted=1" in host.run(f"content query --uri content://com.android.contacts/raw_contacts --where _id={rid}")[0]
     host.run(f"content delete --uri 'content://com.android.contacts/raw_contacts?caller_is_syncadapter=true' --where _id={rid}")
     assert host.run(f"content query --uri content://com.android.contacts/raw_contacts --where _id={rid}")[0] == "No result found.\n"
+
+
+def _typed(host: Host) -> list[str]:
+    """Texts `input text` typed, as the handset logs them (tag VirtualInput)."""
+    out, _, _ = host.run("logcat -d -v brief")
+    return [line.split("): ", 1)[1] for line in out.splitlines() if line.startswith("I/VirtualInput")]
+
+
+def test_input_text_decodes_only_percent_s_like_android(host: Host) -> None:
+    """Android's `input text` turns each %s into a space and types everything else as it
+    arrives after the shell's unquoting: backslashes stay, further words are ignored."""
+    host.run("input text 'user@example.com'")
+    host.run("input text a%sb%%s%")
+    host.run(r"input text 'user\@example\.com'")  # what adbutils-style escaping types
+    host.run("input text first second")
+    host.run("input text \"it's\" ; input text '$HOME;reboot'")
+    assert _typed(host) == ["user@example.com", "a b% %", r"user\@example\.com", "first", "it's",
+                            "$HOME;reboot"]

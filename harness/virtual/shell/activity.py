@@ -11,6 +11,9 @@ from harness.virtual.shell.interp import Shell, command
 from harness.virtual.shell.pm import dumpsys_package
 
 CLIPPER = "ca.zgrs.clipper"
+# The virtual handset logs each text `input text` typed, exactly, under this tag (pid: the
+# focused app's, else system_server's): `logcat -d -v brief` reads it back.
+TYPED_TAG = "VirtualInput"
 MONKEY_MAX_SECONDS = 600.0
 
 
@@ -248,7 +251,19 @@ def input_(sh: Shell, argv: list[str], io: IO) -> int:
     if args[0] == "keyevent" and args[1] in ("3", "KEYCODE_HOME", "HOME"):
         sh.state.foreground = None
     sh.state.logcat("D", 558, "InputDispatcher", f"input {' '.join(args)}")
+    if args[0] == "text":
+        focused = sh.state.foreground
+        pid = (sh.host.apps.pid_of(focused[0]) if focused else None) or 558
+        sh.state.logcat("I", pid, TYPED_TAG, typed_text(args[1]))
     return 0
+
+
+def typed_text(arg: str) -> str:
+    """What Android's `input text ARG` types: ARG with each `%s` made a space, and nothing
+    else decoded (backslashes and quotes are typed as they are). That is AOSP's
+    InputShellCommand.sendText (Input.java before Android 12), which reads one argument
+    only: further words after `text` are ignored, as here."""
+    return arg.replace("%s", " ")
 
 
 @command("wm")
