@@ -131,7 +131,7 @@ def data_flows(findings: pd.DataFrame, reads: pd.DataFrame, types_by_run: dict[s
     for run_id, types in types_by_run.items():
         mask = f["run_id"] == run_id
         mapped = f.loc[mask, "canary_id"].map(types)
-        f.loc[mask, "data_type"] = mapped.fillna(f.loc[mask, "data_type"])
+        f.loc[mask, "data_type"] = mapped.astype(object).fillna(f.loc[mask, "data_type"])  # all-NaN: float
     f["data_type"] = f["data_type"].fillna(UNKNOWN)
 
     key = ["run_id", "device", "canary_id"]

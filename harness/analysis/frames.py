@@ -258,7 +258,8 @@ def analyse(run_dirs: Iterable[Path | str], policy: Policy | None = None) -> Ana
     findings["data_type"] = findings["finding_type"]
     for rid, mapping in types.items():
         mask = findings["run_id"] == rid
-        findings.loc[mask, "data_type"] = data_type[mask].map(mapping).fillna(findings.loc[mask, "finding_type"])
+        findings.loc[mask, "data_type"] = data_type[mask].map(mapping).astype(object).fillna(
+            findings.loc[mask, "finding_type"])
     findings["data_type"] = findings["data_type"].fillna("unknown")
 
     reads = reads_frame(hooks, canaries) if "api" in hooks else hooks.iloc[0:0]
