@@ -20,6 +20,7 @@ recorded and not counted.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import OrderedDict
 from collections.abc import Callable
@@ -34,6 +35,7 @@ from harness.capture import (
     FLOWS_JSONL,
     FLOWS_MITM,
     JsonlWriter,
+    json_line,
     make_private_dir,
     open_private_append,
 )
@@ -127,14 +129,28 @@ class FlowLog:
         if self.jsonl is not None:
             self.jsonl.write(record)
         if self.writer is not None and self.mitm is not None:
-            try:
-                self.writer.add(flow)
-            except (TypeError, ValueError) as e:  # metadata another addon made unserialisable
-                logger.warning("flows.mitm: flow %s not written: %s", flow.id, e)
+            self._write_mitm(self.writer, flow, record)
             self.mitm.flush()
         if self.on_record is not None:
             self.on_record(record)
         return record
+
+    def _write_mitm(self, writer: FastFlowWriter, flow: mflow.Flow, record: dict[str, Any]) -> None:
+        """flows.mitm gets every flow flows.jsonl got: one whose metadata another addon
+        made unserialisable is written with its audit record as its only metadata."""
+        try:
+            writer.add(flow)
+            return
+        except (TypeError, ValueError) as e:
+            logger.warning("flows.mitm: flow %s written without its metadata (%s)", flow.id, e)
+        metadata = flow.metadata
+        flow.metadata = {"audit": json.loads(json_line(record))}  # plain JSON types only
+        try:
+            writer.add(flow)
+        except (TypeError, ValueError) as e:
+            logger.warning("flows.mitm: flow %s not written: %s", flow.id, e)
+        finally:
+            flow.metadata = metadata
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
         self._live.add(flow.id)

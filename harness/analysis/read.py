@@ -34,6 +34,7 @@ from harness.capture import (
     read_json,
 )
 from harness.capture.bounded_json import loads as bounded_loads
+from harness.capture.flow_files import compare_flow_files
 from harness.errors import CaptureError
 
 BLOCK_BYTES = 16 << 20
@@ -277,6 +278,10 @@ def read_capture(path: Path | str) -> RawCapture:
             more = "; ..." if stats.garbled > len(stats.garbled_lines) else ""
             warnings.append(f"{path.name}/{name}: {stats.garbled} garbled line(s) skipped "
                             f"({'; '.join(stats.garbled_lines)}{more})")
+    # flows.jsonl is the record; a flow in one file and not the other is named (flow_files)
+    flow_files = compare_flow_files(path, [i for i in flows.column("id").to_pylist() if isinstance(i, str)])
+    if flow_files is not None:
+        warnings += [f"{path.name}: {line}" for line in flow_files.lines()]
     return RawCapture(path, run, canaries, flows, hooks, flow_stats, hook_stats, warnings, journal, zone)
 
 

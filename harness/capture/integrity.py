@@ -9,6 +9,9 @@
 - report/ is written by `lab report` after the manifest, so no manifest covers it:
   its files are listed as `not_covered` (they do not fail a capture; regenerate them
   with `lab report` rather than trusting a copy);
+- flows.jsonl and flows.mitm hold the same flows (harness.capture.flow_files): the
+  flow log writes flows.jsonl first, and it is the record; a flow in one and not the
+  other is named by id and fails the capture;
 - the signature (harness.capture.manifest.check_signature), held to a trusted key when
   one is given.
 """
@@ -23,7 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from harness.capture.contents import capture_contents, kind_of
-from harness.capture.folder import RUN_JSON
+from harness.capture.flow_files import FlowFiles, compare_flow_files
+from harness.capture.folder import FLOWS_JSONL, FLOWS_MITM, RUN_JSON
 from harness.capture.manifest import (
     check_signature,
     key_fingerprint,
@@ -46,6 +50,7 @@ class VerifyResult:
     unsafe: list[str] = field(default_factory=list)  # manifest names outside the folder
     not_plain: list[str] = field(default_factory=list)  # links, FIFOs, devices, folders
     not_covered: list[str] = field(default_factory=list)  # report/ files: information only
+    flow_files: FlowFiles | None = None  # flows.jsonl against flows.mitm, when both are there
     # absent | unchecked (no trusted key given) | valid | missing | invalid | untrusted-key
     signature: str = "absent"
     key_id: str | None = None  # the key that signed run.json
@@ -54,13 +59,15 @@ class VerifyResult:
     @property
     def ok(self) -> bool:
         failures = (self.changed, self.missing, self.unlisted, self.unsafe, self.not_plain)
-        return not any(failures) and self.signature in SIGNATURE_OK
+        flows_agree = self.flow_files is None or self.flow_files.agree
+        return not any(failures) and flows_agree and self.signature in SIGNATURE_OK
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "run": str(self.run_dir), "ok": self.ok, "changed": self.changed,
             "missing": self.missing, "unlisted": self.unlisted, "unsafe": self.unsafe,
             "not_plain": self.not_plain, "not_covered": self.not_covered,
+            "flow_files": self.flow_files.as_dict() if self.flow_files is not None else None,
             "signature": self.signature, "key_id": self.key_id, "trusted_key_id": self.trusted_key_id,
         }
 
@@ -124,6 +131,8 @@ def verify(run_dir: Path, public_key: Path | bytes | None = None) -> VerifyResul
     result.unlisted = [name for name in contents.plain if name not in listed]
     result.not_plain += [name for name in contents.not_plain if name not in result.not_plain]
     result.not_covered = [name for name in contents.report if name not in listed]
+    if kind_of(run_dir / FLOWS_JSONL) == "file" and kind_of(run_dir / FLOWS_MITM) == "file":
+        result.flow_files = compare_flow_files(run_dir)
     result.trusted_key_id = key_fingerprint(trusted) if trusted is not None else None
     result.signature, result.key_id = check_signature(manifest, trusted)
     return result

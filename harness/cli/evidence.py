@@ -43,6 +43,8 @@ def verify_lines(result: VerifyResult) -> list[str]:
     lines += [f"outside the capture (not checked): {shown(n)}" for n in result.unsafe]
     lines += [f"not a plain file (link, FIFO, device or folder): {shown(n)}" for n in result.not_plain]
     lines += [f"not covered by the manifest (written by lab report): {shown(n)}" for n in result.not_covered]
+    if result.flow_files is not None:
+        lines += [f"flow files disagree: {line}" for line in result.flow_files.lines()]
     lines.append(f"signature: {signature_line(result)}")
     lines.append(f"{result.run_dir}: {'ok' if result.ok else 'FAILED'}")
     return lines

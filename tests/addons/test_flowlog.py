@@ -146,3 +146,20 @@ def test_a_flow_finishing_after_done_is_neither_written_nor_counted(tmp_path: Pa
     assert stats.snapshot()["flows"] == 1  # the counts are what was written
     assert addon.in_flight == 0
     assert f"flow {late.id} finished after the flow log was closed" in caplog.text
+
+
+def test_a_flow_with_unserialisable_metadata_still_reaches_flows_mitm(tmp_path: Path) -> None:
+    addon = FlowLog()
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, audit_capture_dir=str(tmp_path))
+        flow = tflow.tflow(resp=True)
+        flow.metadata["audit"] = {"flags": ["foreign"]}
+        flow.metadata["other_addon"] = object()  # what another addon left there
+        addon.response(flow)
+        addon.done()
+    (record,) = records(tmp_path)
+    with (tmp_path / "flows.mitm").open("rb") as fh:
+        (saved,) = list(io.FlowReader(fh).stream())
+    assert saved.id == record["id"]  # flows.mitm holds what flows.jsonl holds
+    assert saved.metadata["audit"]["flags"] == ["foreign"]
+    assert "other_addon" in flow.metadata  # the live flow keeps its metadata
