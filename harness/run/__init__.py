@@ -2,7 +2,8 @@
 A session per handset (device, proxy, journal, Frida), its steps, the timeline, and
 progress drawn with rich; several handsets run in child processes."""
 
-from harness.run.one_handset import RunResult
+from harness.run.one_handset import RunResult, RunStatus
 from harness.run.orchestrator import run_profile
+from harness.run.timeline import StepStatus
 
-__all__ = ["RunResult", "run_profile"]
+__all__ = ["RunResult", "RunStatus", "StepStatus", "run_profile"]

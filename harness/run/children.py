@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.config import Profile, load_lab, load_profile
-from harness.run.one_handset import RunResult, interrupt_on_signals, run_one
+from harness.run.one_handset import RunResult, RunStatus, interrupt_on_signals, run_one
 from harness.run.progress import HandsetProgress, ProgressDisplay, ProgressSnapshot
 
 
@@ -69,7 +69,7 @@ def run_in_children(lab_path: Path, profile: Profile, profile_path: Path, serial
         for child in children.values():
             child.join()
     return [
-        results.get(s) or RunResult(s, out_root, "failed", f"child process ended with code {children[s].exitcode}")
+        results.get(s) or RunResult(s, out_root, RunStatus.FAILED, f"child process ended with code {children[s].exitcode}")
         for s in serials
     ]
 

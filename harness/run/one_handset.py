@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -34,13 +35,22 @@ from harness.run.timeline import Timeline
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
+class RunStatus(StrEnum):
+    OK = "ok"
+    INTERRUPTED = "interrupted"  # Ctrl-C, SIGTERM, SIGHUP
+    FAILED = "failed"
+
+
 @dataclass(frozen=True)
 class RunResult:
     serial: str
     run_dir: Path
-    status: str  # ok | interrupted | failed
+    status: RunStatus
     error: str | None = None
     counts: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:  # a status read back from JSON (a child's result) is a value
+        object.__setattr__(self, "status", RunStatus(self.status))
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -96,7 +106,7 @@ class HandsetRun:
         self.started = time.time()
 
     def execute(self) -> RunResult:
-        status, error = "ok", None
+        status, error = RunStatus.OK, None
         session = HandsetSession(self.lab, self.profile, self.serial, self.run_dir, self.timeline)
         self.progress.counters = session.counters
         try:
@@ -107,17 +117,17 @@ class HandsetRun:
             self.progress.update(phase="steps")
             status = self._steps(session)
         except DeviceLostError as e:
-            status, error = "failed", f"handset lost mid-run: {e}"
+            status, error = RunStatus.FAILED, f"handset lost mid-run: {e}"
             self.timeline.event("device_lost", error=str(e))
         except HarnessError as e:
-            status, error = "failed", str(e)
+            status, error = RunStatus.FAILED, str(e)
         except KeyboardInterrupt:
-            status = "interrupted"
+            status = RunStatus.INTERRUPTED
         finally:
             self.progress.update(phase="restoring")
             teardown_errors = session.close()
-            if teardown_errors and status == "ok":
-                status, error = "failed", "; ".join(teardown_errors)
+            if teardown_errors and status == RunStatus.OK:
+                status, error = RunStatus.FAILED, "; ".join(teardown_errors)
             elif teardown_errors:
                 error = "; ".join([error or "", *teardown_errors]).strip("; ")
             counts = session.final_counts()
@@ -125,19 +135,19 @@ class HandsetRun:
             self.progress.update(phase="done", status=status)
         return RunResult(session.serial, self.run_dir, status, error, counts)
 
-    def _steps(self, session: HandsetSession) -> str:
+    def _steps(self, session: HandsetSession) -> RunStatus:
         runner = StepRunner(session, self.stop, self.timeline)
         elapsed_planned = 0.0
         for index, step in enumerate(self.profile.steps, start=1):
             if self.stop.is_set():
-                return "interrupted"
+                return RunStatus.INTERRUPTED
             self.progress.update(step_index=index, step=step_kind(step))
             runner.run(index, step)
             elapsed_planned += planned_seconds(step)
             self.progress.update(elapsed_planned=elapsed_planned)
-        return "interrupted" if self.stop.is_set() else "ok"
+        return RunStatus.INTERRUPTED if self.stop.is_set() else RunStatus.OK
 
-    def _write_manifest(self, session: HandsetSession, status: str, error: str | None,
+    def _write_manifest(self, session: HandsetSession, status: RunStatus, error: str | None,
                         counts: dict[str, int]) -> None:
         profile_copy = self.run_dir / "profile.yaml"
         if self.profile_path.is_file() and not profile_copy.exists():
@@ -145,7 +155,7 @@ class HandsetRun:
             os.chmod(profile_copy, 0o600)
         manifest = {
             "run_id": self.run_id,
-            "status": status,
+            "status": status.value,
             "error": error,
             "started": self.started,
             "ended": time.time(),
@@ -169,7 +179,7 @@ def execute_into(run: HandsetRun, results: list[RunResult]) -> None:
         results.append(run.execute())
     except Exception as e:  # the run's last line of defence: report, never vanish
         logging.getLogger(__name__).exception("run on %s crashed", run.serial)
-        results.append(RunResult(run.serial, run.run_dir, "failed",
+        results.append(RunResult(run.serial, run.run_dir, RunStatus.FAILED,
                                  f"internal error: {type(e).__name__}: {e}"))
 
 
@@ -227,7 +237,7 @@ def run_one(lab: LabConfig, lab_path: Path, profile: Profile, profile_path: Path
         display.add(progress)
         thread.start()
         _join_all([thread], stop, tick)
-    return results[0] if results else RunResult(serial, run.run_dir, "failed", "worker ended without result")
+    return results[0] if results else RunResult(serial, run.run_dir, RunStatus.FAILED, "worker ended without result")
 
 
 def _join_all(threads: list[threading.Thread], stop: threading.Event,

@@ -25,7 +25,7 @@ from harness.config import (
 )
 from harness.devices import apps
 from harness.errors import DeviceLostError, HarnessError
-from harness.run.timeline import Timeline
+from harness.run.timeline import StepStatus, Timeline
 
 if TYPE_CHECKING:
     from harness.run.session import HandsetSession
@@ -64,15 +64,15 @@ class StepRunner:
         try:
             self._dispatch(step, record.notes)
         except DeviceLostError:
-            self.timeline.end(record, "failed", "handset lost")
+            self.timeline.end(record, StepStatus.FAILED, "handset lost")
             raise
         except HarnessError as e:
-            self.timeline.end(record, "failed", str(e))
+            self.timeline.end(record, StepStatus.FAILED, str(e))
             return
         except KeyboardInterrupt:
-            self.timeline.end(record, "interrupted")
+            self.timeline.end(record, StepStatus.INTERRUPTED)
             raise
-        self.timeline.end(record, "interrupted" if self.stop.is_set() else "ok")
+        self.timeline.end(record, StepStatus.INTERRUPTED if self.stop.is_set() else StepStatus.OK)
 
     def _sleep(self, seconds: float) -> None:
         self.stop.wait(seconds)

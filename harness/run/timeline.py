@@ -9,7 +9,16 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from typing import Any
+
+
+class StepStatus(StrEnum):
+    RUNNING = "running"
+    OK = "ok"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"
+    SKIPPED = "skipped"
 
 
 @dataclass
@@ -20,7 +29,7 @@ class StepRecord:
     package: str | None = None
     start: float = field(default_factory=time.time)
     end: float | None = None
-    status: str = "running"  # running | ok | failed | interrupted | skipped
+    status: StepStatus = StepStatus.RUNNING
     error: str | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -42,7 +51,8 @@ class Timeline:
             self.steps.append(record)
         return record
 
-    def end(self, record: StepRecord, status: str, error: str | None = None) -> None:
+    def end(self, record: StepRecord, status: StepStatus, error: str | None = None) -> None:
+        status = StepStatus(status)  # ValueError for a status that is none
         with self._lock:
             record.end = time.time()
             record.status = status
