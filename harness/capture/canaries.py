@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.capture.bounded_json import loads as bounded_loads
 from harness.errors import CaptureError
 
 IDENTIFIER_KEYS = (
@@ -92,7 +93,7 @@ def _location_of(item: dict[str, Any]) -> tuple[float, float] | None:
 
 def load_canaries(path: Path) -> Canaries:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = bounded_loads(path.read_text(encoding="utf-8"))  # too deep: a JSONDecodeError
     except OSError as e:
         raise CaptureError(f"{path}: cannot read ({e})") from e
     except (UnicodeDecodeError, json.JSONDecodeError) as e:

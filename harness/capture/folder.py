@@ -165,7 +165,7 @@ def iter_jsonl(path: Path, stats: JsonlStats | None = None) -> Iterator[dict[str
             if not line.strip():
                 continue
             try:
-                record = json.loads(line)
+                record = bounded_loads(line)  # a line nested too deep is garbled (a TooDeepError)
             except json.JSONDecodeError:
                 if stats is not None:
                     stats.garbled_lines.append(number)

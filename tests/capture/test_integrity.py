@@ -11,10 +11,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from harness.capture.folder import JsonlWriter
+from harness.capture.canaries import load_canaries
+from harness.capture.folder import JsonlStats, JsonlWriter, iter_jsonl
 from harness.capture.integrity import safe_artifact_name, verify
 from harness.capture.manifest import read_manifest, write_manifest
 from harness.cli.main import main
+from harness.errors import CaptureError
 
 
 def _capture(tmp_path: Path) -> Path:
@@ -118,3 +120,33 @@ def test_a_folder_where_an_artifact_should_be(tmp_path: Path) -> None:
     (run / "canaries.json").mkdir()
     result = verify(run)
     assert result.not_plain == ["canaries.json"] and not result.missing
+
+
+DEEP = "[" * 100_000
+
+
+def test_a_deeply_nested_run_json_is_a_clear_error(tmp_path: Path) -> None:
+    run = _capture(tmp_path)
+    manifest = (run / "run.json").read_text().rstrip().rstrip("}")
+    (run / "run.json").write_text(manifest + f', "deep": {DEEP}{"]" * 100_000}}}')
+    code, out = _lab_verify(run)
+    assert code == 2, out
+    (line,) = out.strip().splitlines()
+    assert line.startswith(f"lab: {run / 'run.json'}: not valid JSON (nested more than 100 levels deep")
+
+
+def test_a_deeply_nested_canaries_json_is_a_clear_error(tmp_path: Path) -> None:
+    run = _capture(tmp_path)
+    (run / "canaries.json").write_text(DEEP)
+    write_manifest(run, read_manifest(run))
+    assert verify(run).ok  # an artifact like any other: hashed, not parsed
+    with pytest.raises(CaptureError, match=r"canaries.json: not valid JSON \(nested more than 100 levels deep"):
+        load_canaries(run / "canaries.json")
+
+
+def test_a_deeply_nested_jsonl_line_is_garbled(tmp_path: Path) -> None:
+    path = tmp_path / "flows.jsonl"
+    path.write_text('{"id": "a"}\n' + DEEP + '\n{"id": "b"}\n')
+    stats = JsonlStats()
+    assert [r["id"] for r in iter_jsonl(path, stats)] == ["a", "b"]
+    assert stats.garbled_lines == [2]
