@@ -3,8 +3,12 @@
 Content encodings (gzip, deflate, br, zstd, and gzip/zstd recognised by their magic
 bytes) are undone first, with a cap on the decoded size; the result is walked as JSON,
 form, multipart or protobuf wire format, and base64 blobs are decoded one level (and
-un-gzipped if that is what they hold). Nothing here raises on garbage: a body that does
-not decode yields a note and is scanned as it is.
+un-gzipped or un-zstd'd if that is what they hold). Nothing here raises on garbage: a
+body that does not decode yields a note and is scanned as it is.
+
+Each layer is named once, where it is undone (a chain is outermost first): the header's
+codings, then the gzip and zstd layers magic bytes still show, one under the other
+(`unwrap`); a blob by its alphabet (`base64`, `base64url`), then what `unwrap` finds in it.
 """
 
 from __future__ import annotations
@@ -41,6 +45,8 @@ _B64_RUN_EDGES = Matcher([
 _HEX_DASH = b"0123456789abcdefABCDEF-"
 _GZIP_MAGIC = b"\x1f\x8b"
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+MAX_SNIFFED = 4  # layers recognised by magic bytes alone, one under the other
+_CODING_NAMES = {"x-gzip": "gzip"}  # a coding's other name -> the name a chain gives it
 
 
 @dataclass
@@ -87,7 +93,9 @@ _DECODE_ERRORS = (ValueError, zlib.error, brotli.error, zstandard.ZstdError, EOF
 
 
 def content_decode(data: bytes, content_encoding: str | None, limit: int = MAX_DECODED) -> Decoded:
-    """Undo the Content-Encoding header's codings (last applied first), then sniff magic."""
+    """Undo the Content-Encoding header's codings (last applied first), then whatever
+    gzip or zstd layers magic bytes still show. Each layer undone is named once in the
+    chain, outermost first; a coding that does not decode stops there, with a note."""
     result = Decoded(data)
     codings = [c.strip().lower() for c in (content_encoding or "").split(",") if c.strip()]
     for coding in reversed(codings):
@@ -95,33 +103,45 @@ def content_decode(data: bytes, content_encoding: str | None, limit: int = MAX_D
             continue
         try:
             result.data = decompress(result.data, coding, limit)
-            result.chain += (coding,)
         except _DECODE_ERRORS as e:
             result.notes.append(f"body: content-encoding {coding} did not decode ({_short(e)}); scanned as sent")
             return result
-    sniffed = sniff_compressed(result.data, limit)
-    if sniffed is not None:
-        result.data, coding = sniffed
-        result.chain += (coding,)
+        result.chain += (_CODING_NAMES.get(coding, coding),)
+    result.data, sniffed = unwrap(result.data, limit)
+    result.chain += sniffed
     return result
 
 
 def may_expand(data: bytes, content_encoding: str | None) -> bool:
     """Whether decoding may make the body larger: a content encoding, or gzip or zstd
-    magic bytes (see `sniff_compressed`)."""
+    magic bytes (see `unwrap`)."""
     if content_encoding and content_encoding.strip().lower() != "identity":
         return True
     return data.startswith(_GZIP_MAGIC) or data.startswith(_ZSTD_MAGIC)
 
 
-def sniff_compressed(data: bytes, limit: int = MAX_DECODED) -> tuple[bytes, str] | None:
-    """gzip or zstd recognised by magic bytes (bodies sent without a Content-Encoding)."""
-    for magic, coding in ((_GZIP_MAGIC, "gzip"), (_ZSTD_MAGIC, "zstd")):
-        if data.startswith(magic):
-            try:
-                return decompress(data, coding, limit), coding
-            except _DECODE_ERRORS:
-                return None
+def unwrap(data: bytes, limit: int = MAX_DECODED) -> tuple[bytes, tuple[str, ...]]:
+    """gzip and zstd layers recognised by their magic bytes (bodies and blobs sent without
+    a Content-Encoding), undone one under the other: (what is inside, the layers undone,
+    outermost first). A layer that does not decode is left as it is."""
+    chain: tuple[str, ...] = ()
+    while len(chain) < MAX_SNIFFED:
+        coding = _magic_coding(data)
+        if coding is None:
+            break
+        try:
+            data = decompress(data, coding, limit)
+        except _DECODE_ERRORS:
+            break
+        chain += (coding,)
+    return data, chain
+
+
+def _magic_coding(data: bytes) -> str | None:
+    if data.startswith(_GZIP_MAGIC):
+        return "gzip"
+    if data.startswith(_ZSTD_MAGIC):
+        return "zstd"
     return None
 
 
@@ -133,8 +153,11 @@ def _short(error: BaseException) -> str:
 # --- base64 blobs ------------------------------------------------------------------------
 
 
-def base64_blobs(data: bytes, limit: int = 256) -> Iterator[tuple[int, bytes, tuple[str, ...]]]:
-    """(offset, decoded bytes, chain) for base64 runs that decode to something worth scanning."""
+def base64_blobs(data: bytes, limit: int = 256,
+                 max_decoded: int = MAX_DECODED) -> Iterator[tuple[int, int, bytes, tuple[str, ...]]]:
+    """(start, end, decoded bytes, chain) for base64 runs that decode to something worth
+    scanning; the chain (outermost first) names the run's alphabet (`base64`, or
+    `base64url` for a run with `-` or `_`), then the gzip or zstd layers inside it."""
     count = 0
     for start, end in _b64_runs(data):
         run = data[start:end]
@@ -143,17 +166,28 @@ def base64_blobs(data: bytes, limit: int = 256) -> Iterator[tuple[int, bytes, tu
         decoded = _b64decode(run)
         if decoded is None:
             continue
-        chain: tuple[str, ...] = ("base64",)
-        sniffed = sniff_compressed(decoded)
-        if sniffed is not None:
-            decoded, coding = sniffed
-            chain += (coding,)
-        elif not _mostly_text(decoded):
+        decoded, layers = unwrap(decoded, max_decoded)
+        if not layers and not _mostly_text(decoded):
             continue
-        yield start, decoded, chain
+        yield start, end, decoded, (base64_name(run),) + layers
         count += 1
         if count >= limit:
             return
+
+
+def base64_name(run: bytes) -> str:
+    """`base64url` for text in the URL-safe alphabet (it has `-` or `_`), else `base64`."""
+    return "base64url" if b"-" in run or b"_" in run else "base64"
+
+
+def base64_run_around(data: bytes, start: int, end: int, reach: int = 4096) -> bytes:
+    """The run of base64 characters that data[start:end] lies in (at most `reach` bytes
+    either side of it)."""
+    before = data[max(0, start - reach) : start]
+    after = data[end : end + reach]
+    head = before[len(before.rstrip(_B64_CHARS)) :]
+    tail = after[: len(after) - len(after.lstrip(_B64_CHARS))]
+    return head + data[start:end] + tail
 
 
 def _b64_runs(data: bytes) -> list[tuple[int, int]]:

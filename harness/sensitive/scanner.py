@@ -9,8 +9,11 @@ a MAC); they run over the same texts with a size cap.
 
 A finding says what (type, id: the canary id or `pattern:<name>`), where (`url`,
 `header:<name>`, `cookie:<name>`, `body`, `body:$.json.path`, `body:<form field>`,
-`body:pb.1.2`), through which encoding chain (the sender's order, innermost first:
-`sha256+gzip` is a sha256 digest in a gzip'd body) and at which offset of the text.
+`body:pb.1.2`), through which encoding chain (the sender's order, innermost first, each
+layer once: `sha256+gzip` is a sha256 digest in a gzip'd body) and at which offset of the
+text. A value is reported as the longest form that matched (`url` for `%2B919876543210`,
+not also `plain` for its digits), in the walked field rather than the framed body, and
+base64 by the alphabet of the run it is in.
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ from harness.sensitive.body_decode import (
     MAX_DECODED,
     ProtobufError,
     base64_blobs,
+    base64_name,
+    base64_run_around,
     content_decode,
     form_fields,
     json_leaves,
@@ -81,7 +86,8 @@ class ScanResult:
 
 def encoding_chain(needle_encoding: str, decoded: tuple[str, ...]) -> str:
     """Sender's order, innermost first: the needle's own encoding, then the decodings
-    the scanner undid, last undone first."""
+    the scanner undid, last undone first. `decoded` holds each layer once, as it was
+    undone (body_decode names a layer where it undoes it), so nothing here merges."""
     steps = [needle_encoding] + list(reversed(decoded))
     if len(steps) > 1 and steps[0] == "plain":
         steps = steps[1:]
@@ -141,14 +147,24 @@ class Scanner:
 
     def scan_needles(self, data: bytes, where: str, chain: tuple[str, ...] = ()) -> list[Finding]:
         """The canary needles only: one pass over the bytes as they are, every occurrence
-        (overlapping ones too) in order of where it ends."""
+        in order of where it ends. A match inside a longer match of the same value is
+        part of it (the digits of `%2B919876543210` are that URL-encoded number, not a
+        second, plain one); base64 is named by the alphabet of the run it is in."""
         findings: list[Finding] = []
         if self._matcher is None or not data:
             return findings
-        for index, end in self._matcher.ends(data):
-            start = end - self._lengths[index]
-            for needle in self._needles[index]:
-                findings.append(Finding(needle.type, needle.id, where, encoding_chain(needle.encoding, chain), start))
+        matches = [
+            (end - self._lengths[index], end, needle)
+            for index, end in self._matcher.ends(data)
+            for needle in self._needles[index]
+        ]
+        if len(matches) > 1:
+            matches = _outermost(matches)
+        for start, end, needle in matches:
+            encoding = needle.encoding
+            if encoding in ("base64", "base64url"):
+                encoding = base64_name(base64_run_around(data, start, end))
+            findings.append(Finding(needle.type, needle.id, where, encoding_chain(encoding, chain), start))
         return findings
 
     def scan_text(
@@ -158,9 +174,15 @@ class Scanner:
         if patterns and self.patterns and data:
             findings += self._patterns(data, where, chain)
         if blobs and data:
-            for offset, decoded, inner in base64_blobs(data):
-                for found in self.scan_text(decoded, where, chain + inner, blobs=False, patterns=patterns):
-                    findings.append(Finding(found.type, found.id, where, found.encoding, offset))
+            for start, end, decoded, inner in base64_blobs(data, max_decoded=self.max_decoded):
+                inside = self.scan_text(decoded, where, chain + inner, blobs=False, patterns=patterns)
+                if not inside:
+                    continue
+                # the run decoded explains what a needle matched in it: `url+base64`, not
+                # the base64 of a shorter form of the value that the URL-encoding left be
+                values = {(f.type, f.id) for f in inside}
+                findings = [f for f in findings if not (start <= f.offset < end and (f.type, f.id) in values)]
+                findings += [Finding(f.type, f.id, where, f.encoding, start) for f in inside]
         return findings
 
     def _patterns(self, data: bytes, where: str, chain: tuple[str, ...]) -> list[Finding]:
@@ -249,16 +271,18 @@ class Scanner:
                                  finding.offset - starts[index]))
         return found
 
-    def _scan_body(self, body: bytes, ctype: str, cenc: str | None, where: str, result: ScanResult) -> None:
+    def _scan_body(self, body: bytes, ctype: str, cenc: str | None, where: str, result: ScanResult,
+                   outer: tuple[str, ...] = ()) -> None:
+        """`outer`: the layers already undone around this body (a multipart part's body's)."""
         decoded = content_decode(body, cenc, self.max_decoded)
         result.notes += [note.replace("body:", f"{where}:", 1) for note in decoded.notes]
-        data, chain = decoded.data, decoded.chain
+        data, chain = decoded.data, outer + decoded.chain
         declared, ctype = ctype, ctype.lower()
         if ctype.startswith("multipart/"):
             parts = multipart_parts(data, declared)
             if parts:
                 for name, part_type, content in parts:
-                    self._scan_body(content, part_type or "", None, f"{where}:{name}", result)
+                    self._scan_body(content, part_type or "", None, f"{where}:{name}", result, chain)
                 return
         flat = self.scan_text(data, where, chain)
         if self.patterns and len(data) > self.pattern_max_bytes:
@@ -282,8 +306,13 @@ class Scanner:
         structured: list[Finding] = []
         for leaf_where, value in leaves:
             structured += self.scan_text(value, leaf_where, chain, patterns=False)
-        seen = {(f.type, f.id, f.encoding) for f in structured}
-        result.findings += structured + [f for f in flat if (f.type, f.id, f.encoding) not in seen]
+        if self.patterns and "x-www-form-urlencoded" in ctype and b"%" in data:
+            # shapes as the form's fields hold them (`imsi%3D...`, `%2B9198...`), one pass
+            structured += self._patterns(unquote_to_bytes(data.replace(b"+", b" ")), where, chain)
+        # The flat pass read the structure's own framing too (a form's %-escapes): a value
+        # the walk found is reported where the walk found it, and as the field holds it.
+        walked = {(f.type, f.id) for f in structured}
+        result.findings += structured + [f for f in flat if (f.type, f.id) not in walked]
 
     def _structure(self, data: bytes, ctype: str, where: str, result: ScanResult) -> list[tuple[str, bytes]] | None:
         leaves = json_leaves(data, where)
@@ -302,6 +331,19 @@ class Scanner:
         return None
 
 
+
+
+def _outermost(matches: list[tuple[int, int, Needle]]) -> list[tuple[int, int, Needle]]:
+    """The matches not inside a longer match of the same value, in order of their end."""
+    kept = []
+    reach: dict[tuple[str, str], int] = {}  # (type, id) -> the furthest end kept so far
+    for start, end, needle in sorted(matches, key=lambda m: (m[0], -m[1])):
+        key = (needle.type, needle.id)
+        if end > reach.get(key, -1):
+            reach[key] = end
+            kept.append((start, end, needle))
+    kept.sort(key=lambda m: m[1])
+    return kept
 
 
 def _looks_like_json(data: bytes) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import hashlib
+import itertools
 import json
 from pathlib import Path
 
@@ -12,6 +13,18 @@ import brotli
 import pytest
 from mitmproxy import exceptions, http
 from mitmproxy.test import taddons, tflow, tutils
+from support.sensitive_cases import CANARIES as TABLE_CANARIES
+from support.sensitive_cases import (
+    CONTAINERS,
+    JSON,
+    VALUES,
+    Container,
+    chain,
+    content_type,
+    findings_of,
+    value_encodings,
+    where_of,
+)
 from support.servers import IMEI
 
 from addons.sensitive import (
@@ -221,3 +234,88 @@ def test_websocket_messages_from_the_client(addon_ctx) -> None:
     addon.websocket_message(flow)
     (finding,) = flow.metadata["audit"]["findings"]
     assert (finding["where"], finding["offset"]) == ("websocket", 6)
+
+
+# -- every data type in every container, through mitmproxy ------------------------------------
+
+TABLE_ENCODINGS = ("plain", "sha256", "base64url@1", "url")
+# the containers mitmproxy itself applies when a message's content is set (`message.content =`)
+MITMPROXY_CODINGS = ("gzip", "deflate", "br", "zstd")
+
+
+@pytest.fixture
+def table_addon(tmp_path: Path):
+    path = tmp_path / "canaries.json"
+    path.write_text(json.dumps(TABLE_CANARIES))
+    addon = Sensitive()
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, audit_canaries=str(path), audit_scan_responses=True)
+        yield addon
+
+
+class TableFlow:
+    """One flow whose request (or response) carries each body in turn with `headers`;
+    with set_content the body is given decoded and mitmproxy applies the Content-Encoding."""
+
+    def __init__(self, side: str, headers: dict[str, str], set_content: bool = False):
+        self.side, self.set_content = side, set_content
+        self.flow = tflow.tflow(req=tutils.treq(content=b""), resp=tutils.tresp(content=b""))
+        self.message = self.flow.request if side == "request" else self.flow.response
+        for name, value in headers.items():
+            self.message.headers[name] = value
+
+    def scan(self, addon: Sensitive, body: bytes) -> set[tuple[str, str, str, str]]:
+        self.flow.metadata.clear()
+        if self.set_content:
+            self.message.content = body
+        else:
+            self.message.raw_content = body
+        pending = addon.request(self.flow) if self.side == "request" else addon.response(self.flow)
+        if pending is not None:
+            asyncio.run(pending)
+        return findings_of(self.flow.metadata.get("audit", {}).get("findings", []))
+
+
+@pytest.mark.parametrize("container", CONTAINERS, ids=lambda c: c.name)
+def test_every_type_in_every_container_through_the_addon(table_addon: Sensitive, container: Container) -> None:
+    """Requests and responses, with and without a Content-Type, the body as sent
+    (raw_content) with the Content-Encoding header as sent, or none: each layer named
+    once, innermost first, whether the header or magic bytes tell it."""
+    wrong = []
+    for side, typed in itertools.product(("request", "response"), (True, False)):
+        headers = {}
+        if container.header is not None:
+            headers["Content-Encoding"] = container.header
+        ctype = content_type(JSON, container, typed)
+        if ctype is not None:
+            headers["Content-Type"] = ctype
+        where = ("" if side == "request" else "response:") + where_of(JSON, container, typed)
+        flow = TableFlow(side, headers)
+        for value in VALUES:
+            for case, text, named in value_encodings(value.text):
+                if case not in TABLE_ENCODINGS:
+                    continue
+                found = flow.scan(table_addon, container.wrap(JSON.build(text)))
+                expected = {(value.type, value.id, where, chain(named, *container.layers))}
+                if found != expected:
+                    wrong.append((side, typed, value.name, case, sorted(found), sorted(expected)))
+    assert wrong == []
+
+
+@pytest.mark.parametrize("side", ["request", "response"])
+@pytest.mark.parametrize("coding", MITMPROXY_CODINGS)
+def test_a_body_mitmproxy_encoded_names_its_coding_once(table_addon: Sensitive, coding: str, side: str) -> None:
+    """mitmproxy encodes a message's content by its Content-Encoding (what a flow read from
+    a HAR or built by an addon holds): the scanner undoes that coding once, and names it once."""
+    prefix = "" if side == "request" else "response:"
+    flow = TableFlow(side, {"Content-Encoding": coding, "Content-Type": JSON.content_type}, set_content=True)
+    wrong = []
+    for value in VALUES:
+        for case, text, named in value_encodings(value.text):
+            if case not in TABLE_ENCODINGS:
+                continue
+            found = flow.scan(table_addon, JSON.build(text))
+            expected = {(value.type, value.id, prefix + JSON.where, chain(named, coding))}
+            if found != expected:
+                wrong.append((value.name, case, sorted(found), sorted(expected)))
+    assert wrong == []

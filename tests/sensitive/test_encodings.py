@@ -30,14 +30,35 @@ def _needle_table() -> list[tuple[str, str, bytes]]:
     ]
 
 
+_B64_CHAR = re.compile(rb"[A-Za-z0-9+/_-]")
+
+
+def _alphabet(data: bytes, start: int, end: int) -> str:
+    """base64 is named by the run of base64 characters it is in: URL-safe if it has - or _."""
+    while start > 0 and _B64_CHAR.match(data, start - 1):
+        start -= 1
+    while end < len(data) and _B64_CHAR.match(data, end):
+        end += 1
+    run = data[start:end]
+    return "base64url" if b"-" in run or b"_" in run else "base64"
+
+
 def _naive(data: bytes) -> set[tuple[str, str, int]]:
-    found = set()
+    """Every occurrence of every needle, but those inside a longer occurrence of the same
+    value (the digits of +919876543210 are that number, not a second one)."""
+    spans = []
     for canary_id, encoding, needle in _needle_table():
         at = data.find(needle)
         while at != -1:
-            found.add((canary_id, encoding, at))
+            if encoding in ("base64", "base64url"):
+                encoding = _alphabet(data, at, at + len(needle))
+            spans.append((canary_id, encoding, at, at + len(needle)))
             at = data.find(needle, at + 1)
-    return found
+    return {
+        (cid, encoding, start)
+        for cid, encoding, start, end in spans
+        if not any(other == cid and s <= start and end <= e and e - s > end - start for other, _, s, e in spans)
+    }
 
 
 @pytest.mark.parametrize(("seed", "size"), [(0, 2048), (1, 64 * 1024), (2, 1 << 20), (3, 300)])
