@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from harness.analysis.hostnames import MIXED_SCRIPT, scripts_of
 from harness.analysis.read import RawCapture
@@ -25,8 +27,14 @@ COVERAGE_CLASSES = ("tls_rejected", "intercepted", "cleartext", "failed", "not_h
 READABLE = ("intercepted", "cleartext")
 
 
-def _has_flag(flags: pd.Series, flag: str) -> pd.Series:
-    return flags.fillna("").str.contains(rf"(?:^|,){flag}(?:,|$)", regex=True)
+def _strings(series: pd.Series) -> pa.Array:
+    arr = pa.array(series, from_pandas=True)
+    arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+    return arr if pa.types.is_string(arr.type) else pc.cast(arr, pa.string())
+
+
+def _true(mask: pa.Array) -> np.ndarray:
+    return pc.fill_null(mask, False).to_numpy(zero_copy_only=False).astype(bool)
 
 
 def coverage_classes(flows: pd.DataFrame) -> np.ndarray:
@@ -39,19 +47,23 @@ def coverage_classes(flows: pd.DataFrame) -> np.ndarray:
     - failed: an error before anything was read (a refused CONNECT, a dead upstream);
     - not_http: other traffic the proxy passed on unread (raw TCP/UDP it could not decrypt).
     """
-    kind = flows["kind"].astype(object)
-    scheme = flows["scheme"].astype(object).str.lower()
-    method = flows["method"].astype(object)
-    request = method.notna() & (method != "CONNECT")
-    tls = flows["tls_intercepted"].fillna(False).astype(bool)
-    flags = flows["flags"]
+    if flows.empty:
+        return np.array([], dtype=object)
+    kind, flags = _strings(flows["kind"]), _strings(flows["flags"])
+    scheme, method = pc.utf8_lower(_strings(flows["scheme"])), _strings(flows["method"])
+    request = _true(pc.not_equal(method, "CONNECT"))  # null (no request) is not one
+    tls = flows["tls_intercepted"].fillna(False).to_numpy(dtype=bool)
     conditions = [
-        ((kind == "tls_failed") | _has_flag(flags, "tls_rejected")).to_numpy(dtype=bool),
-        (tls | (request & (scheme == "https"))).to_numpy(dtype=bool),
-        (_has_flag(flags, "cleartext") | (request & (scheme == "http"))).to_numpy(dtype=bool),
-        (kind == "error").to_numpy(dtype=bool),
+        _true(pc.equal(kind, "tls_failed")) | _true(pc.match_substring_regex(flags, _flag("tls_rejected"))),
+        tls | (request & _true(pc.equal(scheme, "https"))),
+        _true(pc.match_substring_regex(flags, _flag("cleartext"))) | (request & _true(pc.equal(scheme, "http"))),
+        _true(pc.equal(kind, "error")),
     ]
     return np.select(conditions, list(COVERAGE_CLASSES[:4]), default=COVERAGE_CLASSES[4]).astype(object)
+
+
+def _flag(name: str) -> str:
+    return rf"(?:^|,){name}(?:,|$)"
 
 
 def _epoch(value: Any) -> float | None:
