@@ -9,6 +9,7 @@ is a CaptureError naming the line and column.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from mitmproxy import flow as mflow
+from mitmproxy import http
 from mitmproxy.io.har import request_to_flow
 
 from harness.capture.bounded_json import TooDeepError, decode_at, value_end
@@ -145,5 +147,25 @@ def read_har(source: Path, skipped: list[str]) -> Iterator[mflow.Flow]:
         except (KeyError, TypeError, ValueError, AttributeError) as e:
             skipped.append(f"HAR entry {index}: unreadable ({type(e).__name__}: {e})")
             continue
+        _keep_encoded_body(flow, entry)
         flow.live = False
         yield flow
+
+
+def _keep_encoded_body(flow: mflow.Flow, entry: dict[str, Any]) -> None:
+    """A response body stored in base64 *still compressed* (against the HAR spec, which
+    stores it decoded, but some tools write it so) is the body as it was sent:
+    mitmproxy's reader would compress it once more by its Content-Encoding, and the
+    scanner would then undo one layer too many (`gzip+gzip`). Keep those bytes as the
+    raw body when they decode by the declared coding."""
+    response = getattr(flow, "response", None)
+    content = entry.get("response", {}).get("content", {})
+    coding = response.headers.get("content-encoding", "").strip().lower() if response else ""
+    if not coding or coding == "identity" or content.get("encoding") != "base64":
+        return
+    try:
+        sent = base64.b64decode(content.get("text", ""), validate=False)
+        http.encoding.decode(sent, coding)
+    except ValueError:  # binascii.Error is a ValueError; so is a body not in that coding
+        return
+    response.raw_content = sent

@@ -251,3 +251,31 @@ def test_import_refuses_a_folder_that_is_not_empty(tmp_path: Path) -> None:
     with pytest.raises(CaptureError, match="not empty"):
         import_capture(mitm_file(tmp_path / "x.mitm"), out)
     assert leftovers(out) == ["notes.txt"]
+
+
+@pytest.mark.parametrize("stored", ["still-gzipped", "decoded"])
+def test_har_response_body_keeps_its_one_gzip_layer_however_it_was_stored(tmp_path: Path, lab_file: Path,
+                                                                         canaries: Path, stored: str) -> None:
+    """The HAR spec stores a body decoded; some tools store the sent (gzip'd) bytes in
+    base64. Either way the body had one gzip layer: flows.mitm holds it once (mitmproxy's
+    reader gzip'd the stored bytes again, so a scan undid `gzip+gzip`)."""
+    import base64
+
+    from harness.config.lab import load_lab
+
+    body = json.dumps({"h": hashlib.sha256(IMEI.encode()).hexdigest()}).encode()
+    text = base64.b64encode(gzip.compress(body) if stored == "still-gzipped" else body).decode()
+    entry = {
+        "startedDateTime": "2026-01-02T03:04:05.000Z", "time": 12, "serverIPAddress": "203.0.113.9",
+        "request": {"method": "GET", "url": "https://t.example/cfg", "httpVersion": "HTTP/1.1", "headers": []},
+        "response": {"status": 200, "httpVersion": "HTTP/1.1",
+                     "headers": [{"name": "Content-Type", "value": "application/json"},
+                                 {"name": "Content-Encoding", "value": "gzip"}],
+                     "content": {"mimeType": "application/json", "encoding": "base64", "text": text}},
+    }
+    source = tmp_path / "in.har"
+    source.write_text(json.dumps({"log": {"version": "1.2", "entries": [entry]}}))
+    import_capture(source, tmp_path / "out", load_lab(lab_file), canaries=canaries, device="SER")
+    with (tmp_path / "out" / "flows.mitm").open("rb") as fh:
+        (flow,) = io.FlowReader(fh).stream()
+    assert flow.response.content == body
