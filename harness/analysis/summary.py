@@ -93,8 +93,10 @@ def run_info(raw: RawCapture) -> dict[str, Any]:
         profile_name = str(profile.get("name") or "")
     else:
         profile_name = str(profile or "")
-    started = _epoch(run.get("started") or run.get("start"))
-    ended = _epoch(run.get("ended") or run.get("end"))
+    # an imported capture's manifest times the import; its flows say when they happened
+    imported = run.get("status") == "imported"
+    started = None if imported else _epoch(run.get("started") or run.get("start"))
+    ended = None if imported else _epoch(run.get("ended") or run.get("end"))
     ts = raw.flows["ts_start"].drop_null() if raw.flows.num_rows else None
     if started is None and ts is not None and len(ts):
         started = float(pd.Series(ts.to_numpy()).min())
