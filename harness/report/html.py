@@ -29,7 +29,7 @@ HTML_CELL_CHARS = 600
 
 HTML_TABLES = ("destinations", "data_flows", "bypassed", "apps", "reads", "flows")
 FLOW_COLUMNS = ["flow_id", "ts_start", "app", "attribution_method", "attribution_confidence", "method",
-                "url", "destination", "server_ip", "server_port", "status", "kind", "request_bytes",
+                "url", "destination", "server_ip", "server_port", "status", "kind", "coverage", "request_bytes",
                 "response_bytes", "country", "org", "flags", "n_findings", "tls_failure", "notes"]
 READ_COLUMNS = ["package", "library", "api", "data_type", "value", "reads", "first", "last"]
 

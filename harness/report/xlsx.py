@@ -17,7 +17,7 @@ from harness.report.tables import FULL_TABLES, SUMMARY_TABLES, ReportTables
 # openpyxl writes ~100k cells a second: the big tables go whole to CSV/Parquet only
 XLSX_MAX_ROWS = 10_000
 XLSX_FLOW_COLUMNS = ["flow_id", "ts_start", "app", "attribution_method", "attribution_confidence", "method",
-                     "url", "destination", "server_ip", "server_port", "status", "kind", "request_bytes",
+                     "url", "destination", "server_ip", "server_port", "status", "kind", "coverage", "request_bytes",
                      "response_bytes", "country", "org", "flags", "n_findings", "tls_failure", "notes"]
 XLSX_CELL_CHARS = 32_000
 

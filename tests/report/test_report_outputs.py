@@ -318,6 +318,8 @@ def test_coverage_classes_add_up_to_the_flows_in_every_format(tmp_path):
         out / "report.md").read_text()
     with (out / "flows.csv").open() as fh:
         assert sorted(r["coverage"] for r in csv.DictReader(fh)) == ["intercepted"] * 8 + ["tls_rejected"]
+    flows = html_table(parse_html(out / "report.html"), "flows")
+    assert sorted(r["coverage"] for r in flows) == ["intercepted"] * 8 + ["tls_rejected"]
 
 
 def test_flows_jsonl_leaves_attribution_to_the_analysis_and_the_report_exports_it(demo, tmp_path):
