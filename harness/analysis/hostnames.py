@@ -20,9 +20,10 @@ from encodings import idna
 import numpy as np
 import pandas as pd
 
+from harness.config import Flag
 from harness.names import is_ip
 
-MIXED_SCRIPT = "mixed_script"
+MIXED_SCRIPT = Flag.MIXED_SCRIPT.value
 ACE_PREFIX = "xn--"
 _DOTS = re.compile("[.\u3002\uff0e\uff61]")  # the full stops IDNA reads as label separators
 _ALLOWED_MIXES = (

@@ -92,6 +92,7 @@ class Flag(StrEnum):
     BYPASSED_PROXY = "bypassed_proxy"
     FOREIGN_ORG = "foreign_org"
     SENSITIVE_DATA = "sensitive_data"
+    MIXED_SCRIPT = "mixed_script"  # a host whose letters mix scripts: a possible look-alike
 
 
 class Severity(StrEnum):
@@ -111,6 +112,7 @@ DEFAULT_SEVERITY: dict[Flag, Severity] = {
     Flag.BYPASSED_PROXY: Severity.HIGH,
     Flag.FOREIGN_ORG: Severity.LOW,
     Flag.SENSITIVE_DATA: Severity.HIGH,
+    Flag.MIXED_SCRIPT: Severity.MEDIUM,
 }
 
 
