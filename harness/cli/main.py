@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from harness import __version__
-from harness.cli.common import EXIT_FINDINGS, EXIT_OK, emit_json, lab_option
+from harness.cli.common import EXIT_DEVICE, EXIT_FINDINGS, EXIT_OK, emit_json, lab_option
 from harness.cli.config import config, profiles
 from harness.cli.handsets import RUN_DEVICE_HELP, chosen, device_option, named
 from harness.cli.virtual import virtual
@@ -198,8 +198,9 @@ def run(profile: Path, serials: tuple[str, ...], out: Path | None, quiet: bool, 
     """Run PROFILE on one or more handsets, each into its own capture folder.
 
     Handsets come from --device (repeatable), else ANDROID_SERIAL, else the first of
-    lab.yaml's devices, else the only attached one. Exit 0 when every run completed, 1
-    when one failed or was interrupted; the handsets are restored in every case."""
+    lab.yaml's devices, else the only attached one. Exit 0 when every run completed, 3
+    when one failed or is partial (a step failed), 130 when one was interrupted (Ctrl-C,
+    SIGTERM, SIGHUP); the handsets are restored in every case."""
     from harness.config import load_lab, load_profile
     from harness.run import run_profile
 
@@ -224,7 +225,17 @@ def run(profile: Path, serials: tuple[str, ...], out: Path | None, quiet: bool, 
             click.echo(f"{r.serial}: {r.status} -> {r.run_dir}" + (f" ({r.error})" if r.error else ""))
             for path in reports.get(r.serial, []):
                 click.echo(f"report: {path}")
-    sys.exit(EXIT_OK if all(r.status == "ok" for r in results) else EXIT_FINDINGS)
+    sys.exit(_run_exit_code([r.status for r in results]))
+
+
+def _run_exit_code(statuses: list[str]) -> int:
+    """0 when every run is ok; 3 when one failed or is partial (steps refused, handset
+    lost, restore failed: handset or environment errors); else 130 when one was interrupted."""
+    from harness.run import RunStatus
+
+    if any(s in (RunStatus.FAILED, RunStatus.PARTIAL) for s in statuses):
+        return EXIT_DEVICE
+    return 130 if RunStatus.INTERRUPTED in statuses else EXIT_OK
 
 
 @main.command()
@@ -331,13 +342,24 @@ def _load_lab_if_present(lab_path: Path) -> Any:
 @click.option("--format", "fmt", type=click.Choice(["md", "json", "html"]), default="md", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (same as --format json).")
 @click.option("--junit", type=click.Path(path_type=Path), help="Write JUnit XML here.")
+@click.option("--allow-partial", is_flag=True,
+              help="Compare captures of runs that did not complete (a step failed, interrupted, killed); "
+                   "each is named on stderr.")
 @lab_option
-def diff(baseline: Path, new: Path, fmt: str, as_json: bool, junit: Path | None, lab_path: Path) -> None:
-    """Compare a new capture with its baseline; exit 1 on a regression."""
+def diff(baseline: Path, new: Path, fmt: str, as_json: bool, junit: Path | None,
+         allow_partial: bool, lab_path: Path) -> None:
+    """Compare a new capture with its baseline; exit 1 on a regression.
+
+    A capture of a run that did not complete (status partial, failed or interrupted, or no
+    run.json) is not judged (exit 2) unless --allow-partial is given.
+    """
     from harness.diff import RENDERERS, diff_captures, junit_xml
 
     lab = _load_lab_if_present(lab_path)
-    result = diff_captures([baseline], [new], lab.policy if lab is not None else None)
+    result = diff_captures([baseline], [new], lab.policy if lab is not None else None,
+                           allow_partial=allow_partial)
+    for gap in result.incomplete:
+        click.echo(f"lab: warning: {gap.describe()}: judged anyway (--allow-partial)", err=True)
     if junit:
         junit.write_text(junit_xml(result), encoding="utf-8")
     click.echo(RENDERERS["json" if as_json else fmt](result), nl=False)
@@ -360,10 +382,13 @@ def regress(profile: Path, serial: str | None, baseline: Path, junit: Path | Non
     from harness.capture import read_manifest
     from harness.config import load_lab, load_profile
     from harness.diff import diff_captures, diff_markdown, junit_xml
+    from harness.diff.compare import capture_dirs
+    from harness.diff.completeness import check_complete
     from harness.run import run_profile
 
     read_manifest(baseline)
     lab = load_lab(lab_path)
+    check_complete(capture_dirs(baseline))  # a partial baseline costs no run time either
     prof = load_profile(profile)
     target = chosen(serial, next((d.serial for d in lab.devices), None))
     (result,) = run_profile(lab, lab_path, prof, profile, [target], lab.captures_dir, quiet=as_json)

@@ -3,6 +3,9 @@
     result = diff_captures([baseline_dir, ...], [new_dir, ...], policy)
     result.exit_code      # 0 no regression, 1 regression (input errors raise CaptureError: 2)
 
+A capture whose run did not complete (a step failed, interrupted, killed) is refused
+unless allow_partial=True; `result.incomplete` then names it (diff/completeness.py).
+
 Destinations are matched robustly, so run-to-run noise is not news: host names are
 compared with numbered shards folded (`cdn1.` = `cdn02.` = `cdn#.`, long hex labels too),
 and a destination known only by its IP is matched by its organisation, so an IP that
@@ -23,6 +26,7 @@ import pandas as pd
 from harness.analysis import Analysis, analyse
 from harness.capture import FLOWS_JSONL, RUN_JSON
 from harness.config import Policy
+from harness.diff.completeness import Incomplete, check_complete
 from harness.names import is_ip
 
 _DIGITS = re.compile(r"\d+")
@@ -81,6 +85,7 @@ class DiffResult:
     new: list[str]
     changes: list[Change]
     components: list[str]
+    incomplete: list[Incomplete] = field(default_factory=list)  # judged with allow_partial
 
     @property
     def regressions(self) -> list[Change]:
@@ -98,6 +103,7 @@ class DiffResult:
             "regressions": [c.as_dict() for c in self.regressions],
             "changes": [c.as_dict() for c in self.changes],
             "components": self.components,
+            "incomplete": [i.as_dict() for i in self.incomplete],
         }
 
 
@@ -330,10 +336,14 @@ def capture_dirs(path: Path | str) -> list[Path]:
 
 
 def diff_captures(baseline_dirs: Sequence[Path | str], new_dirs: Sequence[Path | str],
-                  policy: Policy | None = None) -> DiffResult:
+                  policy: Policy | None = None, allow_partial: bool = False) -> DiffResult:
     """Compare captures (each side one or more folders, merged; a folder of captures counts as
-    all of them); raises CaptureError on bad input."""
+    all of them); raises CaptureError on bad input, and on a capture of a run that did not
+    complete unless `allow_partial`."""
     policy = policy or Policy()
     base = [c for p in baseline_dirs for c in capture_dirs(p)]
     new = [c for p in new_dirs for c in capture_dirs(p)]
-    return diff_analyses(analyse(base, policy), analyse(new, policy), policy)
+    partial = check_complete([*base, *new], allow_partial)
+    result = diff_analyses(analyse(base, policy), analyse(new, policy), policy)
+    result.incomplete = partial
+    return result

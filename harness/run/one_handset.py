@@ -1,6 +1,7 @@
 """One handset's run, in this process: DeviceInfo, journal, proxy (own port), prepare,
 instrumentation, the profile's steps, then teardown and restore, always: on success,
 on Ctrl-C, SIGTERM or SIGHUP (status `interrupted`), on an exception (status `failed`).
+A step that fails makes the run `partial` (or `failed` when every step failed).
 `run.json` is written last. A SIGKILL leaves flows.jsonl/hooks.jsonl readable up to the
 last flushed record and the journal in the lab state folder for `lab restore`.
 """
@@ -30,7 +31,7 @@ from harness.errors import DeviceLostError, HarnessError
 from harness.run.progress import HandsetProgress, ProgressDisplay, ProgressSnapshot
 from harness.run.session import HandsetSession
 from harness.run.steps import StepRunner, planned_seconds
-from harness.run.timeline import Timeline
+from harness.run.timeline import Timeline, failures_note
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -38,7 +39,8 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 class RunStatus(StrEnum):
     OK = "ok"
     INTERRUPTED = "interrupted"  # Ctrl-C, SIGTERM, SIGHUP
-    FAILED = "failed"
+    FAILED = "failed"  # no step could be played, or the run itself failed (handset lost, ...)
+    PARTIAL = "partial"  # some steps failed: the capture lacks what they would have shown
 
 
 @dataclass(frozen=True)
@@ -124,6 +126,7 @@ class HandsetRun:
         except KeyboardInterrupt:
             status = RunStatus.INTERRUPTED
         finally:
+            status, error = self._judge_steps(status, error)
             self.progress.update(phase="restoring")
             teardown_errors = session.close()
             if teardown_errors and status == RunStatus.OK:
@@ -134,6 +137,16 @@ class HandsetRun:
             self._write_manifest(session, status, error, counts)
             self.progress.update(phase="done", status=status)
         return RunResult(session.serial, self.run_dir, status, error, counts)
+
+    def _judge_steps(self, status: RunStatus, error: str | None) -> tuple[RunStatus, str | None]:
+        """A run whose steps failed is not ok: `failed` if none succeeded, else `partial`."""
+        failed = self.timeline.failed()
+        if not failed:
+            return status, error
+        note = failures_note(failed, len(self.profile.steps))
+        if status == RunStatus.OK:
+            return (RunStatus.FAILED if len(failed) == len(self.profile.steps) else RunStatus.PARTIAL), note
+        return status, "; ".join(e for e in (error, note) if e)
 
     def _steps(self, session: HandsetSession) -> RunStatus:
         runner = StepRunner(session, self.stop, self.timeline)

@@ -27,6 +27,7 @@ class StepRecord:
     kind: str
     args: dict[str, Any]
     package: str | None = None
+    phase: str | None = None  # the profile's `phase:` of the step
     start: float = field(default_factory=time.time)
     end: float | None = None
     status: StepStatus = StepStatus.RUNNING
@@ -45,8 +46,9 @@ class Timeline:
         self.steps: list[StepRecord] = []
         self.events: list[dict[str, Any]] = []
 
-    def begin(self, index: int, kind: str, args: dict[str, Any], package: str | None) -> StepRecord:
-        record = StepRecord(index=index, kind=kind, args=args, package=package)
+    def begin(self, index: int, kind: str, args: dict[str, Any], package: str | None,
+              phase: str | None = None) -> StepRecord:
+        record = StepRecord(index=index, kind=kind, args=args, package=package, phase=phase)
         with self._lock:
             self.steps.append(record)
         return record
@@ -57,6 +59,10 @@ class Timeline:
             record.end = time.time()
             record.status = status
             record.error = error
+
+    def failed(self) -> list[StepRecord]:
+        with self._lock:
+            return [s for s in self.steps if s.status == StepStatus.FAILED]
 
     def event(self, kind: str, **details: Any) -> None:
         with self._lock:
@@ -69,3 +75,11 @@ class Timeline:
     def events_list(self) -> list[dict[str, Any]]:
         with self._lock:
             return list(self.events)
+
+
+def failures_note(failed: list[StepRecord], total: int, shown: int = 3) -> str:
+    """`N of TOTAL steps failed: step I KIND: ERROR; ...` (the first `shown` of them)."""
+    parts = [f"step {s.index} {s.kind}: {s.error or 'failed'}" for s in failed[:shown]]
+    if len(failed) > shown:
+        parts.append(f"{len(failed) - shown} more in run.json's steps")
+    return f"{len(failed)} of {total} steps failed: " + "; ".join(parts)

@@ -9,7 +9,7 @@ from harness.run.one_handset import RunResult, RunStatus
 
 
 def test_run_status_values_and_result_as_json():
-    assert {s.value for s in RunStatus} == {"ok", "interrupted", "failed"}
+    assert {s.value for s in RunStatus} == {"ok", "interrupted", "failed", "partial"}
     result = RunResult("127.0.0.1:5555", Path("/captures/run-1"), RunStatus.INTERRUPTED)
     assert result.status is RunStatus.INTERRUPTED
     data = json.loads(json.dumps(result.as_dict()))

@@ -118,7 +118,7 @@ def test_sigint_restores_the_handset_and_keeps_every_flow(tmp_path, adb_env, vir
     seen = len(_flows(run))
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 1, out + err
+    assert proc.returncode == 130, out + err
     manifest = json.loads((run / "run.json").read_text())
     assert manifest["status"] == "interrupted"
     assert len(_flows(run)) >= seen
@@ -197,7 +197,7 @@ def test_sighup_ends_the_run_like_sigint_and_restores_the_handset(tmp_path, adb_
         else:
             hang_up.set()  # the terminal goes away: the kernel sends SIGHUP
         proc.wait(timeout=120)
-        assert proc.returncode == 1
+        assert proc.returncode == 130  # interrupted; after a hang-up too (no traceback on the dead terminal)
         manifest = json.loads((run / "run.json").read_text())
         assert manifest["status"] == "interrupted"
         assert files.lab_cmd("verify", str(run)).returncode == 0
@@ -286,3 +286,25 @@ def test_lab_restore_stops_the_virtual_handset_of_a_killed_run_and_removes_its_f
             kept.close()
         if orphan_pid:
             _kill_session(orphan_pid)
+
+
+ABSENT = "com.example.absent"
+
+
+@pytest.mark.parametrize(("steps", "status"), [
+    ([{"launch": {"package": ABSENT, "wait": "1s"}}, {"idle": "1s"},
+      {"launch": {"package": ABSENT + "2", "wait": "1s"}}], "partial"),
+    ([{"launch": {"package": ABSENT, "wait": "1s"}}, {"launch": {"package": ABSENT + "2", "wait": "1s"}}], "failed"),
+], ids=["some-steps-failed", "all-steps-failed"])
+def test_a_run_whose_steps_failed_is_partial_or_failed_and_exits_3(tmp_path, adb_env, lab_files, steps, status):
+    profile = {"name": "refused", "apps": [{"package": "com.vendor.telemetry"}], "steps": steps}
+    files = lab_files(tmp_path / "lab", adb_env, [{"serial": "virtual:vendor-1.0", "frida": "local"}], None, profile)
+    result = files.lab_cmd("run", "profile.yaml", "--device", "virtual:vendor-1.0", "--quiet", "--json")
+    assert result.returncode == 3, result.stdout + result.stderr
+    (summary,) = json.loads(result.stdout)
+    failed = [s for s in steps if "launch" in s]
+    assert summary["status"] == status
+    assert summary["error"].startswith(f"{len(failed)} of {len(steps)} steps failed: step 1 launch: ")
+    manifest = json.loads((Path(summary["run_dir"]) / "run.json").read_text())
+    assert manifest["status"] == status
+    assert [s["status"] for s in manifest["steps"]] == ["failed" if s in failed else "ok" for s in steps]
