@@ -28,11 +28,12 @@ from harness.config.profile import (
     StopStep,
     WaitStep,
     step_kind,
+    step_phase,
 )
 
 __all__ = [
     "CanaryConfig", "DeviceEntry", "Flag", "FridaMode", "GeoConfig", "GeoOverride", "HookSet",
     "IdleStep", "InputStep", "IntentStep", "LabConfig", "LaunchStep", "MonkeyStep",
     "NetworkMode", "Policy", "Profile", "RebootStep", "RegressionPolicy", "Severity",
-    "StopStep", "WaitStep", "load_lab", "load_profile", "step_kind",
+    "StopStep", "WaitStep", "load_lab", "load_profile", "step_kind", "step_phase",
 ]

@@ -1,8 +1,9 @@
 """The profile model (`profiles/*.yaml`): target apps, hook sets, ordered steps.
 
 Imported through `harness.config.lab`, which also loads files with positions. A step is a
-mapping with exactly one key naming its kind (`- idle: 30s`, `- launch: {package: ...}`);
-a bare `- reboot` is short for `- reboot: {}`.
+mapping with exactly one key naming its kind (`- idle: 30s`, `- launch: {package: ...}`)
+and optionally `phase: NAME` beside it (see harness.config.phases); a bare `- reboot` is
+short for `- reboot: {}`.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from harness.config.phases import StepModel, check_phases
 from harness.config.values import (
     Count,
     Duration,
@@ -156,37 +158,37 @@ class StopArgs(StrictModel):
     package: PackageName
 
 
-class LaunchStep(StrictModel):
+class LaunchStep(StepModel):
     launch: LaunchArgs
 
 
-class MonkeyStep(StrictModel):
+class MonkeyStep(StepModel):
     monkey: MonkeyArgs
 
 
-class InputStep(StrictModel):
+class InputStep(StepModel):
     input: InputArgs
 
 
-class IntentStep(StrictModel):
+class IntentStep(StepModel):
     intent: IntentArgs
 
 
-class WaitStep(StrictModel):
+class WaitStep(StepModel):
     wait: Duration
 
 
-class IdleStep(StrictModel):
+class IdleStep(StepModel):
     """No app in front: what the firmware sends on its own."""
 
     idle: Duration
 
 
-class RebootStep(StrictModel):
+class RebootStep(StepModel):
     reboot: RebootArgs = Field(default_factory=RebootArgs)
 
 
-class StopStep(StrictModel):
+class StopStep(StepModel):
     stop: StopArgs
 
 
@@ -202,18 +204,25 @@ _EXAMPLES = {
 }
 
 
+def _kind_keys(value: dict[Any, Any]) -> list[Any]:
+    """The keys of a step mapping that may name its kind (all but `phase`)."""
+    return [k for k in value if k != "phase"]
+
+
 def _step_kind(value: Any) -> str | None:
     if isinstance(value, dict):
-        keys = list(value)
-        return keys[0] if len(keys) == 1 and keys[0] in STEP_KINDS else None
+        kinds = [k for k in value if k in STEP_KINDS]
+        return kinds[0] if len(kinds) == 1 else None
     if isinstance(value, BaseModel):
-        return next(iter(type(value).model_fields))
+        return step_kind(value)
     return None
 
 
 def _step_shorthand(value: Any) -> Any:
-    if value == "reboot" or (isinstance(value, dict) and value == {"reboot": None}):
+    if value == "reboot":
         return {"reboot": {}}
+    if isinstance(value, dict) and _kind_keys(value) == ["reboot"] and value["reboot"] is None:
+        return {**value, "reboot": {}}
     if isinstance(value, str) and value in STEP_KINDS:
         raise PydanticCustomError(
             "step_shape", "step '{kind}' needs a value, like: {example}",
@@ -227,12 +236,15 @@ def _step_shorthand(value: Any) -> Any:
         )
     if isinstance(value, BaseModel):
         return value
-    if not isinstance(value, dict) or len(value) != 1:
+    if isinstance(value, dict) and len([k for k in value if k in STEP_KINDS]) == 1:
+        return value  # any other key is the step model's to name (unknown key, did you mean)
+    if not isinstance(value, dict) or len(_kind_keys(value)) != 1:
         raise PydanticCustomError(
-            "step_shape", "a step is a mapping with exactly one key, one of: {kinds}",
+            "step_shape", "a step is a mapping with exactly one key, one of: {kinds} "
+            "(and optionally phase: NAME)",
             {"kinds": ", ".join(STEP_KINDS)},
         )
-    (kind,) = value
+    (kind,) = _kind_keys(value)
     if kind not in STEP_KINDS:
         hint = did_you_mean(str(kind), STEP_KINDS, 0.5)
         raise PydanticCustomError(
@@ -260,7 +272,12 @@ Step = Annotated[
 
 def step_kind(step: BaseModel) -> str:
     """'launch', 'monkey', ... for a step model."""
-    return next(iter(type(step).model_fields))
+    return next(name for name in type(step).model_fields if name != "phase")
+
+
+def step_phase(step: BaseModel) -> str | None:
+    """The phase a step belongs to (`phase: NAME`), or None."""
+    return getattr(step, "phase", None)
 
 
 def step_seconds(step: BaseModel) -> float:
@@ -295,6 +312,12 @@ class Profile(StrictModel):
                 f"{value!r} is not a profile name: 1-64 letters, digits, '.', '_' or '-', "
                 "starting with a letter or digit"
             )
+        return value
+
+    @field_validator("steps", mode="after")
+    @classmethod
+    def _phases(cls, value: list[StepModel]) -> list[StepModel]:
+        check_phases(value)
         return value
 
     @field_validator("apps", mode="after")

@@ -64,7 +64,8 @@ def _profile_steps(schema: dict[str, Any]) -> dict[str, Any]:
         model["required"] = [kind]
     items = schema["properties"]["steps"]["items"]
     items["oneOf"] = [*items["oneOf"], {"const": "reboot"}]
-    items["description"] = "one step: a mapping with one key, " + ", ".join(STEP_KINDS)
+    items["description"] = ("one step: a mapping with one key, " + ", ".join(STEP_KINDS)
+                            + "; and optionally phase: NAME")
     return schema
 
 

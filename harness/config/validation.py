@@ -21,14 +21,15 @@ _RAW_PARTS = {"function-after", "function-before", "function-plain", "function-w
 
 
 def _clean_loc(raw: tuple[Any, ...]) -> tuple[Any, ...]:
-    """Drop pydantic's internal parts: validator wrappers and union tags (`steps.0.wait.wait`)."""
+    """Drop pydantic's internal parts: validator wrappers and union tags (`steps.0.wait.wait`,
+    `steps.0.wait.phase`: the step's tag comes between its index and its own key)."""
+    parts = [part for part in raw if not _is_tag(part)]
     loc: list[Any] = []
-    for part in raw:
-        if _is_tag(part):
-            continue
-        if loc and part == loc[-1] and part in STEP_KINDS:
-            continue
-        loc.append(part)
+    for i, part in enumerate(parts):
+        is_step_tag = (i >= 2 and isinstance(parts[i - 1], int) and parts[i - 2] == "steps"
+                       and part in STEP_KINDS and i + 1 < len(parts))
+        if not is_step_tag:
+            loc.append(part)
     return tuple(loc)
 
 

@@ -22,6 +22,7 @@ from harness.config import (
     StopStep,
     WaitStep,
     step_kind,
+    step_phase,
 )
 from harness.devices import apps
 from harness.errors import DeviceLostError, HarnessError
@@ -60,7 +61,7 @@ class StepRunner:
         kind = step_kind(step)
         args = step.model_dump(mode="json")[kind]
         record = self.timeline.begin(index, kind, args if isinstance(args, dict) else {"seconds": args},
-                                     step_package(step))
+                                     step_package(step), step_phase(step))
         try:
             self._dispatch(step, record.notes)
         except DeviceLostError:

@@ -27,3 +27,10 @@ def test_a_status_that_is_no_step_status_is_refused():
         timeline.end(record, "done")  # type: ignore[arg-type]
     timeline.end(record, "ok")  # type: ignore[arg-type]  # a value is taken as its member
     assert record.status is StepStatus.OK
+
+
+def test_each_entry_records_its_phase():
+    timeline = Timeline()
+    timeline.begin(1, "sim", {"action": "insert"}, None, "sim-insertion")
+    timeline.begin(2, "wait", {"seconds": 1.0}, None)
+    assert [s["phase"] for s in json.loads(json.dumps(timeline.as_list()))] == ["sim-insertion", None]
