@@ -62,6 +62,27 @@ class VerifyResult:
         flows_agree = self.flow_files is None or self.flow_files.agree
         return not any(failures) and flows_agree and self.signature in SIGNATURE_OK
 
+    def problems(self) -> list[str]:
+        """What fails the capture, a line each (empty when it verifies)."""
+        lines = [f"changed: {shown(n)}" for n in self.changed]
+        lines += [f"missing: {shown(n)}" for n in self.missing]
+        lines += [f"not in manifest: {shown(n)}" for n in self.unlisted]
+        lines += [f"outside the capture (not checked): {shown(n)}" for n in self.unsafe]
+        lines += [f"not a plain file (link, FIFO, device or folder): {shown(n)}" for n in self.not_plain]
+        if self.flow_files is not None:
+            lines += [f"flow files disagree: {line}" for line in self.flow_files.lines()]
+        if self.signature not in SIGNATURE_OK:
+            lines.append(f"signature: {signature_text(self)}")
+        return lines
+
+    def lines(self) -> list[str]:
+        """Everything `lab verify` says of the capture but its verdict: the problems, the
+        report/ files no manifest covers, and the signature, whatever its state."""
+        lines = [line for line in self.problems() if not line.startswith("signature: ")]
+        lines += [f"not covered by the manifest (written by lab report): {shown(n)}" for n in self.not_covered]
+        lines.append(f"signature: {signature_text(self)}")
+        return lines
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "run": str(self.run_dir), "ok": self.ok, "changed": self.changed,
@@ -70,6 +91,24 @@ class VerifyResult:
             "flow_files": self.flow_files.as_dict() if self.flow_files is not None else None,
             "signature": self.signature, "key_id": self.key_id, "trusted_key_id": self.trusted_key_id,
         }
+
+
+def shown(name: str) -> str:
+    """A file name as a terminal may print it: one with control characters is quoted."""
+    return name if name.isprintable() else repr(name)
+
+
+def signature_text(result: VerifyResult) -> str:
+    """run.json's signature in words."""
+    signer, trusted = result.key_id or "?", result.trusted_key_id
+    return {
+        "absent": "none (no lab signing key known: give --key PUB or --lab to require one)",
+        "unchecked": f"by key {signer}, not checked: no lab key to check it against (give --key PUB or --lab)",
+        "valid": f"valid, by the lab's key {trusted}",
+        "missing": f"MISSING: run.json must be signed by {trusted} but has no signature",
+        "invalid": f"INVALID: run.json does not match its signature (key {signer}): edited after signing",
+        "untrusted-key": f"FOREIGN KEY: signed by {signer}, not by the lab's key {trusted}",
+    }.get(result.signature, result.signature)
 
 
 def safe_artifact_name(name: object) -> bool:

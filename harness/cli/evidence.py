@@ -1,12 +1,18 @@
-"""What `lab verify` prints, and the key it holds a capture's signature to."""
+"""Evidence at the command line: what `lab verify` prints, the key a capture's signature
+is held to, and the verification `lab diff` and `lab regress` make of their inputs."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import click
+
 from harness.capture import VerifyResult
 from harness.capture.manifest import lab_public_key
+from harness.diff import Verification, capture_dirs, junit_refused, verify_inputs
+from harness.errors import CaptureError
 
 
 def trusted_key(key: Path | None, lab: Any) -> Path | bytes | None:
@@ -17,34 +23,25 @@ def trusted_key(key: Path | None, lab: Any) -> Path | bytes | None:
     return lab_public_key(signing_key) if signing_key else None
 
 
-def shown(name: str) -> str:
-    """A file name as a terminal may print it: one with control characters is quoted."""
-    return name if name.isprintable() else repr(name)
-
-
-def signature_line(result: VerifyResult) -> str:
-    """What `lab verify` says of run.json's signature."""
-    signer, trusted = result.key_id or "?", result.trusted_key_id
-    return {
-        "absent": "none (no lab signing key known: give --key PUB or --lab to require one)",
-        "unchecked": f"by key {signer}, not checked: no lab key to check it against (give --key PUB or --lab)",
-        "valid": f"valid, by the lab's key {trusted}",
-        "missing": f"MISSING: run.json must be signed by {trusted} but has no signature",
-        "invalid": f"INVALID: run.json does not match its signature (key {signer}): edited after signing",
-        "untrusted-key": f"FOREIGN KEY: signed by {signer}, not by the lab's key {trusted}",
-    }.get(result.signature, result.signature)
-
-
 def verify_lines(result: VerifyResult) -> list[str]:
     """`lab verify`'s report of one capture, its verdict last."""
-    lines = [f"changed: {shown(n)}" for n in result.changed]
-    lines += [f"missing: {shown(n)}" for n in result.missing]
-    lines += [f"not in manifest: {shown(n)}" for n in result.unlisted]
-    lines += [f"outside the capture (not checked): {shown(n)}" for n in result.unsafe]
-    lines += [f"not a plain file (link, FIFO, device or folder): {shown(n)}" for n in result.not_plain]
-    lines += [f"not covered by the manifest (written by lab report): {shown(n)}" for n in result.not_covered]
-    if result.flow_files is not None:
-        lines += [f"flow files disagree: {line}" for line in result.flow_files.lines()]
-    lines.append(f"signature: {signature_line(result)}")
-    lines.append(f"{result.run_dir}: {'ok' if result.ok else 'FAILED'}")
-    return lines
+    return [*result.lines(), f"{result.run_dir}: {'ok' if result.ok else 'FAILED'}"]
+
+
+def checked_inputs(baseline: Sequence[Path], new: Sequence[Path], *, no_verify: bool, key: Path | None,
+                   lab: Any, junit: Path | None) -> Verification:
+    """`lab diff`/`lab regress`: verify the captures of both sides before comparing them.
+
+    A capture failing verification is refused with a CaptureError (exit 2) naming it and
+    its problems, after the JUnit file (if asked for) says so; --no-verify skips the check
+    and says so on stderr (and in the diff's outputs, from the Verification returned)."""
+    if no_verify:
+        click.echo("lab: captures not verified (--no-verify)", err=True)
+        return Verification(verified=False)
+    checked = verify_inputs([c for p in baseline for c in capture_dirs(p)],
+                            [c for p in new for c in capture_dirs(p)], trusted_key(key, lab))
+    if not checked.ok:
+        if junit is not None:
+            junit.write_text(junit_refused(checked), encoding="utf-8")
+        raise CaptureError(checked.refusal())
+    return checked

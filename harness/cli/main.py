@@ -342,21 +342,28 @@ def _load_lab_if_present(lab_path: Path) -> Any:
 @click.option("--format", "fmt", type=click.Choice(["md", "json", "html"]), default="md", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (same as --format json).")
 @click.option("--junit", type=click.Path(path_type=Path), help="Write JUnit XML here.")
+@click.option("--key", type=click.Path(path_type=Path),
+              help="Public key the captures must be signed by (default: the lab's signing_key, if any).")
+@click.option("--no-verify", is_flag=True, help="Compare captures even if they fail `lab verify`.")
 @click.option("--allow-partial", is_flag=True,
               help="Compare captures of runs that did not complete (a step failed, interrupted, killed); "
                    "each is named on stderr.")
 @lab_option
-def diff(baseline: Path, new: Path, fmt: str, as_json: bool, junit: Path | None,
-         allow_partial: bool, lab_path: Path) -> None:
+def diff(baseline: Path, new: Path, fmt: str, as_json: bool, junit: Path | None, key: Path | None,
+         no_verify: bool, allow_partial: bool, lab_path: Path) -> None:
     """Compare a new capture with its baseline; exit 1 on a regression.
 
     A capture of a run that did not complete (status partial, failed or interrupted, or no
     run.json) is not judged (exit 2) unless --allow-partial is given.
-    """
+
+    Both are verified first, as `lab verify` does: one that fails is not compared (exit 2)
+    unless --no-verify is given."""
+    from harness.cli.evidence import checked_inputs
     from harness.diff import RENDERERS, diff_captures, junit_xml
 
     lab = _load_lab_if_present(lab_path)
-    result = diff_captures([baseline], [new], lab.policy if lab is not None else None,
+    checked = checked_inputs([baseline], [new], no_verify=no_verify, key=key, lab=lab, junit=junit)
+    result = diff_captures([baseline], [new], lab.policy if lab is not None else None, checked,
                            allow_partial=allow_partial)
     for gap in result.incomplete:
         click.echo(f"lab: warning: {gap.describe()}: judged anyway (--allow-partial)", err=True)
@@ -372,22 +379,27 @@ def diff(baseline: Path, new: Path, fmt: str, as_json: bool, junit: Path | None,
 @click.option("--baseline", type=click.Path(path_type=Path), required=True, help="Baseline capture.")
 @click.option("--junit", type=click.Path(path_type=Path), help="Write JUnit XML here.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run and the diff as JSON.")
+@click.option("--key", type=click.Path(path_type=Path),
+              help="Public key the captures must be signed by (default: the lab's signing_key, if any).")
+@click.option("--no-verify", is_flag=True, help="Compare even if a capture fails `lab verify`.")
 @lab_option
 def regress(profile: Path, serial: str | None, baseline: Path, junit: Path | None, as_json: bool,
-            lab_path: Path) -> None:
+            key: Path | None, no_verify: bool, lab_path: Path) -> None:
     """Run PROFILE on a handset, then diff against BASELINE; exit 1 on a regression.
 
-    The baseline is checked before the run starts, so a wrong path costs no run time.
+    The baseline is verified (as `lab verify` does) before the run starts, so a wrong or
+    tampered baseline costs no run time; the new capture is verified after the run. One
+    that fails is not compared (exit 2) unless --no-verify is given.
     Exit 2 (input) or 3 (device) when the new run could not complete."""
-    from harness.capture import read_manifest
+    from harness.cli.evidence import checked_inputs
     from harness.config import load_lab, load_profile
     from harness.diff import diff_captures, diff_markdown, junit_xml
     from harness.diff.compare import capture_dirs
     from harness.diff.completeness import check_complete
     from harness.run import run_profile
 
-    read_manifest(baseline)
     lab = load_lab(lab_path)
+    checked = checked_inputs([baseline], [], no_verify=no_verify, key=key, lab=lab, junit=junit)
     check_complete(capture_dirs(baseline))  # a partial baseline costs no run time either
     prof = load_profile(profile)
     target = chosen(serial, next((d.serial for d in lab.devices), None))
@@ -395,7 +407,10 @@ def regress(profile: Path, serial: str | None, baseline: Path, junit: Path | Non
     click.echo(f"{result.serial}: {result.status} -> {result.run_dir}", err=True)
     if result.status != "ok":
         raise DeviceError(f"the new run did not complete ({result.status}): {result.error or ''}".rstrip(": "))
-    outcome = diff_captures([baseline], [result.run_dir], lab.policy)
+    if not no_verify:
+        checked.captures += checked_inputs([], [result.run_dir], no_verify=False, key=key, lab=lab,
+                                           junit=junit).captures
+    outcome = diff_captures([baseline], [result.run_dir], lab.policy, checked)
     if junit:
         junit.write_text(junit_xml(outcome), encoding="utf-8")
     if as_json:

@@ -27,6 +27,7 @@ from harness.analysis import Analysis, analyse
 from harness.capture import FLOWS_JSONL, RUN_JSON
 from harness.config import Policy
 from harness.diff.completeness import Incomplete, check_complete
+from harness.diff.evidence import Verification
 from harness.names import is_ip
 
 _DIGITS = re.compile(r"\d+")
@@ -86,6 +87,7 @@ class DiffResult:
     changes: list[Change]
     components: list[str]
     incomplete: list[Incomplete] = field(default_factory=list)  # judged with allow_partial
+    verification: Verification | None = None  # what was checked of the inputs, if anything
 
     @property
     def regressions(self) -> list[Change]:
@@ -104,6 +106,7 @@ class DiffResult:
             "changes": [c.as_dict() for c in self.changes],
             "components": self.components,
             "incomplete": [i.as_dict() for i in self.incomplete],
+            "verification": self.verification.as_dict() if self.verification is not None else None,
         }
 
 
@@ -336,14 +339,17 @@ def capture_dirs(path: Path | str) -> list[Path]:
 
 
 def diff_captures(baseline_dirs: Sequence[Path | str], new_dirs: Sequence[Path | str],
-                  policy: Policy | None = None, allow_partial: bool = False) -> DiffResult:
+                  policy: Policy | None = None, verification: Verification | None = None,
+                  allow_partial: bool = False) -> DiffResult:
     """Compare captures (each side one or more folders, merged; a folder of captures counts as
     all of them); raises CaptureError on bad input, and on a capture of a run that did not
-    complete unless `allow_partial`."""
+    complete unless `allow_partial`. `verification`: what harness.diff.evidence
+    found of the inputs, carried into the result and its renderings."""
     policy = policy or Policy()
     base = [c for p in baseline_dirs for c in capture_dirs(p)]
     new = [c for p in new_dirs for c in capture_dirs(p)]
     partial = check_complete([*base, *new], allow_partial)
     result = diff_analyses(analyse(base, policy), analyse(new, policy), policy)
+    result.verification = verification
     result.incomplete = partial
     return result

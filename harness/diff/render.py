@@ -8,6 +8,7 @@ import xml.etree.ElementTree as ET
 from collections import defaultdict
 
 from harness.diff.compare import Change, DiffResult
+from harness.diff.evidence import Verification
 
 _XML_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
@@ -25,10 +26,19 @@ def junit_xml(result: DiffResult, suite: str = "lab diff") -> str:
             by_component[component].append(change)
     components = sorted(set(result.components) | set(by_component))
     failures = sum(1 for c in components if any(ch.regression for ch in by_component[c]))
-    root = ET.Element("testsuites", name=_x(suite), tests=str(len(components)), failures=str(failures),
+    evidence = result.verification
+    tests = len(components) + (evidence is not None)
+    skipped = int(evidence is not None and not evidence.verified)
+    root = ET.Element("testsuites", name=_x(suite), tests=str(tests), failures=str(failures),
                       errors="0")
     ts = ET.SubElement(root, "testsuite", name=_x(f"{suite}: {', '.join(result.baseline)} -> {', '.join(result.new)}"),
-                       tests=str(len(components)), failures=str(failures), errors="0", skipped="0")
+                       tests=str(tests), failures=str(failures), errors="0", skipped=str(skipped))
+    if evidence is not None:  # the inputs' verification: passed, or skipped by --no-verify
+        case = ET.SubElement(ts, "testcase", classname="lab.diff", name="evidence", time="0")
+        if skipped:
+            ET.SubElement(case, "skipped", message=_x(evidence.summary()))
+        else:
+            ET.SubElement(case, "system-out").text = _x(evidence.summary())
     for component in components:
         case = ET.SubElement(ts, "testcase", classname="lab.diff", name=_x(component), time="0")
         changes = by_component[component]
@@ -41,6 +51,20 @@ def junit_xml(result: DiffResult, suite: str = "lab diff") -> str:
         if others:
             out = ET.SubElement(case, "system-out")
             out.text = _x("\n".join(f"{c.kind}: {c.detail}" for c in others))
+    ET.indent(root)
+    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def junit_refused(verification: Verification, suite: str = "lab diff") -> str:
+    """JUnit XML for a diff refused because its inputs fail verification: one errored
+    test case, `evidence`, naming each capture and its problems."""
+    root = ET.Element("testsuites", name=_x(suite), tests="1", failures="0", errors="1")
+    ts = ET.SubElement(root, "testsuite", name=_x(f"{suite}: not compared"), tests="1", failures="0",
+                       errors="1", skipped="0")
+    case = ET.SubElement(ts, "testcase", classname="lab.diff", name="evidence", time="0")
+    error = ET.SubElement(case, "error", message=_x(verification.summary()), type="verification")
+    error.text = _x("\n".join([*(f"{c.side} {c.run_dir}: {p}" for c in verification.failed for p in c.problems),
+                               "not compared: --no-verify compares anyway"]))
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 
@@ -61,6 +85,8 @@ def diff_markdown(result: DiffResult) -> str:
              f"- baseline: {_md(', '.join(result.baseline))}", f"- new: {_md(', '.join(result.new))}",
              f"- regressions: {len(result.regressions)}, other changes: {len(result.changes) - len(result.regressions)}",
              ""]
+    if result.verification is not None:
+        lines.insert(-1, f"- evidence: {_md(result.verification.summary())}")
     if result.regressions:
         lines += ["## Regressions", "", "| component | rule | change |", "|---|---|---|"]
         lines += [f"| {_md(c.component)} | {_md(c.rule)} | {_md(c.detail)} |" for c in result.regressions]
