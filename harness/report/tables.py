@@ -8,16 +8,14 @@ the middle always four stars, so equal values mask equally and lengths are not t
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from harness.analysis import Analysis
 from harness.analysis.dataflows import join_distinct
+from harness.analysis.masking import Masker, mask_whole
 from harness.analysis.summary import iso
 
 TIME_COLUMNS = ("first_seen", "last_seen", "ts")
@@ -39,70 +37,6 @@ TITLES = {
     "reads": "Sensitive reads",
     "steps": "Steps",
 }
-
-
-# Columns whose values come from closed sets the harness itself writes: never masked.
-CLOSED_COLUMNS = frozenset({
-    "run_id", "scheme", "method", "http_version", "kind", "country", "country_confidence",
-    "org_country", "attribution_method", "attribution_confidence", "flags", "step_kind", "severity",
-    "encoding", "encodings", "finding_type", "data_type", "canary_id", "link", "tls_version",
-    "country_sources", "category", "attribution",
-})
-
-
-def mask_value(value: str) -> str:
-    if len(value) <= 6:
-        return "*" * len(value)
-    return f"{value[:2]}****{value[-2:]}"
-
-
-class Masker:
-    """Replaces every occurrence of the given sensitive values inside text, in any case
-    (the values come in every form and encoding: analysis/masked_texts.py)."""
-
-    def __init__(self, values: list[str], reveal: bool = False):
-        values = sorted({v for v in values if isinstance(v, str) and len(v) >= 4}, key=len, reverse=True)
-        self.reveal = reveal or not values
-        self._pattern = (None if self.reveal else
-                         re.compile("|".join(re.escape(v) for v in values), re.IGNORECASE))
-
-    def text(self, value: Any) -> Any:
-        if self._pattern is None or not isinstance(value, str):
-            return value
-        return self._pattern.sub(lambda m: mask_value(m.group(0)), value)
-
-    def tree(self, value: Any) -> Any:
-        """Every string (keys too) of nested dicts and lists masked."""
-        if isinstance(value, dict):
-            return {self.tree(k): self.tree(v) for k, v in value.items()}
-        if isinstance(value, list | tuple):
-            return [self.tree(v) for v in value]
-        return self.text(value)
-
-    def frame(self, df: pd.DataFrame) -> pd.DataFrame:
-        if self._pattern is None or df.empty:
-            return df
-        out = df.copy()
-        for col in out.columns:
-            if col in CLOSED_COLUMNS:
-                continue
-            series = out[col]
-            if not (pd.api.types.is_string_dtype(series) or series.dtype == object):
-                continue
-            try:
-                arr = pa.array(series, from_pandas=True)
-            except (pa.ArrowInvalid, pa.ArrowTypeError):
-                arr = pa.array(series.astype(object).map(lambda v: v if v is None or isinstance(v, str) else str(v)),
-                               from_pandas=True)
-            if not pa.types.is_string(arr.type) and not pa.types.is_large_string(arr.type):
-                continue
-            hit = pc.fill_null(pc.match_substring_regex(arr, self._pattern.pattern, ignore_case=True), False)
-            if not pc.any(hit).as_py():
-                continue
-            mask = hit.to_numpy(zero_copy_only=False)
-            text = series.astype(object)
-            out[col] = text.where(~mask, text[mask].map(self.text))
-        return out
 
 
 def _times(df: pd.DataFrame) -> pd.DataFrame:
@@ -168,13 +102,8 @@ def build_tables(a: Analysis, *, reveal: bool = False) -> ReportTables:
     if not reveal:  # a value a hook read is sensitive even when no canary names it
         reads = tables["reads"]
         values = reads["value"].astype(object)
-        tables["reads"] = reads.assign(value=values.where(values.isna(), values.map(_mask_whole)))
+        tables["reads"] = reads.assign(value=values.where(values.isna(), values.map(mask_whole)))
     return ReportTables(summary=summary, tables=tables, revealed=reveal)
-
-
-def _mask_whole(value: Any) -> Any:
-    text = str(value)
-    return text if "****" in text or set(text) == {"*"} else mask_value(text)
 
 
 def records(df: pd.DataFrame) -> list[dict[str, Any]]:
