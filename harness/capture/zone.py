@@ -16,6 +16,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.capture import bounded_json
 from harness.names import clean_host
 
 
@@ -92,7 +93,7 @@ def parse_zone(path: str) -> Zone | None:
     if not path:
         return None
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        data = bounded_json.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as e:
         raise ValueError(f"cannot read {path}: {e}") from e
     except (UnicodeDecodeError, json.JSONDecodeError) as e:

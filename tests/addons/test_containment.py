@@ -108,3 +108,11 @@ def test_bad_zone_file_is_an_option_error(tmp_path: Path) -> None:
     with taddons.context(addon) as tctx:
         with pytest.raises(exceptions.OptionsError, match="does not exist"):
             tctx.configure(addon, audit_zone=str(path))
+
+
+def test_a_zone_nested_too_deeply_is_an_options_error_not_a_recursion_error(tmp_path: Path) -> None:
+    zone = tmp_path / "zone.json"
+    zone.write_text("[" * 100_000)
+    with taddons.context(Containment()) as tctx:
+        with pytest.raises(exceptions.OptionsError, match="audit_zone: .*nested more than"):
+            tctx.configure(tctx.master.addons.get("containment"), audit_zone=str(zone))
