@@ -2,7 +2,9 @@
 
 A spec names the build (model, fingerprint parts, release, SDK, patch), the identifiers,
 the packages (each with an opaque `behaviours` mapping that only the app runner reads),
-settings, contacts/SMS/accounts and whether the handset is rooted.
+settings, contacts/SMS/accounts, whether the handset is rooted, its Mainline module
+versions (`modules`) and vendor quirks of its telephony service (`telephony`). An empty
+`identifiers.phone` is a SIM without a line 1 number.
 """
 
 from __future__ import annotations
@@ -126,6 +128,21 @@ class SettingsSpec(_Model):
     system: dict[str, str] = {}
 
 
+class ModulesSpec(_Model):
+    """Mainline modules: the ART APEX (package name, versionCode) and the Google Play
+    system update (com.google.android.modulemetadata's versionName, a date)."""
+
+    art: str = "com.android.art"  # com.google.android.art on Google-signed builds
+    art_version: int | None = None  # None: the release's factory version, SDK * 10^7 + 90000
+    play_system_update: str | None = None  # "2025-06-01"; None: no modulemetadata package
+
+
+class TelephonySpec(_Model):
+    # a vendor method inserted into IPhoneSubInfo at this transaction code, shifting the
+    # later ones by one (as Samsung's Android 11 and Huawei's Android 9 builds do)
+    vendor_method_at: int | None = Field(default=None, ge=1, le=60)
+
+
 class HandsetSpec(_Model):
     name: str
     description: str = ""
@@ -140,6 +157,8 @@ class HandsetSpec(_Model):
     sms: list[SmsSpec] = []
     accounts: list[AccountSpec] = []
     files: dict[str, str] = {}
+    modules: ModulesSpec = ModulesSpec()
+    telephony: TelephonySpec = TelephonySpec()
 
 
 def luhn_ok(digits: str) -> bool:

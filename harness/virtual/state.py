@@ -8,7 +8,8 @@ store on SDK >= 34, else the system store, after any tmpfs/bind mounts), `contac
 (list of {id, name, phone, email}), `sms` (rows), `tables` (raw content rows),
 `accounts` (list of {name, type}), `clipboard` (str|None), `location`
 ({provider, lat, lon, accuracy, time}|None), `packages` (name -> Package, with
-`.behaviours`, `.granted`, `.uid`), `sdk`, `rooted`, `device_loopback`, `http_proxy()`
+`.behaviours`, `.granted`, `.uid`), `apex` (APEX package -> versionCode), `sdk`, `rooted`,
+`device_loopback`, `http_proxy()`
 ("host:port" or None), `logcat(level, pid, tag, message)`, `add_system_ca(pem)`.
 Writers hold `lock` (a StateLock: re-entrant, set down with `lock.released()` while a
 command waits); `stopping` is set when the handset shuts down.
@@ -48,6 +49,22 @@ SYSTEM_PROCESSES = [
 ZYGOTE_PIDS = (369, 370)
 
 
+MODULE_METADATA = "com.google.android.modulemetadata"
+
+
+def apex_modules(spec: HandsetSpec) -> dict[str, int]:
+    """APEX package -> versionCode: the ART module (as the spec names and versions it; by
+    default the release's factory version) and the Conscrypt module of the same train."""
+    if spec.build.sdk < 29:
+        return {}
+    factory = spec.build.sdk * 10_000_000 + 90_000
+    art = spec.modules.art_version or factory
+    google = spec.modules.art.startswith("com.google.")
+    return {spec.modules.art: art,
+            "com.google.android.conscrypt" if google else "com.android.conscrypt": art,
+            "com.android.i18n": 1, "com.android.runtime": 1}
+
+
 class HandsetState:
     def __init__(self, spec: HandsetSpec, device_loopback: str = "127.0.0.1") -> None:
         self.spec = spec
@@ -61,6 +78,7 @@ class HandsetState:
         self.identifiers: dict[str, str] = spec.identifiers.model_dump()
         self.settings: dict[str, dict[str, str]] = self._default_settings()
         self.packages: dict[str, Package] = {}
+        self.apex: dict[str, int] = apex_modules(spec)  # `pm list packages --apex-only`
         self.files = FileSystem()
         self.tables: dict[str, list[dict[str, Any]]] = {"raw_contacts": [], "data": [], "sms": [], "calls": []}
         self.accounts: list[dict[str, str]] = [a.model_dump() for a in spec.accounts]
@@ -110,6 +128,12 @@ class HandsetState:
             self.packages[name] = Package(name, uid, path, system=True, version_code=self.sdk,
                                           version_name=self.spec.build.release, target_sdk=self.sdk,
                                           activities=[] if name in ("android", "com.android.shell") else [".MainActivity"])
+        metadata = self.spec.modules.play_system_update
+        if metadata is not None:  # the Play system update's date is this package's versionName
+            self.packages[MODULE_METADATA] = Package(
+                MODULE_METADATA, 10091, "/product/app/ModuleMetadataGoogle/ModuleMetadataGoogle.apk",
+                system=True, version_code=self.apex[self.spec.modules.art], version_name=metadata,
+                target_sdk=self.sdk, activities=[])
         next_uid = 10150
         for p in self.spec.packages:
             uid = p.uid if p.uid is not None else next_uid
@@ -161,6 +185,10 @@ class HandsetState:
             fs.mkdir(APEX_CACERTS, 0o755, parents=True, label="u:object_r:system_security_cacerts_file:s0")
             for name, node in fs.listdir(SYSTEM_CACERTS):
                 fs.write(f"{APEX_CACERTS}/{name}", node.data, 0o644, mtime=1230768000)  # type: ignore[attr-defined]
+        if self.sdk >= 29:  # apexd mounts the active version at /apex/NAME@VERSION, bound to /apex/NAME
+            art = self.apex[self.spec.modules.art]
+            fs.mkdir("/apex/com.android.art/javalib", 0o755, parents=True, label="u:object_r:system_file:s0")
+            fs.mkdir(f"/apex/com.android.art@{art}/javalib", 0o755, parents=True, label="u:object_r:system_file:s0")
         for pkg in self.packages.values():
             fs.mkdir(pkg.code_path, 0o755, parents=True, uid=1000 if not pkg.system else 0,
                      gid=1000 if not pkg.system else 0)

@@ -22,11 +22,14 @@ def test_lab_virtual_list() -> None:
     result = CliRunner().invoke(main, ["virtual", "list", "--json"])
     assert result.exit_code == 0, result.output
     rows = {r["name"]: r for r in json.loads(result.output)}
-    assert {"reference", "vendor-1.0", "vendor-1.1", "rooted-a14"} <= set(rows)
+    assert {"reference", "vendor-1.0", "vendor-1.1", "rooted-a14", "rooted-a15", "rooted-a16"} <= set(rows)
+    assert (rows["rooted-a15"]["sdk"], rows["rooted-a16"]["sdk"]) == (35, 36)
+    assert rows["rooted-a15"]["rooted"] is True and rows["rooted-a16"]["rooted"] is True
     assert rows["vendor-1.0"]["sdk"] == 33 and rows["vendor-1.0"]["rooted"] is True
     assert rows["vendor-1.0"]["fingerprint"] != rows["vendor-1.1"]["fingerprint"]
     text = CliRunner().invoke(main, ["virtual", "list"]).output
     assert "reference" in text and "Android 14" in text
+    assert "rooted-a15" in text and "rooted-a16" in text and "Android 16" in text
 
 
 def test_lab_virtual_serve_unknown_handset() -> None:

@@ -66,11 +66,22 @@ def _list_packages(sh: Shell, args: list[str], io: IO) -> int:
             i += 1
         elif a == "--show-versioncode":
             flags.add("V")
+        elif a == "--apex-only":
+            flags.add("A")
         elif a.startswith("-") and len(a) > 1:
             flags.update(a[1:])
         else:
             name_filter = a
         i += 1
+    if "A" in flags:  # APEX modules only: `package:NAME versionCode:N`, -f: the active .apex
+        factory = sh.state.sdk * 10_000_000 + 90_000
+        for name, version in sh.state.apex.items():
+            if name_filter and name_filter not in name:
+                continue
+            active = f"/data/apex/active/{name}@{version}.apex" if version > factory else f"/system/apex/{name}.apex"
+            path = f"{active}=" if "f" in flags else ""
+            io.write(f"package:{path}{name}" + (f" versionCode:{version}" if "V" in flags else "") + "\n")
+        return 0
     for pkg in sh.state.packages.values():
         if name_filter and name_filter not in pkg.name:
             continue
@@ -120,7 +131,7 @@ def pm(sh: Shell, argv: list[str], io: IO) -> int:
 def package_command(sh: Shell, args: list[str], io: IO) -> int:
     if not args:
         raise Usage("Package manager (package) commands:\n  help\n  path [--user USER_ID] PACKAGE\n"
-                    "  list packages [-f] [-d] [-e] [-s] [-3] [-i] [-l] [-u] [-U] [--show-versioncode] [FILTER]\n"
+                    "  list packages [-f] [-d] [-e] [-s] [-3] [-i] [-l] [-u] [-U] [--show-versioncode] [--apex-only] [FILTER]\n"
                     "  install [-r] [-t] [-g] [-d] PATH\n  uninstall [-k] [--user USER_ID] PACKAGE\n"
                     "  grant [--user USER_ID] PACKAGE PERMISSION\n  revoke [--user USER_ID] PACKAGE PERMISSION", 0)
     verb, rest = args[0], args[1:]
