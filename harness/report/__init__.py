@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from harness.analysis import Analysis, analyse
+from harness.analysis.export import export_missing
 from harness.capture import REPORT_DIR
 from harness.config import LabConfig, Policy
 from harness.errors import CaptureError, ConfigError
@@ -70,6 +71,9 @@ def write_reports(run_dirs: Sequence[Path | str], formats: Sequence[str] | str =
     analysis = analyse([Path(p) for p in run_dirs], policy)
     target = Path(out) if out is not None else Path(run_dirs[0]) / REPORT_DIR
     try:
-        return write_analysis(analysis, formats, target, reveal)
+        paths = write_analysis(analysis, formats, target, reveal)
     except OSError as e:
         raise CaptureError(f"cannot write the report into {target}: {e.strerror or e}") from e
+    # each capture's Parquet export (report/export/) when it has none; a failure is logged, not raised
+    export_missing([Path(p) for p in run_dirs], policy, analysis)
+    return paths

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import __version__
+from harness.analysis.export import export_after_run
 from harness.capture import CANARIES_JSON, make_private_dir, write_manifest
 from harness.config import LabConfig, Profile, step_kind
 from harness.errors import DeviceLostError, HarnessError
@@ -135,6 +136,8 @@ class HandsetRun:
                 error = "; ".join([error or "", *teardown_errors]).strip("; ")
             counts = session.final_counts()
             self._write_manifest(session, status, error, counts)
+            self.progress.update(phase="exporting")
+            export_after_run(self.run_dir, self.lab.policy)  # report/export/, outside the manifest; never raises
             self.progress.update(phase="done", status=status)
         return RunResult(session.serial, self.run_dir, status, error, counts)
 
@@ -175,6 +178,7 @@ class HandsetRun:
             "profile": self.profile.model_dump(mode="json"),
             "lab": self.lab.model_dump(mode="json"),
             "device": session.device_info(),
+            "requested_device": self.serial,  # as asked: virtual:NAME, a lab.yaml serial, or None
             "network": self.lab.proxy.network.value,
             "proxy": session.proxy_info(),
             "tools": tool_versions(),

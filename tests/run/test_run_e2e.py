@@ -8,6 +8,7 @@ import signal
 import time
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
 from harness.capture.folder import JsonlStats, iter_jsonl
@@ -61,6 +62,13 @@ def test_demo_run_captures_phone_home_imei_and_pinning(tmp_path, adb_env, lab_fi
 
     verified = files.lab_cmd("verify", str(run))
     assert verified.returncode == 0, verified.stdout + verified.stderr
+    # the Parquet export, written after run.json under report/: outside the manifest (issue 23)
+    export = run / "report" / "export"
+    assert sorted(p.name for p in export.iterdir()) == [
+        "destinations.parquet", "findings.parquet", "flows.parquet", "reads.parquet", "runs.parquet"]
+    assert "not covered by the manifest (written by lab report): report/export/runs.parquet" in verified.stdout
+    (exported,) = pq.read_table(export / "runs.parquet").to_pylist()
+    assert (exported["handset"], exported["flows"]) == ("virtual:vendor-1.0", len(_flows(run)))
     data = bytearray((run / "flows.jsonl").read_bytes())
     data[len(data) // 2] ^= 0x20
     (run / "flows.jsonl").write_bytes(bytes(data))
