@@ -30,6 +30,24 @@ class Part(StrEnum):
     UNPIN = "unpin"
 
 
+# The bypasses of unpin.js, by the library each defeats (the `library` of unpin:* events).
+UNPIN_LIBRARIES = ("okhttp3", "conscrypt", "trustmanager", "conscrypt-ct", "hostname-verifier",
+                   "webview", "boringssl-symbol", "boringssl-pattern")
+
+
+def parse_unpin_libraries(names: Iterable[str] | None) -> tuple[str, ...] | None:
+    """Library names -> the bypasses unpin.js applies (None: all of them)."""
+    if names is None:
+        return None
+    out: list[str] = []
+    for name in names:
+        if name not in UNPIN_LIBRARIES:
+            raise InstrumentError(f"unknown unpin library {name!r} (known: {', '.join(UNPIN_LIBRARIES)})")
+        if name not in out:
+            out.append(name)
+    return tuple(out)
+
+
 def java_bridge_path() -> Path:
     """frida-tools' Java bridge, the one its REPL loads on first use of `Java`."""
     path = Path(frida_tools.__file__).parent / "bridges" / "java.js"

@@ -25,7 +25,13 @@ import frida
 from harness.capture import HOOKS_JSONL, JsonlWriter
 from harness.config import DeviceEntry, FridaMode
 from harness.errors import InstrumentError
-from harness.instrument.agents import Part, agent_source, cmodule_source, parse_parts
+from harness.instrument.agents import (
+    Part,
+    agent_source,
+    cmodule_source,
+    parse_parts,
+    parse_unpin_libraries,
+)
 from harness.instrument.device import (
     FRIDA_SERVER_PATH,
     AdbServer,
@@ -53,6 +59,7 @@ class AgentOptions:
     java_bridge: bool = True  # False: native hooks only (no Java runtime in the process)
     fast_native: bool = True  # connect() from non-Java threads through a CModule ring
     fast_java: bool = True  # Java stacks and thread names keyed through JVMTI (java_sites.c)
+    unpin_libraries: tuple[str, ...] | None = None  # unpin.js bypasses to apply (None: all)
 
     def for_agent(self, parts: Iterable[Part]) -> dict[str, Any]:
         parts = tuple(parts)
@@ -65,6 +72,9 @@ class AgentOptions:
             options["connectCModule"] = cmodule_source("network_fast.c")
         if self.fast_java and self.java_bridge:
             options["javaSitesCModule"] = cmodule_source("java_sites.c")
+        if Part.UNPIN in parts:
+            libraries = parse_unpin_libraries(self.unpin_libraries)
+            options["unpinLibraries"] = None if libraries is None else list(libraries)
         return options
 
 

@@ -161,12 +161,17 @@ def test_pinned_app_fails_through_the_proxy_until_unpinned(pinned_bank: Any, tmp
         assert decrypted, "no decrypted flow after unpinning"
         assert decrypted[0]["url"].startswith(f"https://{BANK_HOST}/v1/session")
         assert decrypted[0]["status"] == 200
-        applied = {e["api"] for e in _events(inst, type="unpin:applied")}
-        assert {"okhttp3.CertificatePinner.check",
-                "com.android.org.conscrypt.TrustManagerImpl.checkServerTrusted"} <= applied
+        applied = {(e["api"], e["library"]) for e in _events(inst, type="unpin:applied")}
+        assert {("okhttp3.CertificatePinner.check", "okhttp3"),
+                ("com.android.org.conscrypt.TrustManagerImpl.checkServerTrusted", "conscrypt")} <= applied
         bypassed = _wait_for(lambda: _events(inst, type="unpin:bypassed"), 10)
         assert bypassed and bypassed[0]["package"] == BANK and bypassed[0]["pid"] == pid
         assert any("com.labvirt.net.HttpClient" in frame for frame in bypassed[0]["stack"])
+        # OkHttp's chain cleaner called the List-returning overload, and got the chain back
+        cleaner = [e for e in bypassed if e["library"] == "conscrypt" and e["host"] == BANK_HOST
+                   and any("AndroidCertificateChainCleaner.clean" in f for f in e["stack"])]
+        assert cleaner, [(e["api"], e["library"], e["host"]) for e in bypassed]
+        assert not _events(inst, type="hook:error"), [(e["api"], e["value"]) for e in _events(inst, type="hook:error")]
 
 
 # --- real-phone paths against the virtual handset's adbd: adb forward, version over adb ---

@@ -14,7 +14,9 @@
  *       so a slow host makes the agent drop (and count) events instead of growing memory.
  * Events: {type, ts, api, category, value, thread, stack, ...}; types: hook:event, hook:error,
  *   hook:unavailable, net:connect, net:resolve, net:request, unpin:applied, unpin:bypassed,
- *   agent:ready.
+ *   agent:ready. unpin:* events also carry `library` (the bypass: okhttp3, conscrypt,
+ *   trustmanager, conscrypt-ct, hostname-verifier, webview, boringssl-symbol,
+ *   boringssl-pattern); unpin:applied carries `count` (methods patched), unpin:bypassed `host`.
  * Rows, the compact form of a hot hook's event: [site, ts, value, thread, stack] or
  *   [site, ts, value, thread, stack, {extra fields}]. `site` is the id of a "site" definition
  *   ([type, api, category]); `thread` the id of a "thread" definition (its name) or the name
@@ -37,6 +39,7 @@ const Lab = (function () {
     nativeBacktrace: false,
     javaTimeoutMs: 15000,
     parts: [],
+    unpinLibraries: null,  /* unpin.js: the bypasses to apply, by library (null: all) */
   };
   const parts = [];
   const sources = [];

@@ -9,6 +9,8 @@ Schema (every key optional; unknown keys are an error):
       trust_user_cas: false       # networkSecurityConfig <certificates src="user"/>
       ignore_proxy: false         # connect directly, as some SDKs do
       pins: []                    # okhttp pins: "internet-ca" or "sha256/<base64 SPKI digest>"
+      tls: conscrypt              # the TLS stack (TLS_STACKS), see below
+      certificate_transparency: false  # NSC <certificateTransparency>: enforced on SDK 36+
       sends:
         - id: imei-hash
           url: https://analytics.vendor-cloud.example/v2/collect
@@ -20,10 +22,17 @@ Schema (every key optional; unknown keys are an error):
           fields:                 # in order (protobuf numbers them 1..n)
             - {name: did, read: imei, encoding: sha256}
             - {name: app_version, value: "4.2.0"}
-          # sdk, user_agent, trust_user_cas, ignore_proxy, pins may be overridden per send
+          # sdk, user_agent, trust_user_cas, ignore_proxy, pins, tls, certificate_transparency
+          # may be overridden per send
 
 `read` names one data type read through the Android stubs (READS); `encoding` is a chain
 of steps joined by "+" applied left to right (ENCODING_STEPS), e.g. "gzip+base64".
+
+`tls` is how the app verifies the server (each a shape an unpinning bypass must meet):
+conscrypt (the platform TrustManagerImpl; okhttp pins in the handshake and again on the
+chain OkHttp's cleaner gets from the List-returning checkServerTrusted), hostname_verifier
+(the pins checked by the app's own HostnameVerifier after the handshake), webview
+(WebView.loadUrl/postUrl: a certificate error asks WebViewClient.onReceivedSslError).
 """
 
 from __future__ import annotations
@@ -40,6 +49,7 @@ READS = (
     "clipboard", "model", "manufacturer", "fingerprint", "sdk_int", "package",
 )
 ENCODING_STEPS = ("plain", "base64", "hex", "md5", "sha1", "sha256", "gzip", "url")
+TLS_STACKS = ("conscrypt", "hostname_verifier", "webview")
 _JAVA_CLASS = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+\.[A-Z][A-Za-z0-9_]*$")
 _PIN = re.compile(r"^(internet-ca|sha256/[A-Za-z0-9+/]{43}=)$")
 _JAVA_KEYWORDS = frozenset(
@@ -90,6 +100,8 @@ class _Net(_Model):
     trust_user_cas: bool | None = None
     ignore_proxy: bool | None = None
     pins: list[str] | None = None
+    tls: Literal[TLS_STACKS] | None = None  # type: ignore[valid-type]
+    certificate_transparency: bool | None = None
 
     @field_validator("sdk")
     @classmethod
@@ -196,6 +208,9 @@ def resolve_sends(behaviours: Behaviours, *, user_agents: dict[str, str], intern
             "ignore_proxy": bool(s.ignore_proxy if s.ignore_proxy is not None
                                  else behaviours.ignore_proxy),
             "pins": resolved_pins,
+            "tls": s.tls or behaviours.tls or "conscrypt",
+            "certificate_transparency": bool(s.certificate_transparency if s.certificate_transparency is not None
+                                             else behaviours.certificate_transparency),
             "fields": [f.model_dump(exclude_none=True) for f in s.fields],
         })
     return out

@@ -1,6 +1,14 @@
 package com.labvirt.net;
 
+import android.os.Build;
+import com.android.okhttp.internal.tls.OkHostnameVerifier;
+import com.android.org.conscrypt.CertPinManager;
+import com.android.org.conscrypt.ConscryptNetworkSecurityPolicy;
 import com.android.org.conscrypt.TrustManagerImpl;
+import com.android.org.conscrypt.ct.CertificateTransparency;
+import com.android.org.conscrypt.ct.LogStore;
+import com.android.org.conscrypt.ct.PolicyImpl;
+import com.android.org.conscrypt.ct.Verifier;
 import com.labvirt.runtime.Device;
 import java.io.BufferedInputStream;
 import java.io.ByteArrayOutputStream;
@@ -13,20 +21,34 @@ import java.net.Socket;
 import java.net.URI;
 import java.net.UnknownHostException;
 import java.nio.charset.StandardCharsets;
+import java.security.KeyStore;
+import java.security.cert.Certificate;
+import java.security.cert.CertificateException;
+import java.security.cert.CertificateFactory;
+import java.security.cert.X509Certificate;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import javax.net.ssl.HostnameVerifier;
 import javax.net.ssl.SNIHostName;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLParameters;
+import javax.net.ssl.SSLPeerUnverifiedException;
 import javax.net.ssl.SSLSocket;
 import javax.net.ssl.TrustManager;
+import javax.net.ssl.X509TrustManager;
 import okhttp3.CertificatePinner;
+import okhttp3.internal.platform.android.AndroidCertificateChainCleaner;
 
 /**
  * HTTP/1.1 over plain sockets, as the app's network stack: the handset's http_proxy
  * (absolute URI for http, CONNECT for https), or a direct connection through the zone's
- * resolver; TLS trusting the handset's CA stores, with okhttp pins.
+ * resolver; TLS through the platform trust manager (the handset's CA stores, Certificate
+ * Transparency when an Android 16 app requires it) or the one the request brings (WebView's).
+ * OkHttp pins are checked in the handshake (as a pin manager) and after it on the chain the
+ * platform verified (AndroidCertificateChainCleaner, as OkHttp does); the host name is
+ * verified after the handshake by the request's HostnameVerifier or the platform default.
  */
 public final class HttpClient {
     private static final int CONNECT_TIMEOUT_MS = 5000;
@@ -104,16 +126,13 @@ public final class HttpClient {
         }
     }
 
-    @SuppressWarnings("unchecked")
     private static Socket handshake(Socket sock, String host, int port, Request r) throws Exception {
-        List<Object> pems = (List<Object>) Device.query("cacerts", r.trustUserCas ? "user" : "system");
         CertificatePinner pinner = null;
-        if (!r.pins.isEmpty()) {
+        if (!r.pins.isEmpty() && r.hostnameVerifier == null && r.trustManager == null) {
             pinner = new CertificatePinner.Builder().add(host, r.pins.toArray(new String[0])).build();
         }
-        List<String> anchors = new java.util.ArrayList<>();
-        if (pems != null) for (Object o : pems) anchors.add(o.toString());
-        TrustManagerImpl tm = new TrustManagerImpl(anchors, pinner);
+        X509TrustManager tm = r.trustManager != null ? r.trustManager
+                : platformTrustManager(r, pinner == null ? null : new PinnerPinManager(pinner));
         SSLContext ctx = SSLContext.getInstance("TLS");
         ctx.init(null, new TrustManager[] {tm}, null);
         SSLSocket ssl = (SSLSocket) ctx.getSocketFactory().createSocket(sock, host, port, true);
@@ -122,7 +141,67 @@ public final class HttpClient {
         params.setEndpointIdentificationAlgorithm("HTTPS");
         ssl.setSSLParameters(params);
         ssl.startHandshake();
+        if (pinner != null) {
+            List<Certificate> peer = Arrays.asList(ssl.getSession().getPeerCertificates());
+            pinner.check(host, new AndroidCertificateChainCleaner(tm).clean(peer, host));
+        }
+        HostnameVerifier verifier = r.hostnameVerifier != null ? r.hostnameVerifier : OkHostnameVerifier.INSTANCE;
+        if (!verifier.verify(host, ssl.getSession())) {
+            X509Certificate leaf = (X509Certificate) ssl.getSession().getPeerCertificates()[0];
+            throw new SSLPeerUnverifiedException("Hostname " + host + " not verified:\n    certificate: "
+                    + CertificatePinner.pin(leaf) + "\n    DN: " + leaf.getSubjectX500Principal().getName());
+        }
         return ssl;
+    }
+
+    /** The app's platform trust manager: its CA stores (system; user too if it opts in), the
+     * pin manager, and Certificate Transparency when the app requires it on Android 16+. */
+    @SuppressWarnings("unchecked")
+    public static TrustManagerImpl platformTrustManager(Request r, CertPinManager pins) throws Exception {
+        List<Object> pems = (List<Object>) Device.query("cacerts", r.trustUserCas ? "user" : "system");
+        KeyStore ks = KeyStore.getInstance(KeyStore.getDefaultType());
+        ks.load(null, null);
+        CertificateFactory cf = CertificateFactory.getInstance("X.509");
+        int n = 0;
+        for (Object pem : pems == null ? List.of() : pems) {
+            try {
+                ks.setCertificateEntry("ca" + n++, cf.generateCertificate(
+                        new java.io.ByteArrayInputStream(pem.toString().getBytes(StandardCharsets.US_ASCII))));
+            } catch (CertificateException e) {
+                // a malformed file in the store is skipped, as Android does
+            }
+        }
+        boolean ctRequired = r.certificateTransparency && Build.VERSION.SDK_INT >= 36;
+        CertificateTransparency ct = ctRequired
+                ? new CertificateTransparency(new PolicyImpl(), new Verifier(LogStore.knownLogs())) : null;
+        return new TrustManagerImpl(ks, pins, new ConscryptNetworkSecurityPolicy(ctRequired), ct);
+    }
+
+    /** The host a TLS socket is being verified for, during its handshake (null otherwise). */
+    public static String peerHost(Socket socket) {
+        if (socket instanceof SSLSocket && ((SSLSocket) socket).getHandshakeSession() != null) {
+            return ((SSLSocket) socket).getHandshakeSession().getPeerHost();
+        }
+        return null;
+    }
+
+    /** OkHttp's pins, checked by the platform trust manager on the chain it verified. */
+    private static final class PinnerPinManager implements CertPinManager {
+        private final CertificatePinner pinner;
+
+        PinnerPinManager(CertificatePinner pinner) {
+            this.pinner = pinner;
+        }
+
+        @Override
+        public void checkChainPinning(String hostname, List<X509Certificate> chain) throws CertificateException {
+            if (hostname == null) return;
+            try {
+                pinner.check(hostname, new java.util.ArrayList<Certificate>(chain));
+            } catch (SSLPeerUnverifiedException e) {
+                throw new CertificateException(e.getMessage(), e);
+            }
+        }
     }
 
     private static void writeRequest(OutputStream out, Request r, String target, String hostHeader)

@@ -4,6 +4,8 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import javax.net.ssl.HostnameVerifier;
+import javax.net.ssl.X509TrustManager;
 
 /** One HTTP request an app sends, and how its SDK connects. */
 public final class Request {
@@ -13,5 +15,11 @@ public final class Request {
     public byte[] body;
     public boolean ignoreProxy;
     public boolean trustUserCas;
+    public boolean certificateTransparency;
+    /** conscrypt | hostname_verifier | webview | cronet | boringssl | flutter (AppNetwork). */
+    public String tls = "conscrypt";
     public final List<String> pins = new ArrayList<>();
+    /** Set by the stack that sends it: WebView's verifier, the app's HostnameVerifier. */
+    public X509TrustManager trustManager;
+    public HostnameVerifier hostnameVerifier;
 }
