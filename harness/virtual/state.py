@@ -6,7 +6,8 @@ phone, serial, android_id, wifi_mac, bt_mac, advertising_id), `settings`
 `trusted_ca_pems(include_user=False)` (the PEMs an app trusts now: the conscrypt APEX
 store on SDK >= 34, else the system store, after any tmpfs/bind mounts), `contacts`
 (list of {id, name, phone, email}), `sms` (rows), `tables` (raw content rows),
-`accounts` (list of {name, type}), `clipboard` (str|None), `location`
+`accounts` (list of {name, type}), `sim_present` (the SIM's IMSI, ICCID and number read
+as null without it), `clipboard` (str|None), `location`
 ({provider, lat, lon, accuracy, time}|None), `packages` (name -> Package, with
 `.behaviours`, `.granted`, `.uid`), `apex` (APEX package -> versionCode), `sdk`, `rooted`,
 `device_loopback`, `http_proxy()`
@@ -76,6 +77,7 @@ class HandsetState:
         self.device_loopback = device_loopback
         self.props = build_properties(spec)
         self.identifiers: dict[str, str] = spec.identifiers.model_dump()
+        self.sim_present = True  # virtual/telephony.py inserts and removes it
         self.settings: dict[str, dict[str, str]] = self._default_settings()
         self.packages: dict[str, Package] = {}
         self.apex: dict[str, int] = apex_modules(spec)  # `pm list packages --apex-only`

@@ -25,6 +25,10 @@ class AppHost(Protocol):
     def boot(self) -> None:
         """Start the system apps that run at boot."""
 
+    def broadcast(self, event: str) -> list[str]:
+        """Deliver a system event (behaviours.EVENTS) to every app with a send on it; a
+        running app gets it at once, one not running is started for it. Returns them."""
+
     def shutdown(self) -> None:
         """End every app process (reboot, handset stop). Leaves no stray JVM."""
 
@@ -34,6 +38,7 @@ class NullAppHost:
 
     def __init__(self) -> None:
         self._pids: dict[str, int] = {}
+        self.events: list[str] = []  # every event broadcast, in order (tests of the shell)
 
     def start(self, package: str, activity: str | None = None, reason: str = "launch") -> int:
         return self._pids.setdefault(package, 10000 + len(self._pids))
@@ -49,6 +54,10 @@ class NullAppHost:
 
     def boot(self) -> None:
         return None
+
+    def broadcast(self, event: str) -> list[str]:
+        self.events.append(event)
+        return []
 
     def shutdown(self) -> None:
         self._pids.clear()

@@ -14,6 +14,7 @@ from typing import Any
 
 IDENTIFIERS = ("imei", "imsi", "iccid", "phone", "serial", "android_id", "wifi_mac", "bt_mac",
                "advertising_id")
+SIM_IDENTIFIERS = ("imsi", "iccid", "phone")  # null while no SIM is in (TelephonyManager)
 DEFAULT_BSSID = "a4:2b:b0:5e:11:c7"
 DEFAULT_SSID = "LabNet"
 
@@ -64,6 +65,8 @@ class StateAnswers:
             return ids.get("ssid", DEFAULT_SSID)
         if arg not in IDENTIFIERS:
             raise LookupError(f"no identifier {arg!r}")
+        if arg in SIM_IDENTIFIERS and not getattr(self.state, "sim_present", True):
+            return None
         return ids.get(arg)
 
     def _q_setting(self, package: str, arg: str | None) -> str | None:
@@ -97,8 +100,8 @@ class StateAnswers:
 
     def _q_location(self, package: str, arg: str | None) -> dict[str, float] | None:
         loc = self.state.location
-        if not loc:
-            return None
+        if not loc or self.state.settings.get("secure", {}).get("location_mode") == "0":
+            return None  # with location off, LocationManager gives no last known location
         lat = loc.get("lat", loc.get("latitude"))
         lon = loc.get("lon", loc.get("lng", loc.get("longitude")))
         if lat is None or lon is None:

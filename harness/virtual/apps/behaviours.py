@@ -17,8 +17,9 @@ Schema (every key optional; unknown keys are an error):
           method: POST            # GET for body: query
           body: json              # json | form | protobuf | query
           gzip: false             # gzip the body (Content-Encoding: gzip)
-          when: [launch]          # launch | boot: run once when started for that reason
-          every: 10               # seconds between repeats (0: no timer)
+          when: [launch]          # run once on each of these (TRIGGERS): launch, boot, or a
+                                  # system event: sim_inserted, location_enabled, settings_opened, ...
+          every: 10               # seconds (or 5s, 500ms, 2m) between repeats, at a fixed rate (0: none)
           fields:                 # in order (protobuf numbers them 1..n)
             - {name: did, read: imei, encoding: sha256}
             - {name: app_version, value: "4.2.0"}
@@ -33,6 +34,12 @@ conscrypt (the platform TrustManagerImpl; okhttp pins in the handshake and again
 chain OkHttp's cleaner gets from the List-returning checkServerTrusted), hostname_verifier
 (the pins checked by the app's own HostnameVerifier after the handshake), webview
 (WebView.loadUrl/postUrl: a certificate error asks WebViewClient.onReceivedSslError).
+
+A system event (EVENTS) reaches every app with a send on it, as a broadcast reaches the
+receivers in a manifest: a running app gets it on its watch connection, an app that is not
+running is started for it (and runs the sends on it once started). Firmware services
+react to the handset's scenario steps this way: the SIM inserted, location switched on,
+Settings opened, an account added.
 """
 
 from __future__ import annotations
@@ -58,6 +65,14 @@ _JAVA_KEYWORDS = frozenset(
     "native new package private protected public return short static strictfp super switch "
     "synchronized this throw throws transient try void volatile while true false null var record "
     "yield sealed permits".split())
+EVENTS = (
+    "sim_inserted", "sim_removed", "location_enabled", "location_disabled", "settings_opened",
+    "account_added", "account_removed", "wifi_enabled", "wifi_disabled", "bluetooth_enabled",
+    "bluetooth_disabled", "airplane_mode_on", "airplane_mode_off",
+)
+TRIGGERS = ("launch", "boot", *EVENTS)
+_EVERY = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)?$")
+_EVERY_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 DEFAULT_SDK = "com.labvirt.app.DefaultSdk"
 OKHTTP_UA = "okhttp/4.12.0"
 
@@ -132,9 +147,19 @@ class Send(_Net):
     method: Literal["GET", "POST", "PUT"] = "POST"
     body: Literal["json", "form", "protobuf", "query"] = "json"
     gzip: bool = False
-    when: list[Literal["launch", "boot"]] = ["launch"]  # not `on`: YAML 1.1 reads it as true
+    when: list[Literal[TRIGGERS]] = ["launch"]  # type: ignore[valid-type]  # not `on`: YAML 1.1 reads it as true
     every: float = Field(default=0, ge=0, le=86400)
     fields: list[Field_] = []
+
+    @field_validator("every", mode="before")
+    @classmethod
+    def _every(cls, v: Any) -> Any:
+        if not isinstance(v, str):
+            return v
+        match = _EVERY.fullmatch(v.strip())
+        if match is None:
+            raise ValueError(f"every is seconds or a duration like 5s, 500ms, 2m: {v!r}")
+        return float(match.group(1)) * _EVERY_UNITS[match.group(2)]
 
     @field_validator("url")
     @classmethod
@@ -176,6 +201,11 @@ def parse_behaviours(package: str, data: Any) -> Behaviours:
         first = e.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise BehaviourError(f"{package}: behaviours.{where}: {first['msg']}") from e
+
+
+def listens(behaviours: Behaviours, event: str) -> bool:
+    """Whether any of the package's sends runs on this system event."""
+    return any(event in s.when for s in behaviours.sends)
 
 
 def sdk_classes(behaviours: Behaviours) -> set[str]:

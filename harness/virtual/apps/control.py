@@ -4,7 +4,9 @@ Every stub call in a JVM (TelephonyManager.getImei, ContentResolver.query, ...) 
 server, which answers from the handset state at that moment: a contact planted or a
 clipboard text set after the app started is what the next read returns. A second
 connection per JVM ("watch") is never answered; when the handset process ends, the JVM
-sees end of stream and halts, so no JVM outlives its handset.
+sees end of stream and halts, so no JVM outlives its handset. On that connection the
+handset writes system events (`{"event": "sim_inserted"}`, see `notify`), as Android
+delivers a broadcast to a running app's receivers.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ class ControlServer:
         self._answers = answers
         self._conns: set[socket.socket] = set()
         self._conns_lock = threading.Lock()
+        self._watchers: dict[str, Any] = {}  # package -> the wfile of its watch connection
+        self._pending: dict[str, list[str]] = {}  # events for a JVM not yet watching
         server = self
 
         class Handler(socketserver.StreamRequestHandler):
@@ -70,8 +74,14 @@ class ControlServer:
                 wfile.write(json.dumps({"error": f"bad request: {e}"}).encode() + b"\n")
                 continue
             if query == "watch":
-                while rfile.read(4096):
-                    pass
+                self._watch(package, wfile)
+                try:
+                    while rfile.read(4096):
+                        pass
+                finally:
+                    with self._conns_lock:
+                        if self._watchers.get(package) is wfile:
+                            del self._watchers[package]
                 return
             try:
                 resp = {"value": self._answers.answer(package, query, None if arg is None else str(arg))}
@@ -79,6 +89,34 @@ class ControlServer:
                 resp = {"error": f"{type(e).__name__}: {e}"}
             wfile.write(json.dumps(resp, default=str).encode() + b"\n")
             wfile.flush()
+
+    def _watch(self, package: str, wfile: Any) -> None:
+        with self._conns_lock:
+            self._watchers[package] = wfile
+            pending = self._pending.pop(package, [])
+            for event in pending:
+                self._send_event(wfile, event)
+
+    @staticmethod
+    def _send_event(wfile: Any, event: str) -> bool:
+        try:
+            wfile.write(json.dumps({"event": event}).encode() + b"\n")
+            wfile.flush()
+        except (OSError, ValueError):
+            return False
+        return True
+
+    def notify(self, package: str, event: str) -> None:
+        """Deliver a system event to the package's JVM: now if it watches, else when it does."""
+        with self._conns_lock:
+            wfile = self._watchers.get(package)
+            if wfile is None or not self._send_event(wfile, event):
+                self._pending.setdefault(package, []).append(event)
+
+    def forget(self, package: str) -> None:
+        """Drop events kept for a JVM that ended before it watched."""
+        with self._conns_lock:
+            self._pending.pop(package, None)
 
     def close(self) -> None:
         self._server.shutdown()

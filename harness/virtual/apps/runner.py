@@ -26,8 +26,10 @@ from typing import Any
 from harness.virtual.apps.answers import StateAnswers
 from harness.virtual.apps.behaviours import (
     OKHTTP_UA,
+    TRIGGERS,
     BehaviourError,
     Behaviours,
+    listens,
     parse_behaviours,
     resolve_sends,
     sdk_classes,
@@ -137,7 +139,7 @@ class AppRunner:
             try:
                 proc = subprocess.Popen(
                     [package, *JVM_OPTIONS, *cds, f"-Dlabvirt.ctl={control.path}", f"-Dlabvirt.pkg={package}",
-                     f"-Dlabvirt.reason={'boot' if reason == 'boot' else 'launch'}",
+                     f"-Dlabvirt.reason={reason if reason in TRIGGERS else 'launch'}",
                      "-Djava.io.tmpdir=" + str(self.runtime_dir), "-cp", str(jar), MAIN_CLASS],
                     executable=self._java, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                     cwd=self.runtime_dir)
@@ -172,6 +174,8 @@ class AppRunner:
     def stop(self, package: str) -> None:
         with self._lock:
             proc = self._procs.pop(package, None)
+            if self._control is not None:
+                self._control.forget(package)
         if proc is not None:
             _terminate(proc)
             with self._lock:
@@ -195,6 +199,28 @@ class AppRunner:
                     self.start(name, reason="boot")
             except BehaviourError as e:
                 self._log_error(name, str(e))
+
+    def broadcast(self, event: str) -> list[str]:
+        reached = []
+        for name in list(self.state.packages):
+            try:
+                if not listens(self.behaviours(name), event):
+                    continue
+            except BehaviourError:
+                continue
+            with self._lock:
+                self._reap()
+                if name in self._procs and self._control is not None:
+                    self._control.notify(name, event)
+                    reached.append(name)
+                    continue
+            try:
+                self.start(name, reason=event)
+            except (LookupError, OSError, RuntimeError) as e:
+                self._log_error(name, f"not started for {event}: {e}")
+                continue
+            reached.append(name)
+        return reached
 
     def shutdown(self) -> None:
         with self._lock:
@@ -222,6 +248,8 @@ class AppRunner:
         for name, proc in list(self._procs.items()):
             if proc.poll() is not None:
                 del self._procs[name]
+                if self._control is not None:
+                    self._control.forget(name)
                 self._after_exit(proc)
 
     def _log_error(self, package: str, message: str) -> None:

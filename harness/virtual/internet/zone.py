@@ -23,6 +23,11 @@ ZONE: tuple[ZoneHost, ...] = (
     ZoneHost("analytics.vendor-cloud.example", "47.88.1.10", "US", "vendor analytics (weather SDK)"),
     ZoneHost("telemetry.vendor-cloud.example", "47.88.1.20", "US", "system telemetry service"),
     ZoneHost("update.vendor-cloud.example", "47.74.1.10", "US/JP", "firmware update checks"),
+    ZoneHost("activation.vendor-cloud.example", "47.88.1.30", "US", "SIM activation (firmware services)"),
+    ZoneHost("push.vendor-cloud.example", "47.88.1.40", "US", "firmware keep-alive heartbeat"),
+    ZoneHost("lbs.vendor-cloud.example", "47.88.1.50", "US", "location upload (firmware services)"),
+    ZoneHost("config.vendor-cloud.example", "47.88.1.60", "US", "remote configuration (firmware services)"),
+    ZoneHost("account.vendor-cloud.example", "47.88.2.10", "US", "account binding (firmware services)"),
     # CDN with numbered shards.
     ZoneHost("cdn1.vendorcdn.example", "104.16.1.1", "US", "CDN shard 1"),
     ZoneHost("cdn2.vendorcdn.example", "151.101.1.1", "US", "CDN shard 2"),

@@ -14,7 +14,9 @@ from harness.virtual.shell import (  # noqa: F401
     mounts,
     perms,
     pm,
+    radios,
     system,
+    technician,
     text,
 )
 from harness.virtual.shell.command_io import IO

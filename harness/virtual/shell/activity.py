@@ -7,10 +7,12 @@ import random
 import time
 
 from harness.virtual.shell.command_io import IO, Usage
+from harness.virtual.shell.events import fire
 from harness.virtual.shell.interp import Shell, command
 from harness.virtual.shell.pm import dumpsys_package
 
 CLIPPER = "ca.zgrs.clipper"
+SETTINGS = "com.android.settings"  # answers every android.settings.* action; fires settings_opened
 # The virtual handset logs each text `input text` typed, exactly, under this tag (pid: the
 # focused app's, else system_server's): `logcat -d -v brief` reads it back.
 TYPED_TAG = "VirtualInput"
@@ -92,6 +94,8 @@ def _start(sh: Shell, pkg_name: str, activity: str | None, io: IO, intent: dict[
         io.error(f"Error: Activity not started, unable to start process {pkg_name}: {e}\n")
         return 1
     state.foreground = (pkg_name, package.full_activity(activity))
+    if pkg_name == SETTINGS:
+        fire(sh, "settings_opened")
     state.logcat("I", 558, "ActivityTaskManager", f"START u0 {{cmp={pkg_name}/{package.short_activity(activity)}}} from uid 2000")
     io.write(f"Starting: {echo}\n")
     if was_running and not intent.get("wait"):
@@ -118,6 +122,8 @@ def am(sh: Shell, argv: list[str], io: IO) -> int:
         pkg, act = (None, None)
         if isinstance(cmp, str):
             pkg, _, act = cmp.partition("/")
+        elif isinstance(intent["action"], str) and intent["action"].startswith("android.settings."):
+            pkg, act = SETTINGS, None
         elif intent["data"]:
             pkg, act = "com.android.chrome", None
         elif not intent["action"]:
@@ -160,8 +166,10 @@ def _broadcast(sh: Shell, args: list[str], io: IO) -> int:
         else:
             io.write(f'Broadcast completed: result=-1, data="{sh.state.clipboard or ""}"\n')
         return 0
-    if action == "android.intent.action.AIRPLANE_MODE":
-        sh.state.settings["global"]["airplane_mode_on"] = "1" if extras.get("state") == "true" else "0"
+    if action == "android.intent.action.AIRPLANE_MODE":  # the broadcast is the news: fire it
+        on = extras.get("state") == "true"
+        sh.state.settings["global"]["airplane_mode_on"] = "1" if on else "0"
+        fire(sh, "airplane_mode_on" if on else "airplane_mode_off")
     io.write("Broadcast completed: result=0\n")
     return 0
 

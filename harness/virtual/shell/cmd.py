@@ -1,5 +1,6 @@
 """`cmd SERVICE ...`: the binder services' shell entry (package, activity, settings,
-location, phone), handed to the command that serves each."""
+location, phone, wifi, bluetooth_manager, connectivity), handed to the command that
+serves each; a service the handset's SDK has no shell command for is not found."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from harness.virtual.shell.command_io import IO, Usage
 from harness.virtual.shell.interp import Shell, command
 from harness.virtual.shell.location import cmd_location
 from harness.virtual.shell.pm import package_command
+from harness.virtual.shell.radios import cmd_bluetooth_manager, cmd_connectivity, cmd_wifi
 from harness.virtual.shell.system import settings
 
 
@@ -25,6 +27,12 @@ def cmd(sh: Shell, argv: list[str], io: IO) -> int:
         return settings(sh, ["settings", *rest], io)
     if service == "activity":
         return am(sh, ["am", *rest], io)
+    radio = {"wifi": cmd_wifi, "bluetooth_manager": cmd_bluetooth_manager,
+             "connectivity": cmd_connectivity}.get(service)
+    if radio is not None:
+        code = radio(sh, rest, io)
+        if code is not None:
+            return code
     if service == "phone" and rest[:1] == ["get-imei"]:
         io.write(f"Device IMEI:{sh.state.identifiers['imei']}\n")
         return 0

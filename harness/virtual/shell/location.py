@@ -1,11 +1,61 @@
-"""Mock locations: `appops set PKG android:mock_location allow` and `cmd location providers ...`."""
+"""Location: the master switch (`cmd location set-location-enabled|is-location-enabled`,
+and `settings put secure location_mode` before Android 11), and mock locations
+(`appops set PKG android:mock_location allow`, `cmd location providers ...`).
+
+The switch is Settings.Secure location_mode: 0 off, 3 on (LOCATION_MODE_ON). AOSP
+LocationShellCommand has set-location-enabled from Android 11 (`[--user N] true|false`)
+and is-location-enabled from Android 12 (`true|false [--user N]`); a value other than
+"true" switches location off (Boolean.parseBoolean). Switching it on fires
+location_enabled, off location_disabled.
+"""
 
 from __future__ import annotations
 
 import time
 
 from harness.virtual.shell.command_io import IO, Usage
+from harness.virtual.shell.events import fire_on_change
 from harness.virtual.shell.interp import Shell, command
+
+SET_ENABLED_SDK = 30
+IS_ENABLED_SDK = 31
+LOCATION_USAGE = ("Location service (location) commands:\n  is-location-enabled [--user <USER_ID>]\n"
+                  "  set-location-enabled true|false [--user <USER_ID>]\n"
+                  "  providers add-test-provider <PROVIDER> ...")
+
+
+def location_on(sh: Shell) -> bool:
+    return sh.state.settings["secure"].get("location_mode", "0") != "0"
+
+
+def location_switched(sh: Shell, before: bool) -> None:
+    """Fire location_enabled/_disabled if the switch changed since `before`."""
+    fire_on_change(sh, before, location_on(sh), "location_enabled", "location_disabled")
+
+
+def _without_user(args: list[str]) -> list[str] | None:
+    """The arguments with one `--user N` taken out; None when --user has no value."""
+    if "--user" not in args:
+        return args
+    at = args.index("--user")
+    return None if at + 1 >= len(args) else args[:at] + args[at + 2:]
+
+
+def location_switch(sh: Shell, verb: str, args: list[str], io: IO) -> int:
+    if sh.state.sdk < (SET_ENABLED_SDK if verb == "set-location-enabled" else IS_ENABLED_SDK):
+        io.write(f"Unknown command: {verb}\n")  # BasicShellCommandHandler.handleDefaultCommands
+        return 255
+    rest = _without_user(args)
+    if verb == "is-location-enabled" and rest == []:
+        io.write("true\n" if location_on(sh) else "false\n")
+        return 0
+    if verb == "set-location-enabled" and rest is not None and len(rest) == 1:
+        before = location_on(sh)
+        sh.state.settings["secure"]["location_mode"] = "3" if rest[0] == "true" else "0"
+        location_switched(sh, before)
+        return 0
+    raise Usage(f"Exception occurred while executing '{verb}':\n"
+                f"java.lang.IllegalArgumentException: Argument expected after \"{verb}\"", 255)
 
 
 @command("appops")
@@ -32,8 +82,10 @@ def appops(sh: Shell, argv: list[str], io: IO) -> int:
 
 def cmd_location(sh: Shell, args: list[str], io: IO) -> int:
     state = sh.state
+    if args[:1] in (["is-location-enabled"], ["set-location-enabled"]):
+        return location_switch(sh, args[0], args[1:], io)
     if args[:1] != ["providers"] or len(args) < 3:
-        raise Usage("Location service (location) commands:\n  providers add-test-provider <PROVIDER> ...", 255)
+        raise Usage(LOCATION_USAGE, 255)
     verb, provider, rest = args[1], args[2], args[3:]
     if state.appops.get(("com.android.shell", "android:mock_location")) != "allow":
         raise Usage(f"Exception occurred while executing '{args[0]}':\njava.lang.SecurityException: "

@@ -1,5 +1,5 @@
-"""System commands: getprop, setprop, settings, ps, pidof, kill, logcat, reboot, svc,
-service call (iphonesubinfo parcels), ip/ifconfig, frida-server."""
+"""System commands: getprop, setprop, settings, ps, pidof, kill, logcat, reboot,
+service call (iphonesubinfo parcels), ip/ifconfig, frida-server (svc: shell/radios.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from importlib import metadata
 
 from harness.virtual.shell.command_io import IO, Usage
 from harness.virtual.shell.interp import Shell, command
+from harness.virtual.shell.location import location_on, location_switched
 from harness.virtual.state import SYSTEM_PROCESSES, ZYGOTE_PIDS
 
 FRIDA_PID = 7321
@@ -59,7 +60,10 @@ def settings(sh: Shell, argv: list[str], io: IO) -> int:
     if verb == "get" and len(args) >= 3:
         io.write(table.get(args[2], "null") + "\n")
     elif verb == "put" and len(args) >= 4:
+        before = location_on(sh)
         table[args[2]] = args[3]
+        if ns == "secure" and args[2] == "location_mode":
+            location_switched(sh, before)
     elif verb == "delete" and len(args) >= 3:
         io.write(f"Deleted {1 if table.pop(args[2], None) is not None else 0} rows\n")
     elif verb == "list":
@@ -212,20 +216,6 @@ def logcat(sh: Shell, argv: list[str], io: IO) -> int:
 def reboot(sh: Shell, argv: list[str], io: IO) -> int:
     sh.host.request_reboot()
     return 0
-
-
-@command("svc")
-def svc(sh: Shell, argv: list[str], io: IO) -> int:
-    args = argv[1:]
-    keys = {"wifi": "wifi_on", "data": "mobile_data", "bluetooth": "bluetooth_on"}
-    if len(args) >= 2 and args[0] in keys and args[1] in ("enable", "disable"):
-        sh.state.settings["global"][keys[args[0]]] = "1" if args[1] == "enable" else "0"
-        return 0
-    if len(args) >= 3 and args[0] == "power" and args[1] == "stayon":
-        sh.state.settings["global"]["stay_on_while_plugged_in"] = "7" if args[2] == "true" else "0"
-        return 0
-    io.write("Available commands:\n    help\n    power\n    data\n    wifi\n    usb\n    nfc\n    bluetooth\n")
-    return 0 if not args or args[0] == "help" else 1
 
 
 @command("ip", "ifconfig")

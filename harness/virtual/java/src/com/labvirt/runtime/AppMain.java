@@ -14,37 +14,39 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 
-/** The process of one virtual app: runs its behaviours on launch, on boot and on timers. */
+/**
+ * The process of one virtual app: runs its behaviours on launch, on boot, on system
+ * events the handset sends (SIM inserted, location enabled, Settings opened, ...) and on
+ * timers at a fixed rate (a heartbeat keeps its period whatever each send takes).
+ */
 public final class AppMain {
     private AppMain() {}
 
     public static void main(String[] args) throws Exception {
         String pkg = Device.pkg();
         nameProcess(pkg);
-        Device.watchHandset();
         String reason = System.getProperty("labvirt.reason", "launch");
         Context ctx = new Context(pkg);
-        Map<String, Object> env = Device.env();
-        Log.i("ActivityManager", "Start proc " + ProcessHandle.current().pid() + ":" + pkg + " for " + reason);
-        @SuppressWarnings("unchecked")
-        List<Object> sends = (List<Object>) env.get("sends");
         ThreadFactory tf = r -> {
             Thread t = new Thread(r, "pool-1-thread-1");
             t.setDaemon(false);
             return t;
         };
         ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(tf);
+        Map<String, Object> env = Device.env();
+        @SuppressWarnings("unchecked")
+        List<Object> sends = (List<Object>) env.get("sends");
+        Device.watchHandset(event -> timer.execute(() -> runOn(ctx, sends, event)));
+        Log.i("ActivityManager", "Start proc " + ProcessHandle.current().pid() + ":" + pkg + " for " + reason);
+        runOn(ctx, sends, reason);
         if (sends != null) {
             for (Object o : sends) {
                 @SuppressWarnings("unchecked")
                 Map<String, Object> send = (Map<String, Object>) o;
-                @SuppressWarnings("unchecked")
-                List<Object> on = (List<Object>) send.get("on");
-                if (on != null && on.contains(reason)) runSend(ctx, send);
                 Object every = send.get("every");
                 if (every != null && ((Number) every).doubleValue() > 0) {
                     long ms = (long) (((Number) every).doubleValue() * 1000);
-                    timer.scheduleWithFixedDelay(() -> runSend(ctx, send), ms, ms, TimeUnit.MILLISECONDS);
+                    timer.scheduleAtFixedRate(() -> runSend(ctx, send), ms, ms, TimeUnit.MILLISECONDS);
                 }
             }
         }
@@ -61,6 +63,18 @@ public final class AppMain {
             out.write(comm.getBytes(StandardCharsets.US_ASCII));
         } catch (IOException e) {
             Log.w("Process", "cannot name process: " + e.getMessage());
+        }
+    }
+
+    /** Every send whose `on` names this reason or event, in spec order. */
+    static void runOn(Context ctx, List<Object> sends, String event) {
+        if (sends == null) return;
+        for (Object o : sends) {
+            @SuppressWarnings("unchecked")
+            Map<String, Object> send = (Map<String, Object>) o;
+            @SuppressWarnings("unchecked")
+            List<Object> on = (List<Object>) send.get("on");
+            if (on != null && on.contains(event)) runSend(ctx, send);
         }
     }
 

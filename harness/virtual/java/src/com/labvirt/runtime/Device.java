@@ -12,6 +12,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Consumer;
 
 /**
  * The handset side of the stubs: every stub asks the handset's state at call time over a
@@ -74,9 +75,10 @@ public final class Device {
 
     /**
      * Ends this process when the handset goes away: a second connection on which the
-     * handset never answers; end of stream means the handset process has ended.
+     * handset writes only system events (one JSON line each, like {"event":"sim_inserted"},
+     * handed to onEvent); end of stream means the handset process has ended.
      */
-    public static void watchHandset() {
+    public static void watchHandset(Consumer<String> onEvent) {
         String path = System.getProperty("labvirt.ctl");
         Thread t = new Thread(() -> {
             try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {
@@ -85,9 +87,12 @@ public final class Device {
                 req.put("q", "watch");
                 req.put("pkg", pkg());
                 Channels.newOutputStream(ch).write((Json.write(req) + "\n").getBytes(StandardCharsets.UTF_8));
-                java.io.InputStream in = Channels.newInputStream(ch);
-                while (in.read() >= 0) {
-                    // the handset never writes on this connection
+                BufferedReader events = new BufferedReader(
+                        new InputStreamReader(Channels.newInputStream(ch), StandardCharsets.UTF_8));
+                String line;
+                while ((line = events.readLine()) != null) {
+                    Object event = eventOf(line);
+                    if (event != null) onEvent.accept(event.toString());
                 }
             } catch (IOException e) {
                 // fall through: the handset is gone
@@ -96,6 +101,15 @@ public final class Device {
         }, "HandsetWatch");
         t.setDaemon(true);
         t.start();
+    }
+
+    private static Object eventOf(String line) {
+        try {
+            Object parsed = Json.parse(line);
+            return parsed instanceof Map ? ((Map<?, ?>) parsed).get("event") : null;
+        } catch (RuntimeException e) {
+            return null;
+        }
     }
 
     public static String id(String name) {
