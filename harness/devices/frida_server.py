@@ -1,7 +1,10 @@
-"""frida-server on real handsets: push the binary named in lab.yaml, refuse a version
-other than the Python frida's (the usual cause of "unable to communicate with remote
-frida-server"), start it as root, journal all of it. Virtual handsets run their apps on
-this machine, so Frida's local device reaches them and no server is needed.
+"""frida-server on real handsets: push the binary lab.yaml names (or the asset for the
+handset's ABI from the folder it names, frida_binary.py: checked and unpacked here before
+any push), refuse a version other than the Python frida's (the usual cause of "unable to
+communicate with remote frida-server"), start it as root, journal all of it. Without a
+lab.yaml binary, a frida-server of the right version already in /data/local/tmp is
+started. Virtual handsets run their apps on this machine, so Frida's local device
+reaches them and no server is needed.
 """
 
 from __future__ import annotations
@@ -11,19 +14,17 @@ from pathlib import Path
 
 import frida
 
+from harness.devices.frida_binary import asset_name, choose, load
 from harness.devices.handset import Handset, RootMethod
 from harness.devices.journal import Journal
 from harness.devices.paths import FRIDA_SERVER_BACKUP_PATH, FRIDA_SERVER_PATH
 from harness.devices.shellquote import W, check_int, check_path, cmd
 from harness.errors import DeviceCommandError, InstrumentError
 
-_ARCH = {"arm64-v8a": "arm64", "armeabi-v7a": "arm", "armeabi": "arm", "x86": "x86", "x86_64": "x86_64"}
-
 
 def server_asset(abi: str, version: str | None = None) -> str:
     """The release asset that matches this handset and the Python frida."""
-    version = version or frida.__version__
-    return f"frida-server-{version}-android-{_ARCH.get(abi, abi or 'ARCH')}.xz"
+    return asset_name(abi, version or frida.__version__)
 
 
 def parse_version(text: str) -> str | None:
@@ -63,14 +64,18 @@ def ensure_frida_server(handset: Handset, journal: Journal, binary: Path | None,
             f"and name {server_asset(abi, expected)} (unpacked) as frida_server in lab.yaml"
         )
     if binary is None:
+        present = parse_version(handset.sh(cmd(FRIDA_SERVER_PATH, W("--version")), check=False).stdout)
+        if present == expected:
+            entry = journal.begin("frida_server", path=FRIDA_SERVER_PATH, backup=None, pushed=False,
+                                  started_pids=[])
+            journal.done(entry, started_pids=_start(handset))
+            return present
         raise InstrumentError(
-            f"lab.yaml names no frida_server binary for {handset.serial}; download "
-            f"{server_asset(abi, expected)}, unpack it and set devices[].frida_server"
+            f"lab.yaml names no frida_server for {handset.serial} and {FRIDA_SERVER_PATH} is "
+            f"{'frida-server ' + present if present else 'not a frida-server that runs there'}; download "
+            f"{server_asset(abi, expected)} (or a folder of assets) and set devices[].frida_server"
         )
-    try:
-        data = Path(binary).read_bytes()
-    except OSError as e:
-        raise InstrumentError(f"cannot read the frida-server binary {binary}: {e}") from e
+    data = load(choose(Path(binary), abi, expected), abi, expected)
     existed = handset.exists(FRIDA_SERVER_PATH)
     entry = journal.begin("frida_server", path=FRIDA_SERVER_PATH, backup=FRIDA_SERVER_BACKUP_PATH if existed else None,
                           pushed=True, started_pids=[])
@@ -86,16 +91,19 @@ def ensure_frida_server(handset: Handset, journal: Journal, binary: Path | None,
             f"{binary} is frida-server {version or '(does not run on this handset)'}, but the "
             f"Python frida is {expected}: use {server_asset(abi, expected)}"
         )
+    journal.done(entry, started_pids=_start(handset))
+    return version
+
+
+def _start(handset: Handset) -> list[int]:
+    """Start the frida-server at FRIDA_SERVER_PATH as root; its pids once it runs."""
     handset.su(cmd(FRIDA_SERVER_PATH, W("-D")), check=False, timeout=30)
     for _ in range(50):
         pids = running_pids(handset)
         if pids:
-            break
+            return pids
         time.sleep(0.1)
-    if not pids:
-        raise DeviceCommandError(f"frida-server did not start on {handset.serial}")
-    journal.done(entry, started_pids=pids)
-    return version
+    raise DeviceCommandError(f"frida-server did not start on {handset.serial}")
 
 
 def undo_frida_server(handset: Handset, undo: dict) -> None:

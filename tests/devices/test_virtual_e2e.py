@@ -20,6 +20,7 @@ import frida
 import pytest
 from click.testing import CliRunner
 from support.device_ca import make_ca
+from support.elf_files import server_bytes
 
 from harness.cli.main import main
 from harness.config.lab import LabConfig
@@ -41,9 +42,10 @@ def adb_env(adb_server, monkeypatch):
 
 
 def fake_frida_server(tmp_path: Path, version: str = frida.__version__) -> Path:
-    """The virtual handset reads a pushed frida-server's version from its bytes."""
+    """An arm64 ELF header (the virtual handsets' ABI) and the version the virtual handset
+    reads a pushed frida-server's `--version` from."""
     path = tmp_path / f"frida-server-{version}"
-    path.write_bytes(b"\x7fELF" + os.urandom(64) + f"frida-server-{version}".encode() + b"\x00" + os.urandom(64))
+    path.write_bytes(server_bytes("arm64-v8a", version) + os.urandom(64))
     return path
 
 
