@@ -1,8 +1,15 @@
-"""Device identifiers read at prepare time (best effort; each missing one says why).
+"""Device identifiers read at prepare time (best effort: each one read says how, each one
+missing says what was tried and why it gave nothing).
 
-IMEI/IMSI/ICCID/phone number come from `service call iphonesubinfo CODE s16
-com.android.shell` replies (Parcel dumps, service-call-iphonesubinfo.txt); the
-transaction codes follow IPhoneSubInfo.aidl's order, which changes between releases.
+IMEI, IMSI, ICCID and the line 1 number come from `service call iphonesubinfo CODE s16
+com.android.shell` (codes per release and Parcel replies: subinfo.py). A reply counts only
+when it has the identifier's shape and is not an identifier already read (a wrong code can
+answer another getter). When this release's code gives nothing, one more round trip tries:
+the other releases' codes and the next code (vendor builds insert methods), the IMEI
+properties some vendors set and `dumpsys iphonesubinfo` ("Device ID = ..." on old builds),
+and the telephony provider's SIM table (content://telephony/siminfo: icc_id, imsi, number;
+as root on a rooted handset). An identifier still missing after that is a match the
+scanner cannot make: canaries.json (and run.json) say why.
 """
 
 from __future__ import annotations
@@ -11,26 +18,28 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.devices.handset import Handset
-from harness.devices.info import MARK, split_probe
+from harness.devices.handset import Handset, as_root
+from harness.devices.info import MARK, RootMethod, split_probe
+from harness.devices.parsers import parse_content_rows
 from harness.devices.shellquote import W, cmd, commands
+from harness.devices.subinfo import (
+    SUBINFO_NAMES,
+    candidate_codes,
+    parse_parcel_string,
+    subinfo_codes,
+)
 from harness.errors import DeviceCommandError
 
 IDENTIFIER_NAMES = (
     "imei", "imsi", "iccid", "phone", "serial", "android_id", "wifi_mac", "bt_mac",
     "advertising_id",
 )
-
-# (first SDK, last SDK) -> {identifier: code}. IMEI/ICCID/phone codes are micro5k's
-# (device-info.sh); IMSI (getSubscriberId) is placed by the same AIDL order.
-_CODES: list[tuple[int, int, dict[str, int]]] = [
-    (30, 34, {"imei": 1, "imsi": 8, "iccid": 12, "phone": 15}),
-    (28, 29, {"imei": 1, "imsi": 7, "iccid": 10, "phone": 12}),
-    (22, 27, {"imei": 1, "imsi": 7, "iccid": 11, "phone": 13}),
-    (21, 21, {"imei": 1, "imsi": 5, "iccid": 9, "phone": 11}),
-]
-_FAILURE_TEXTS = ("Requires READ_PHONE_STATE", "does not belong to", "Parcel data not fully consumed")
-_WORD = re.compile(r"\b[0-9a-fA-F]{8}\b")
+# IMEI properties of vendor builds (micro5k device-info.sh): Xiaomi, OEM RILs, old builds
+IMEI_PROPS = ("ro.ril.miui.imei0", "ro.ril.oem.imei1", "persist.radio.imei1", "gsm.baseband.imei",
+              "ro.gsm.imei", "gsm.imei", "ril.imei")
+SIMINFO_URI = "content://telephony/siminfo"
+SIMINFO_COLUMNS = {"iccid": "icc_id", "imsi": "imsi", "phone": "number"}
+_DEVICE_ID = re.compile(r"Device ID\s*=\s*(\S+)")
 _LINK_ETHER = re.compile(r"link/ether ([0-9a-fA-F:]{17})")
 _ADID = re.compile(r'<string name="adid_key">([0-9a-fA-F-]{36})</string>')
 ADID_PREFS = "/data/data/com.google.android.gms/shared_prefs/adid_settings.xml"
@@ -52,57 +61,26 @@ _VALID = {
 class Identifiers:
     values: dict[str, str | None]
     missing: dict[str, str] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"identifiers": dict(self.values), "identifiers_missing": dict(self.missing)}
-
-
-def subinfo_codes(sdk: int) -> dict[str, int]:
-    for low, high, codes in _CODES:
-        if low <= sdk <= high:
-            return dict(codes)
-    return {}
-
-
-def parse_parcel_words(text: str) -> list[int]:
-    """The 32-bit words of a `service call` reply (`Result: Parcel(...)`), in order."""
-    if "Parcel(" not in text:
-        raise ValueError("not a Parcel reply")
-    body = text.split("Parcel(", 1)[1]
-    words: list[int] = []
-    for line in body.splitlines():
-        line = re.sub(r"^\s*0x[0-9a-fA-F]{8}:", "", line)
-        hexpart = line.split("'", 1)[0]
-        words.extend(int(w, 16) for w in _WORD.findall(hexpart))
-    return words
-
-
-def parse_parcel_string(text: str) -> str | None:
-    """A String16 reply: word0 = exception code, word1 = length, then UTF-16LE.
-
-    Returns None for a null string; raises ValueError for an exception parcel or text
-    that is not a Parcel reply.
-    """
-    for failure in _FAILURE_TEXTS:
-        if failure in text:
-            raise ValueError(failure)
-    words = parse_parcel_words(text)
-    if len(words) < 2:
-        raise ValueError("short Parcel reply")
-    if words[0] != 0:
-        raise ValueError(f"exception parcel (code {words[0]:#x})")
-    length = words[1]
-    if length == 0xFFFFFFFF:
-        return None
-    raw = b"".join(w.to_bytes(4, "little") for w in words[2:])
-    if len(raw) < 2 * length:
-        raise ValueError("Parcel string shorter than its length")
-    return raw[: 2 * length].decode("utf-16-le", errors="replace")
+        return {"identifiers": dict(self.values), "identifiers_missing": dict(self.missing),
+                "identifiers_source": dict(self.sources)}
 
 
 def parse_adid(xml: str) -> str | None:
     match = _ADID.search(xml)
     return match.group(1) if match else None
+
+
+def parse_siminfo(text: str) -> dict[str, str | None]:
+    """`content query` rows of the SIM table -> {identifier: value} of the SIM in a slot
+    (sim_id >= 0; a removed SIM keeps its row, with sim_id -1), else of the first row."""
+    rows = parse_content_rows(text)
+    active = [r for r in rows if r.get("sim_id", "0").isdigit()]
+    row = (active or rows or [{}])[0]
+    return {name: (None if row.get(col) in (None, "", "NULL") else row[col])
+            for name, col in SIMINFO_COLUMNS.items()}
 
 
 def _clean(name: str, value: str | None) -> tuple[str | None, str | None]:
@@ -114,38 +92,122 @@ def _clean(name: str, value: str | None) -> tuple[str | None, str | None]:
         return None, "empty"
     if name in ("wifi_mac", "bt_mac", "android_id"):
         value = value.lower()
-    if name in _VALID and not _VALID[name].match(value):
+    if name in _VALID and not _VALID[name].fullmatch(value):
         return None, f"unexpected value {value[:40]!r}"
     return value, None
+
+
+class _SubscriberReads:
+    """The four subscriber identifiers: what was read, from where, and every attempt."""
+
+    def __init__(self, values: dict[str, str | None]) -> None:
+        self.values = values
+        self.sources: dict[str, str] = {}
+        self.attempts: dict[str, list[str]] = {name: [] for name in SUBINFO_NAMES}
+
+    def offer(self, name: str, source: str, value: str | None) -> bool:
+        if self.values.get(name) is not None:
+            return True
+        raw = value.strip() if value else None
+        other = next((k for k in SUBINFO_NAMES if k != name and raw and self.values.get(k) == raw), None)
+        if other is not None:  # a wrong code can answer another getter
+            value, reason = None, f"answered the {other}"
+        else:
+            value, reason = _clean(name, value)
+        if value is None:
+            self.attempts[name].append(f"{source}: {reason}")
+            return False
+        self.values[name], self.sources[name] = value, source
+        return True
+
+    def offer_parcel(self, name: str, code: int, why: str, text: str) -> bool:
+        source = f"service call iphonesubinfo {code}" + (f" ({why})" if why else "")
+        try:
+            value = parse_parcel_string(text)
+        except ValueError as e:
+            self.attempts[name].append(f"{source}: {e}")
+            return False
+        return self.offer(name, source, value)
+
+    def failed(self) -> list[str]:
+        return [name for name in SUBINFO_NAMES if self.values.get(name) is None]
+
+
+def _subinfo_line(code: int) -> str:
+    return cmd(W("service"), W("call"), W("iphonesubinfo"), code, W("s16"), W("com.android.shell"))
+
+
+def _batch(handset: Handset, lines: list[str]) -> list[str]:
+    """Run `lines` in one round trip; one stdout section per line."""
+    mark = cmd(W("echo"), MARK)
+    joined = commands(*[part for line in lines for part in (line, mark)][:-1])
+    return split_probe(handset.sh(joined, check=False).stdout) + [""] * len(lines)
+
+
+def _fallbacks(handset: Handset, sdk: int, root: RootMethod, reads: _SubscriberReads) -> None:
+    """One more round trip for the subscriber identifiers this release's codes missed."""
+    failed = reads.failed()
+    tried = subinfo_codes(sdk)
+    plan: list[tuple[str, str, Any]] = []  # (identifier, kind, detail), one per line
+    lines: list[str] = []
+    for name in failed:
+        for code, why in candidate_codes(sdk, name):
+            if code != tried.get(name):
+                plan.append((name, "code", (code, why)))
+                lines.append(_subinfo_line(code))
+    if "imei" in failed:
+        for prop in IMEI_PROPS:
+            plan.append(("imei", "prop", prop))
+            lines.append(cmd(W("getprop"), W(prop)))
+        plan.append(("imei", "dumpsys", None))
+        lines.append(cmd(W("dumpsys"), W("iphonesubinfo")))
+    if any(name in SIMINFO_COLUMNS for name in failed):
+        query = cmd(W("content"), W("query"), W("--uri"), W(SIMINFO_URI),
+                    W("--projection"), W("icc_id:imsi:number:sim_id"))
+        plan.append(("", "siminfo", None))
+        lines.append(as_root(root, query) if root != RootMethod.NONE else query)
+    sections = _batch(handset, lines)
+    for (name, kind, detail), text in zip(plan, sections, strict=False):
+        if kind == "code":
+            code, why = detail
+            reads.offer_parcel(name, code, why, text)
+        elif kind == "prop":
+            if text.strip():
+                reads.offer(name, f"getprop {detail}", text)
+        elif kind == "dumpsys":
+            match = _DEVICE_ID.search(text)
+            reads.offer(name, "dumpsys iphonesubinfo", match.group(1) if match else None)
+        else:
+            found = parse_siminfo(text)
+            for sim_name in SIMINFO_COLUMNS:
+                if sim_name in failed:
+                    reads.offer(sim_name, SIMINFO_URI, found[sim_name])
 
 
 def read_identifiers(handset: Handset, sdk: int, rooted: bool) -> Identifiers:
     codes = subinfo_codes(sdk)
     names = list(codes)
-    lines = [cmd(W("service"), W("call"), W("iphonesubinfo"), codes[n], W("s16"), W("com.android.shell"))
-             for n in names]
     plain = ["android_id", "serial", "wifi_mac", "bt_mac"]
-    lines += [
+    lines = [_subinfo_line(codes[n]) for n in names] + [
         cmd(W("settings"), W("get"), W("secure"), W("android_id")),
         cmd(W("getprop"), W("ro.serialno")),
         cmd(W("cat"), W("/sys/class/net/wlan0/address")),
         cmd(W("settings"), W("get"), W("secure"), W("bluetooth_address")),
         cmd(W("ip"), W("link"), W("show"), W("wlan0")),
     ]
-    mark = cmd(W("echo"), MARK)
-    joined = commands(*[part for line in lines for part in (line, mark)][:-1])
-    sections = split_probe(handset.sh(joined, check=False).stdout) + [""] * len(lines)
+    sections = _batch(handset, lines)
     values: dict[str, str | None] = dict.fromkeys(IDENTIFIER_NAMES)
     missing: dict[str, str] = {}
+    reads = _SubscriberReads(values)
     for name, text in zip(names, sections, strict=False):
-        try:
-            raw = parse_parcel_string(text)
-        except ValueError as e:
-            missing[name] = f"service call iphonesubinfo {codes[name]}: {e}"
-            continue
-        values[name], reason = _clean(name, raw)
-        if reason:
-            missing[name] = f"service call iphonesubinfo {codes[name]}: {reason}"
+        reads.offer_parcel(name, codes[name], "", text)
+    for name in SUBINFO_NAMES:
+        if name not in codes:
+            reads.attempts[name].append(f"no known iphonesubinfo transaction code for SDK {sdk}")
+    if reads.failed():
+        _fallbacks(handset, sdk, handset.root if rooted else RootMethod.NONE, reads)
+    for name in reads.failed():
+        missing[name] = "; ".join(reads.attempts[name])
     for name, text in zip(plain, sections[len(names):], strict=False):
         values[name], reason = _clean(name, text)
         if reason:
@@ -158,9 +220,6 @@ def read_identifiers(handset: Handset, sdk: int, rooted: bool) -> Identifiers:
     if values["wifi_mac"] == "02:00:00:00:00:00":
         values["wifi_mac"] = None
         missing["wifi_mac"] = "masked by Android (02:00:00:00:00:00)"
-    for name in ("imei", "imsi", "iccid", "phone"):
-        if name not in codes:
-            missing[name] = f"no known iphonesubinfo transaction code for SDK {sdk}"
     if values["serial"] is None and rooted:
         out = handset.su(cmd(W("getprop"), W("ro.serialno")), check=False).stdout
         values["serial"], reason = _clean("serial", out)
@@ -176,4 +235,4 @@ def read_identifiers(handset: Handset, sdk: int, rooted: bool) -> Identifiers:
             missing["advertising_id"] = f"{ADID_PREFS} not readable"
     else:
         missing["advertising_id"] = "needs root (Google Play services' shared_prefs)"
-    return Identifiers(values, missing)
+    return Identifiers(values, missing, dict(reads.sources))

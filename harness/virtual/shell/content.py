@@ -1,4 +1,5 @@
-"""`content query|insert|update|delete` over contacts, SMS, call log and settings."""
+"""`content query|insert|update|delete` over contacts, SMS, call log, settings and the
+SIM table (content://telephony/siminfo, query only)."""
 
 from __future__ import annotations
 
@@ -31,6 +32,8 @@ def _table(uri: str) -> tuple[str, dict[str, Any]]:
     m = re.fullmatch(r"content://settings/(global|secure|system)", u)
     if m:
         return "settings:" + m.group(1), {}
+    if u == "content://telephony/siminfo":
+        return "siminfo", {}
     raise KeyError(uri)
 
 
@@ -45,6 +48,12 @@ def _rows(sh: Shell, table: str) -> list[dict[str, Any]]:
     if table == "phones":
         return [{"_id": c["id"], "name": c["name"], "display_name": c["name"], "number": c["phone"], "type": 2}
                 for c in st.contacts if c["phone"]]
+    if table == "siminfo":  # TelephonyProvider's SIM table: a removed SIM keeps its row, sim_id -1
+        ids, build = st.identifiers, st.spec.build
+        return [{"_id": 1, "icc_id": ids["iccid"], "sim_id": 0 if getattr(st, "sim_present", True) else -1,
+                 "display_name": build.operator, "carrier_name": build.operator, "number": ids["phone"] or None,
+                 "mcc_string": ids["imsi"][:3], "mnc_string": ids["imsi"][3:6], "imsi": ids["imsi"],
+                 "card_id": ids["iccid"], "subscription_type": 0}]
     return st.tables[table]
 
 
@@ -121,6 +130,9 @@ def content(sh: Shell, argv: list[str], io: IO) -> int:
     except KeyError as e:
         authority = uri.split("//", 1)[-1].split("/", 1)[0]
         raise Usage(f"Error while accessing provider:{authority}\njava.lang.IllegalArgumentException: Unknown URL {uri}", 1) from e
+    if table == "siminfo" and verb != "query":
+        raise Usage("Error while accessing provider:telephony\njava.lang.UnsupportedOperationException: "
+                    f"Cannot {verb} that URL: {uri}", 1)
     match = _where(opts.get("where"))
     state = sh.state
     if verb == "query":

@@ -7,6 +7,7 @@ import re
 import time
 from importlib import metadata
 
+from harness.virtual.shell import subinfo
 from harness.virtual.shell.command_io import IO, Usage
 from harness.virtual.shell.interp import Shell, command
 from harness.virtual.shell.location import location_on, location_switched
@@ -232,40 +233,7 @@ def ip(sh: Shell, argv: list[str], io: IO) -> int:
     return 0
 
 
-# --- service call iphonesubinfo --------------------------------------------------------
-def _codes(sdk: int) -> dict[int, str]:
-    if sdk >= 30:
-        return {1: "imei", 4: "imei", 6: "svn", 8: "imsi", 10: "imsi", 12: "iccid", 15: "phone", 16: "phone"}
-    if sdk >= 28:
-        return {1: "imei", 3: "imei", 5: "svn", 7: "imsi", 10: "iccid", 12: "phone", 13: "phone"}
-    if sdk >= 22:
-        return {1: "imei", 3: "imei", 5: "svn", 7: "imsi", 11: "iccid", 13: "phone", 14: "phone"}
-    return {1: "imei", 2: "imei", 4: "svn", 5: "imsi", 9: "iccid", 11: "phone", 12: "phone"}
-
-
-def string16_words(text: str | None) -> list[int]:
-    if text is None:
-        return [0xFFFFFFFF]
-    units = list(text.encode("utf-16-le")) + [0, 0]
-    while len(units) % 4:
-        units.append(0)
-    return [len(text)] + [int.from_bytes(bytes(units[i:i + 4]), "little") for i in range(0, len(units), 4)]
-
-
-def format_parcel(words: list[int]) -> str:
-    raw = b"".join(w.to_bytes(4, "little") for w in words)
-    ascii_ = "".join(chr(b) if 32 <= b < 127 else "." for b in raw)
-    if len(raw) <= 16:
-        return "Result: Parcel(" + " ".join(f"{w:08x}" for w in words) + f"   '{ascii_}')\n"
-    lines = ["Result: Parcel("]
-    for off in range(0, len(words), 4):
-        row = words[off:off + 4]
-        cells = "".join(f"{w:08x} " for w in row) + " " * 9 * (4 - len(row))
-        text = ascii_[off * 4:off * 4 + 16].ljust(16)
-        lines.append(f"  0x{off * 4:08x}: {cells}'{text}'")
-    return "\n".join(lines) + ")\n"
-
-
+# --- service call iphonesubinfo (shell/subinfo.py) ---------------------------------------
 @command("service")
 def service(sh: Shell, argv: list[str], io: IO) -> int:
     args = argv[1:]
@@ -282,20 +250,7 @@ def service(sh: Shell, argv: list[str], io: IO) -> int:
     if args[1] != "iphonesubinfo":
         io.write("Result: Parcel(00000000    '....')\n")
         return 0
-    code = int(args[2])
-    has_package = "s16" in args[3:]
-    key = _codes(sh.state.sdk).get(code)
-    if key is None:
-        io.write(format_parcel([0, 0xFFFFFFFF]))
-        return 0
-    if sh.state.sdk >= 29 and not has_package:
-        msg = "getDeviceId: The user 2000 does not meet the requirements to access device identifiers."
-        io.write(format_parcel([0xFFFFFFFF] + string16_words(msg) + [0]))
-        return 0
-    ids = sh.state.identifiers
-    value = {"imei": ids["imei"], "svn": "01", "imsi": ids["imsi"], "iccid": ids["iccid"],
-             "phone": ids["phone"]}[key]
-    io.write(format_parcel([0] + string16_words(value)))
+    io.write(subinfo.call(sh.state, sh.uid, int(args[2]), args[3:]))
     return 0
 
 
