@@ -79,7 +79,10 @@ def connect(client: AdbClient, serial: str, timeout: float = 30.0) -> None:
         state = _state(client, serial)
         if state == "device":
             return
-        if state in ("offline", "unauthorized", "connecting", "authorizing", None):
+        if state == "unauthorized":  # nobody will tap "Allow" on a virtual handset
+            raise DeviceOfflineError(f"handset {serial} is unauthorized: it answered with AUTH and "
+                                     f"accepts no key of this adb server ({last.strip()})")
+        if state in ("offline", "connecting", "authorizing", None):
             time.sleep(0.2)
             continue
         raise DeviceOfflineError(f"virtual handset {serial} is {state}")

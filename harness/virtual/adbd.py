@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Protocol
@@ -40,6 +41,8 @@ log = logging.getLogger(__name__)
 
 ServiceFn = Callable[["Stream"], Awaitable[None]]
 
+AUTH_TOKEN, AUTH_SIGNATURE, AUTH_RSAPUBLICKEY = 1, 2, 3  # AUTH arg0
+
 # Unread WRTE packets a stream holds at most. A peer that waits for OKAY (no delayed_ack,
 # as every adb server here negotiates) never has more than one outstanding.
 STREAM_WINDOW = 4
@@ -58,6 +61,9 @@ class Device(Protocol):
         """The coroutine serving `service`, or None to refuse the OPEN."""
 
     def connection_closed(self, conn: AdbConnection) -> None: ...
+
+    def authorized(self) -> bool:
+        """False: answer CNXN with AUTH and never accept a key (the user never taps Allow)."""
 
 
 class Stream:
@@ -178,6 +184,7 @@ class AdbConnection:
         self.version = A_VERSION_MIN
         self.max_payload = 4096
         self.online = False
+        self.awaiting_auth = False  # AUTH TOKEN sent, no key accepted (yet)
         self.peer = writer.get_extra_info("peername")
         self._streams: dict[int, Stream] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -247,6 +254,8 @@ class AdbConnection:
                 raise ProtocolError(f"bad checksum on {header.name}")
             if header.command == A_CNXN:
                 await self._on_cnxn(header.arg0, header.arg1, data)
+            elif header.command == A_AUTH and self.awaiting_auth:
+                await self._on_auth(header.arg0)
             elif not self.online:
                 raise ProtocolError(f"{header.name} before CNXN")
             elif header.command == A_OPEN:
@@ -276,6 +285,10 @@ class AdbConnection:
             raise ProtocolError(f"unusable CNXN version=0x{version:08x} maxdata={max_payload}")
         if self.online:
             self._drop_streams()
+        if not getattr(self.device, "authorized", lambda: True)():  # ro.adb.secure=1, key not allowed
+            self.awaiting_auth = True
+            await self.send(A_AUTH, AUTH_TOKEN, 0, os.urandom(20))
+            return
         reply_version = min(version, A_VERSION)
         self.max_payload = min(max_payload, MAX_PAYLOAD)
         frame = pack(A_CNXN, reply_version, self.max_payload, self.device.banner().encode())
@@ -284,6 +297,15 @@ class AdbConnection:
         async with self._send_lock:
             self.writer.write(frame)
             await self.writer.drain()
+
+    async def _on_auth(self, kind: int) -> None:
+        """A signature over our token is never one of the keys we accept: ask again; the
+        public key that comes last would raise the "Allow USB debugging?" dialog, which
+        nobody answers. The adb server shows the handset as `unauthorized`."""
+        if kind == AUTH_SIGNATURE:
+            await self.send(A_AUTH, AUTH_TOKEN, 0, os.urandom(20))
+        elif kind == AUTH_RSAPUBLICKEY:
+            log.info("host %s offers its public key: waiting for the user to allow it", self.peer)
 
     async def _on_open(self, remote_id: int, data: bytes) -> None:
         service = data.split(b"\0", 1)[0].decode("utf-8", "replace")

@@ -3,17 +3,28 @@
 A mount (tmpfs or bind) over a directory hides what lies below it until `umount`;
 a bind mount shares the source directory's node, so both paths show the same files
 (this is how the Android 14 APEX CA procedure makes /apex/.../cacerts follow a tmpfs).
+
+Mount namespaces: a mount under /apex is private to the namespace it is made in (as on
+Android, where apexd's mounts do not propagate: a bind mount over the Conscrypt APEX's
+cacerts in the adb shell's namespace reaches no app); every other mount propagates to all
+namespaces. A namespace forked from another (a zygote's child) starts with a copy of its
+private mounts. The calling thread's namespace (`in_namespace`) is the one paths resolve in.
 """
 
 from __future__ import annotations
 
 import posixpath
 import stat
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 S_IFDIR, S_IFREG, S_IFLNK = stat.S_IFDIR, stat.S_IFREG, stat.S_IFLNK
 BOOT_TIME = 1230768000  # 2009-01-01, what system files show on many builds
+INIT_NAMESPACE = "init"  # adbd's, the adb shell's and su's
+PRIVATE_PREFIXES = ("/apex",)  # mounts here stay in the namespace that made them
 
 
 class FsError(Exception):
@@ -86,6 +97,11 @@ class Mount:
     fstype: str
     options: str
     root: Dir
+    namespace: str | None = None  # None: propagated to every namespace
+
+
+def private_point(point: str) -> bool:
+    return any(point == p or point.startswith(p + "/") for p in PRIVATE_PREFIXES)
 
 
 def norm(path: str, cwd: str = "/") -> str:
@@ -100,12 +116,46 @@ class FileSystem:
 
     def __init__(self) -> None:
         self.root = Dir(S_IFDIR | 0o755)
-        self.mounts: list[Mount] = []
+        self.mounts: list[Mount] = []  # of every namespace, oldest first
         self.static_mounts: list[str] = []
+        self.namespaces: set[str] = {INIT_NAMESPACE}
+        self._current = threading.local()
+
+    # --- mount namespaces ------------------------------------------------------------
+    @property
+    def namespace(self) -> str:
+        return getattr(self._current, "name", INIT_NAMESPACE)
+
+    @contextmanager
+    def in_namespace(self, name: str) -> Iterator[None]:
+        """Resolve paths in namespace `name` in this thread (nsenter --mount)."""
+        before = self.namespace
+        self._current.name = name
+        try:
+            yield
+        finally:
+            self._current.name = before
+
+    def fork_namespace(self, parent: str, child: str) -> None:
+        """`child` starts as a copy of `parent` (its private mounts at this moment)."""
+        self.drop_namespace(child)
+        self.namespaces.add(child)
+        self.mounts += [Mount(m.device, m.point, m.fstype, m.options, m.root, child)
+                        for m in list(self.mounts) if m.namespace == parent]
+
+    def drop_namespace(self, name: str) -> None:
+        if name == INIT_NAMESPACE:
+            return
+        self.namespaces.discard(name)
+        self.mounts = [m for m in self.mounts if m.namespace != name]
+
+    def visible_mounts(self) -> list[Mount]:
+        here = self.namespace
+        return [m for m in self.mounts if m.namespace is None or m.namespace == here]
 
     # --- resolution ------------------------------------------------------------------
     def _mounted(self, path: str, node: Node) -> Node:
-        for mount in reversed(self.mounts):
+        for mount in reversed(self.visible_mounts()):
             if mount.point == path:
                 return mount.root
         return node
@@ -261,18 +311,21 @@ class FileSystem:
         if not node.is_dir:
             raise FsError("ENOTDIR", point)
         root = Dir(S_IFDIR | 0o1777, 0, 0, int(time.time()), "u:object_r:tmpfs:s0")
-        self.mounts.append(Mount("tmpfs", cpath, "tmpfs", options, root))
+        self.mounts.append(Mount("tmpfs", cpath, "tmpfs", options, root, self._owner(cpath)))
+
+    def _owner(self, point: str) -> str | None:
+        return self.namespace if private_point(point) else None
 
     def mount_bind(self, src: str, point: str) -> None:
         _, snode = self.resolve(src)
         cpath, node = self.resolve(point)
         if not isinstance(snode, Dir) or not node.is_dir:
             raise FsError("ENOTDIR", point)
-        base = next((m for m in reversed(self.mounts) if m.root is snode), None)
+        base = next((m for m in reversed(self.visible_mounts()) if m.root is snode), None)
         device = base.device if base else "/dev/block/dm-0"
         fstype = base.fstype if base else "ext4"
         options = base.options if base else "ro,seclabel,relatime"
-        self.mounts.append(Mount(device, cpath, fstype, options, snode))
+        self.mounts.append(Mount(device, cpath, fstype, options, snode, self._owner(cpath)))
 
     def umount(self, point: str) -> None:
         cpath = norm(point)
@@ -280,8 +333,10 @@ class FileSystem:
             cpath = self.resolve(point)[0]
         except FsError:
             pass
+        here = self.namespace
         for i in range(len(self.mounts) - 1, -1, -1):
-            if self.mounts[i].point == cpath:
+            mount = self.mounts[i]
+            if mount.point == cpath and mount.namespace in (None, here):
                 del self.mounts[i]
                 return
         raise FsError("EINVAL", point)
@@ -298,5 +353,5 @@ class FileSystem:
 
     def mount_lines(self) -> list[str]:
         lines = list(self.static_mounts)
-        lines += [f"{m.device} on {m.point} type {m.fstype} ({m.options})" for m in self.mounts]
+        lines += [f"{m.device} on {m.point} type {m.fstype} ({m.options})" for m in self.visible_mounts()]
         return lines

@@ -117,6 +117,9 @@ class Handset:
             return None
         return services.resolve(self, service, conn)
 
+    def authorized(self) -> bool:
+        return not self.spec.faults.adb_unauthorized
+
     def connection_closed(self, conn: AdbConnection) -> None:
         self._conn_names.pop(conn, None)
         for port, (_, owner, _) in list(self._reverse.items()):
@@ -178,6 +181,9 @@ class Handset:
             await self._close_reverse(port)
 
         async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            if self.state.conditions.loopback_blocked(bound):  # a firewall rule on lo: refused
+                writer.close()
+                return
             stream = await conn.open_to_host(remote)
             if stream is None:
                 writer.close()

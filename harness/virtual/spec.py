@@ -16,6 +16,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from harness.virtual.conditions import Faults
+
 HANDSETS_DIR = Path(__file__).parent / "handsets"
 _PKG = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)+$")
 
@@ -159,6 +161,7 @@ class HandsetSpec(_Model):
     files: dict[str, str] = {}
     modules: ModulesSpec = ModulesSpec()
     telephony: TelephonySpec = TelephonySpec()
+    faults: Faults = Faults()  # what lab doctor must find (conditions.py)
 
 
 def luhn_ok(digits: str) -> bool:

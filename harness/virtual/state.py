@@ -23,7 +23,9 @@ import time
 from collections import deque
 from typing import Any
 
+from harness.virtual import namespaces
 from harness.virtual.certs import default_roots, pem_file_name
+from harness.virtual.conditions import Conditions
 from harness.virtual.fs import FileSystem, FsError
 from harness.virtual.packages import BASE_SYSTEM, Package, data_app_path
 from harness.virtual.props import build_properties
@@ -92,6 +94,7 @@ class HandsetState:
         self.frida_version: str | None = spec.frida_server_version
         self.frida_running = False
         self.adbd_root = False
+        self.conditions = Conditions(spec.faults)  # screen, keyguard, clock, SELinux, firewall
         self.log: deque[tuple[float, int, int, str, str, str]] = deque(maxlen=2000)
         self.log_total = 0  # lines ever logged (streaming `logcat` follows it)
         self.boot_count = 0
@@ -101,6 +104,7 @@ class HandsetState:
         self.rotation = 0
         self._build_packages()
         self._build_files()
+        namespaces.boot(self)
         self._build_content()
         self.logcat("I", 558, "SystemServer", "Entered the Android system server!")
 
@@ -292,11 +296,13 @@ class HandsetState:
             pass
         return out
 
-    def trusted_ca_pems(self, include_user: bool = False) -> list[bytes]:
+    def trusted_ca_pems(self, include_user: bool = False, package: str | None = None) -> list[bytes]:
         """CA certificates an app trusts: the conscrypt APEX store on SDK >= 34, else the
-        system store; plus the user store when the app opts in (include_user)."""
+        system store, as seen in the app's mount namespace (without a package: a process
+        forked now); plus the user store when the app opts in (include_user)."""
         store = APEX_CACERTS if self.sdk >= 34 else SYSTEM_CACERTS
-        pems = list(self.ca_files(store).values())
+        with self.files.in_namespace(namespaces.for_package(self, package)):
+            pems = list(self.ca_files(store).values())
         if include_user:
             pems += list(self.ca_files(USER_CACERTS).values())
         return pems
@@ -315,10 +321,17 @@ class HandsetState:
             self.log.append((time.time(), int(pid), int(pid), (level or "I")[:1], str(tag), str(message)))
             self.log_total += 1
 
+    def process_started(self, package: str) -> None:
+        """The app runner forked `package`'s process: it gets its parent's mounts of now."""
+        with self.lock:
+            namespaces.process_started(self, package)
+
     def reboot(self) -> None:
         """What a reboot loses: tmpfs/bind mounts, reverse forwards, test providers, focus."""
         with self.lock:
             self.files.mounts.clear()
+            namespaces.boot(self)
+            self.conditions.reboot()
             self.reverse.clear()
             self.test_providers.clear()
             self.location = None

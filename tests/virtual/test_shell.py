@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from support.elf_files import server_bytes
 from support.shell_host import Host
 
 from harness.virtual.packages import RUNTIME_PERMISSIONS
@@ -274,7 +275,7 @@ def test_clipboard_location_and_appops(host: Host) -> None:
 def test_frida_server_only_when_pushed_and_root(rooted: Host) -> None:
     _, err, code = rooted.run("/data/local/tmp/frida-server --version")
     assert code == 127 and "inaccessible or not found" in err
-    rooted.state.files.write("/data/local/tmp/frida-server", b"\x7fELF...frida-server-17.26.2\0", 0o644)
+    rooted.state.files.write("/data/local/tmp/frida-server", server_bytes("arm64-v8a", "17.26.2"), 0o644)
     assert rooted.run("/data/local/tmp/frida-server --version")[2] == 126
     rooted.run("chmod 755 /data/local/tmp/frida-server")
     assert rooted.run("/data/local/tmp/frida-server --version")[0] == "17.26.2\n"

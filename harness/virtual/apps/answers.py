@@ -110,7 +110,7 @@ class StateAnswers:
 
     # --- network ---------------------------------------------------------------------
     def _q_cacerts(self, package: str, arg: str | None) -> list[str]:
-        pems = self.state.trusted_ca_pems(include_user=(arg == "user"))
+        pems = self.state.trusted_ca_pems(include_user=(arg == "user"), package=package)
         out = []
         for pem in pems:
             try:

@@ -148,7 +148,11 @@ class AppRunner:
             self._procs[package] = proc
             if training is not None:
                 self._training = (proc, training, _archive_path(jar))
-            return proc.pid
+            pid = proc.pid
+        started = getattr(self.state, "process_started", None)  # forks the app's mount namespace
+        if started is not None:
+            started(package)
+        return pid
 
     def _cds_options(self, jar: Path) -> tuple[list[str], Path | None]:
         archive = _archive_path(jar)

@@ -34,7 +34,7 @@ def write_problem(fs: FileSystem, uid: int, path: str) -> str | None:
     except FsError:
         return None  # the write itself reports ENOENT
     full = posixpath.join(cparent, posixpath.basename(path))
-    mount = next((m for m in reversed(fs.mounts)
+    mount = next((m for m in reversed(fs.visible_mounts())
                   if full == m.point or full.startswith(m.point.rstrip("/") + "/")), None)
     if mount is not None and mount.fstype == "tmpfs":
         return None if uid == 0 else "Permission denied"

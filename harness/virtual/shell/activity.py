@@ -10,6 +10,7 @@ from harness.virtual.shell.command_io import IO, Usage
 from harness.virtual.shell.events import fire
 from harness.virtual.shell.interp import Shell, command
 from harness.virtual.shell.pm import dumpsys_package
+from harness.virtual.shell.screen import focus_window, power_state, press, window_policy
 
 CLIPPER = "ca.zgrs.clipper"
 SETTINGS = "com.android.settings"  # answers every android.settings.* action; fires settings_opened
@@ -258,6 +259,9 @@ def input_(sh: Shell, argv: list[str], io: IO) -> int:
                     "      tap <x> <y> (Default: touchscreen)\n      swipe <x1> <y1> <x2> <y2> [duration(ms)]", 1)
     if args[0] == "keyevent" and args[1] in ("3", "KEYCODE_HOME", "HOME"):
         sh.state.foreground = None
+    if args[0] == "keyevent":
+        for key in args[1:]:
+            press(sh, key)  # POWER, SLEEP, WAKEUP, MENU: the screen and keyguard (screen.py)
     sh.state.logcat("D", 558, "InputDispatcher", f"input {' '.join(args)}")
     if args[0] == "text":
         focused = sh.state.foreground
@@ -296,6 +300,9 @@ def wm(sh: Shell, argv: list[str], io: IO) -> int:
     if args[:1] == ["density"]:
         io.write(f"Physical density: {sh.state.spec.build.density}\n")
         return 0
+    if args[:1] == ["dismiss-keyguard"]:
+        sh.state.conditions.dismiss_keyguard()
+        return 0
     raise Usage("Window manager (window) commands:\n  size [reset|WxH|WdpxHdp]\n  density [reset|DENSITY]", 1 if args else 0)
 
 
@@ -309,10 +316,15 @@ def dumpsys_window(sh: Shell, args: list[str], io: IO) -> int:
         io.write("WINDOW MANAGER WINDOWS (dumpsys window windows)\n")
         io.write(f"  Window #0 {focus}:\n    mDisplayId=0 rootTaskId=12 mSession=Session{{8e5857d 8821:u0a10178}}\n")
         return 0
+    if args[:1] == ["policy"]:
+        io.write(window_policy(sh))
+        return 0
     io.write("WINDOW MANAGER WINDOWS (dumpsys window windows)\n")
-    io.write(f"  mCurrentFocus={focus}\n  mFocusedApp={app}\n")
+    io.write(f"  mCurrentFocus={focus_window(sh) or focus}\n  mFocusedApp={app}\n")
     w, h = sh.state.spec.build.screen
     io.write(f"  mInTouchMode=true\n  mScreenRect=[0,0][{w},{h}]\n")
+    if not args:  # the whole dump holds the policy state too
+        io.write("\n" + window_policy(sh))
     return 0
 
 
@@ -352,7 +364,7 @@ def dumpsys(sh: Shell, argv: list[str], io: IO) -> int:
             io.write(f"    {prov} enabled={'true' if entry.get('enabled') else 'false'} last location={where}\n")
         return 0
     if name == "power":
-        io.write("POWER MANAGER (dumpsys power)\n  mWakefulness=Awake\n  mHoldingDisplaySuspendBlocker=true\n")
+        io.write(power_state(sh))
         return 0
     if name == "battery":
         io.write("Current Battery Service state:\n  AC powered: false\n  USB powered: true\n  Wireless powered: false\n"

@@ -125,16 +125,26 @@ def env(sh: Shell, argv: list[str], io: IO) -> int:
     return 0
 
 
-@command("wait", "sync", "setenforce")
+@command("wait", "sync")
 def noop(sh: Shell, argv: list[str], io: IO) -> int:
-    if argv[0] == "setenforce" and sh.uid != 0:
-        raise Usage("setenforce: Couldn't set enforcing status to '{}': Permission denied", 1)
+    return 0
+
+
+@command("setenforce")
+def setenforce(sh: Shell, argv: list[str], io: IO) -> int:
+    mode = argv[1] if len(argv) == 2 else ""
+    wanted = {"1": True, "enforcing": True, "0": False, "permissive": False}.get(mode.lower())
+    if wanted is None:
+        raise Usage("usage: setenforce [enforcing|permissive|1|0]\n\nSets whether SELinux is enforcing (1) or not (0).", 1)
+    if sh.uid != 0:
+        raise Usage(f"setenforce: Couldn't set enforcing status to '{mode}': Permission denied", 1)
+    sh.state.conditions.enforcing = wanted
     return 0
 
 
 @command("getenforce")
 def getenforce(sh: Shell, argv: list[str], io: IO) -> int:
-    io.write("Enforcing\n")
+    io.write("Enforcing\n" if sh.state.conditions.enforcing else "Permissive\n")
     return 0
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from harness.virtual.fs import File, FsError, norm
 from harness.virtual.shell import access
 from harness.virtual.shell.command_io import IO, Usage
+from harness.virtual.shell.executables import elf_problem
 from harness.virtual.shell.parser import (
     AndOr,
     For,
@@ -275,6 +276,11 @@ class Shell:
         if not node.mode & 0o111:
             io.error(f"{SH}: {name}: can't execute: Permission denied\n")
             return 126
+        if node.data.startswith(b"\x7fELF"):
+            problem = elf_problem(node.data, self.state.props.get("ro.product.cpu.abilist", ""))
+            if problem is not None:  # another architecture: the kernel refuses, mksh says why
+                io.error(f"{SH}: {name}: {problem}\n")
+                return 126
         if posixpath.basename(name).startswith("frida-server") and "frida-server" in COMMANDS:
             return COMMANDS["frida-server"](self, argv, io)
         if node.data.startswith(b"\x7fELF"):

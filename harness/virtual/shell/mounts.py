@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from harness.virtual.fs import File, FsError
+from harness.virtual import namespaces
+from harness.virtual.fs import INIT_NAMESPACE, File, FsError
 from harness.virtual.shell.command_io import IO, Usage
 from harness.virtual.shell.files import split_flags
 from harness.virtual.shell.interp import Shell, command
+from harness.virtual.shell.system import processes
 
 
 @command("mount")
@@ -69,20 +71,55 @@ def umount(sh: Shell, argv: list[str], io: IO) -> int:
 
 @command("nsenter")
 def nsenter(sh: Shell, argv: list[str], io: IO) -> int:
-    """The virtual handset has one mount namespace: run the command in it."""
+    """Run the command in another process's mount namespace (--mount=/proc/PID/ns/mnt,
+    or -t PID -m); other namespaces are shared by every process here."""
     args = argv[1:]
+    target: str | None = None
+    mount_file: str | None = None
+    wants_mount = False
     i = 0
     while i < len(args) and args[i].startswith("-") and args[i] != "--":
-        if args[i] in ("-t", "--target") and i + 1 < len(args):
+        a = args[i]
+        if a in ("-t", "--target") and i + 1 < len(args):
+            target = args[i + 1]
             i += 1
+        elif a.startswith("--target="):
+            target = a.split("=", 1)[1]
+        elif a.startswith("--mount="):
+            mount_file = a.split("=", 1)[1]
+        elif a in ("-m", "--mount"):
+            wants_mount = True
         i += 1
     if i < len(args) and args[i] == "--":
         i += 1
     if sh.uid != 0:
         raise Usage("nsenter: setns: Operation not permitted", 1)
-    if i >= len(args):
-        return sh.child().run_in("", io)
-    return sh.run_argv(args[i:], io)
+    namespace = sh.state.files.namespace
+    if mount_file is not None or (wants_mount and target is not None):
+        found = _namespace(sh, mount_file or f"/proc/{target}/ns/mnt")
+        if found is None:
+            raise Usage(f"nsenter: cannot open {mount_file or f'/proc/{target}/ns/mnt'}: "
+                        "No such file or directory", 1)
+        namespace = found
+    with sh.state.files.in_namespace(namespace):
+        if i >= len(args):
+            return sh.child().run_in("", io)
+        return sh.run_argv(args[i:], io)
+
+
+def _namespace(sh: Shell, path: str) -> str | None:
+    """The mount namespace /proc/PID/ns/mnt stands for (None: no such process)."""
+    parts = path.split("/")
+    if len(parts) != 5 or parts[:2] != ["", "proc"] or parts[3:] != ["ns", "mnt"]:
+        return None
+    if parts[2] == "self":
+        return sh.state.files.namespace
+    if not parts[2].isdigit():
+        return None
+    pid = int(parts[2])
+    if pid not in {row[0] for row in processes(sh)}:
+        return None
+    return namespaces.of_pid(sh.state, pid, sh.host.apps.running()) or INIT_NAMESPACE
 
 
 def _test(sh: Shell, args: list[str]) -> bool:

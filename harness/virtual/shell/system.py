@@ -7,6 +7,7 @@ import re
 import time
 from importlib import metadata
 
+from harness.virtual.namespaces import app_zygotes
 from harness.virtual.shell import subinfo
 from harness.virtual.shell.command_io import IO, Usage
 from harness.virtual.shell.interp import Shell, command
@@ -82,10 +83,14 @@ def processes(sh: Shell) -> list[tuple[int, int, str, int, str]]:
     from harness.virtual.shell.files import user_name
 
     rows = list(SYSTEM_PROCESSES)
+    parents = app_zygotes(sh.state)  # faults.app_zygote: forked by an app zygote (namespaces.py)
+    for pkg, zpid in parents.items():
+        uid = sh.state.packages[pkg].uid
+        rows.append((zpid, ZYGOTE_PIDS[0], user_name(uid), uid, f"{pkg}_zygote"))
     for pkg, pid in sorted(sh.host.apps.running().items(), key=lambda kv: kv[1]):
         package = sh.state.packages.get(pkg)
         uid = package.uid if package else 10000
-        rows.append((pid, ZYGOTE_PIDS[0], user_name(uid), uid, pkg))
+        rows.append((pid, parents.get(pkg, ZYGOTE_PIDS[0]), user_name(uid), uid, pkg))
     if sh.state.frida_running:
         rows.append((FRIDA_PID, 1, "root", 0, "frida-server"))
     return rows

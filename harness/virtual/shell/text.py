@@ -1,4 +1,4 @@
-"""Text tools: grep, head, tail, wc, xargs, tr, cut, sort, basename, dirname, date."""
+"""Text tools: grep, head, tail, wc, xargs, tr, cut, sort, basename, dirname, date, od."""
 
 from __future__ import annotations
 
@@ -212,9 +212,51 @@ def basename(sh: Shell, argv: list[str], io: IO) -> int:
 @command("date")
 def date(sh: Shell, argv: list[str], io: IO) -> int:
     fmt = next((a[1:] for a in argv[1:] if a.startswith("+")), None)
-    now = time.time()
+    now = time.time() + sh.state.conditions.faults.clock_skew  # the handset's clock
     if fmt:
         io.write(time.strftime(fmt.replace("%s", str(int(now))), time.localtime(now)) + "\n")
     else:
         io.write(time.strftime("%a %b %d %H:%M:%S %Z %Y", time.localtime(now)) + "\n")
+    return 0
+
+
+@command("od")
+def od(sh: Shell, argv: list[str], io: IO) -> int:
+    """toybox od with `-t x1` (hex bytes, 16 a line), -A n|d|o|x, -N COUNT, -j SKIP."""
+    args = argv[1:]
+    radix, count, skip, files = "o", None, 0, []
+    i = 0
+    while i < len(args):
+        a, nxt = args[i], args[i + 1] if i + 1 < len(args) else None
+        if a in ("-A", "-t", "-N", "-j") and nxt is None:
+            raise Usage(f"od: Missing argument to {a}", 1)
+        if a == "-A":
+            radix = nxt  # type: ignore[assignment]
+            i += 1
+        elif a == "-t":
+            if nxt != "x1":
+                raise Usage(f"od: unsupported type '{nxt}' (this od prints -t x1)", 1)
+            i += 1
+        elif a in ("-N", "-j"):
+            if not nxt.isdigit():  # type: ignore[union-attr]
+                raise Usage(f"od: invalid number '{nxt}'", 1)
+            count, skip = (int(nxt), skip) if a == "-N" else (count, int(nxt))  # type: ignore[arg-type]
+            i += 1
+        else:
+            files.append(a)
+        i += 1
+    if radix not in ("n", "d", "o", "x"):
+        raise Usage(f"od: bad -A '{radix}'", 1)
+    try:
+        data = b"".join(sh.state.files.read(sh.path(f)) for f in files) if files else io.stdin
+    except FsError as e:
+        io.error(f"od: {e.path}: {e.text}\n")
+        return 1
+    data = data[skip:skip + count if count is not None else None]
+    offset = {"d": "{:07d}", "o": "{:07o}", "x": "{:06x}"}.get(radix)
+    for start in range(0, len(data), 16):
+        row = "".join(f" {b:02x}" for b in data[start:start + 16])
+        io.write((offset.format(skip + start) if offset else "") + row + "\n")
+    if offset:
+        io.write(offset.format(skip + len(data)) + "\n")
     return 0
