@@ -21,6 +21,7 @@ from harness.devices.info import (
     DeviceInfo,
     RootMethod,
     info_from,
+    info_probe_command,
     parse_getprop,
     probe_command,
     root_from_probe,
@@ -238,7 +239,8 @@ def as_root(method: RootMethod, command: str, serial: str = "") -> str:
 
 
 def read_info(handset: Handset) -> DeviceInfo:
-    """DeviceInfo read afresh in two round trips: getprop and the probe line."""
+    """DeviceInfo read afresh in two round trips: getprop and the probe line (with the
+    Mainline module versions)."""
     props = parse_getprop(handset.sh(cmd(W("getprop"))).stdout)
-    probe = handset.sh(probe_command(), check=False)
+    probe = handset.sh(info_probe_command(), check=False)
     return info_from(handset.serial, props, probe.stdout)

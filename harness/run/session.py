@@ -88,6 +88,9 @@ class HandsetSession:
         self._ca_pem = self.proxy.ca_cert_path.read_bytes()
         self.prepared = prepare(self.handset, self.lab, self.profile, self.proxy.port, self._ca_pem,
                                 self.run_dir, entry=self.entry)
+        ids = self.prepared.identifiers  # run.json says which identifier matches were impossible
+        self._info = {**(self._info or {}), "identifiers_missing": dict(ids.missing),
+                      "identifiers_source": dict(ids.sources)}
         self.proxy.set_canaries(self.run_dir / CANARIES_JSON)
         frida_mode: DeviceEntry | FridaMode = FridaMode.LOCAL if self.is_virtual else (
             self.entry or FridaMode.USB)
