@@ -1,0 +1,118 @@
+"""unpin.js against each trust-check shape of the virtual apps, one bypass at a time: a real
+JVM app fails through an intercepting mitmproxy, Frida loads only that library's bypass,
+and the app's request is then read by the proxy (each test fails without its bypass)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography import x509
+from support.apps_kit import Mitm, apps, internet  # noqa: F401 - fixtures
+
+from harness.capture.folder import iter_jsonl
+from harness.instrument import Instrumentation
+from harness.instrument.instrumentation import AgentOptions
+from harness.virtual.apps.runner import wait_for
+from harness.virtual.internet.ca import subject_hash_old
+
+pytestmark = pytest.mark.e2e
+LOOPBACK = "127.77.233.1"
+USER_STORE = "/data/misc/user/0/cacerts-added"
+HOST = "api.weather.example"
+
+
+@pytest.fixture(scope="module")
+def mitm(tmp_path_factory: pytest.TempPathFactory, internet: Any) -> Any:  # noqa: F811 - fixture
+    m = Mitm(tmp_path_factory.mktemp("mitm"), internet, LOOPBACK)
+    yield m
+    m.close()
+
+
+def _app(package: str, path: str, **net: Any) -> dict[str, Any]:
+    return {"name": package, "behaviours": {"sdk": "com.vendor.shop.Api", "sends": [
+        {"id": "s", "url": f"https://{HOST}{path}", "every": 1, **net,
+         "fields": [{"name": "imei", "read": "imei"}]}]}}
+
+
+def _trust(state: Any, mitm: Any, store: str) -> None:
+    """The proxy's CA in the system store (a rooted phone) or only in the user store."""
+    if store == "system":
+        state.add_system_ca(mitm.ca_pem)
+    else:
+        state.files.mkdir(USER_STORE, 0o755, parents=True)
+        name = subject_hash_old(x509.load_pem_x509_certificate(mitm.ca_pem)) + ".0"
+        state.files.write(f"{USER_STORE}/{name}", mitm.ca_pem, 0o644)
+    state.settings["global"]["http_proxy"] = f"127.0.0.1:{mitm.port}"
+
+
+def _read(mitm: Any, path: str) -> list[Any]:
+    return [f for f in mitm.recorder.flows if f.request.pretty_host == HOST and f.request.path == path]
+
+
+def _unpinned(apps_factory: Any, mitm: Any, tmp_path: Path, package: str, path: str, store: str,
+              failure: str, libraries: tuple[str, ...], sdk: int = 33,
+              **net: Any) -> list[dict[str, Any]]:
+    """Start the app, see it fail with `failure`, load only `libraries`' bypasses, see the
+    request read by the proxy; the hooks.jsonl records."""
+    state, runner = apps_factory([_app(package, path, **net)], sdk=sdk, loopback=LOOPBACK)
+    _trust(state, mitm, store)
+    pid = runner.start(package)
+    assert wait_for(lambda: runner.log_path.exists() and failure in runner.log_path.read_text(), 30), (
+        runner.log_path.read_text()[-800:] if runner.log_path.exists() else "no log")
+    assert not _read(mitm, path)
+    with Instrumentation("local", f"virtual:{package}", tmp_path, (), [package],
+                         options=AgentOptions(unpin_libraries=libraries)) as inst:
+        inst.attach(package, pid)
+        assert wait_for(lambda: _read(mitm, path), 30), runner.log_path.read_text()[-800:]
+        inst.flush()
+    records = list(iter_jsonl(inst.hooks_path))
+    assert not [r for r in records if r["type"] == "hook:error"], [r for r in records if r["type"] == "hook:error"]
+    assert {r["library"] for r in records if r["type"].startswith("unpin:")} == set(libraries)
+    return records
+
+
+def _bypassed(records: list[dict[str, Any]], library: str) -> list[dict[str, Any]]:
+    return [r for r in records if r["type"] == "unpin:bypassed" and r["library"] == library]
+
+
+def test_conscrypt_list_overload_returns_the_chain_to_okhttps_cleaner(apps, mitm, tmp_path):  # noqa: F811
+    # The CA is only in the user store, which the app does not trust: TrustManagerImpl refuses
+    # it; the pins are checked again after the handshake on the chain the List overload returns.
+    records = _unpinned(apps, mitm, tmp_path, "com.vendor.shop", "/unpin/conscrypt", "user",
+                        "Trust anchor for certification path not found", ("conscrypt", "okhttp3"),
+                        pins=["internet-ca"], user_agent="okhttp")
+    cleaner = [r for r in _bypassed(records, "conscrypt")
+               if r["host"] == HOST and any("AndroidCertificateChainCleaner.clean" in f for f in r["stack"])]
+    assert cleaner and cleaner[0]["api"] == "com.android.org.conscrypt.TrustManagerImpl.checkServerTrusted"
+    assert _bypassed(records, "okhttp3")
+
+
+def test_certificate_transparency_of_android_16_is_bypassed(apps, mitm, tmp_path):  # noqa: F811
+    # A rooted phone trusts the proxy's CA, but its certificates carry no SCTs.
+    records = _unpinned(apps, mitm, tmp_path, "com.vendor.ct", "/unpin/ct", "system",
+                        "does not conform to required transparency policy: NOT_ENOUGH_SCTS",
+                        ("conscrypt-ct",), sdk=36, certificate_transparency=True)
+    checks = _bypassed(records, "conscrypt-ct")
+    assert checks[0]["api"] == "com.android.org.conscrypt.ct.CertificateTransparency.checkCT"
+    assert checks[0]["host"] == HOST
+
+
+def test_pinning_hostname_verifier_is_bypassed(apps, mitm, tmp_path):  # noqa: F811
+    records = _unpinned(apps, mitm, tmp_path, "com.vendor.pay", "/unpin/hostname", "system",
+                        f"Hostname {HOST} not verified", ("hostname-verifier",),
+                        tls="hostname_verifier", pins=["internet-ca"])
+    apis = {r["api"] for r in _bypassed(records, "hostname-verifier")}
+    assert "com.labvirt.app.PinningHostnameVerifier.verify" in apis
+    assert all(r["host"] == HOST for r in _bypassed(records, "hostname-verifier"))
+
+
+def test_webview_ssl_error_proceeds(apps, mitm, tmp_path):  # noqa: F811
+    # The CA is only in the user store: the WebView's load stops at a certificate error.
+    records = _unpinned(apps, mitm, tmp_path, "com.vendor.portal", "/unpin/webview", "user",
+                        "net::ERR_CERT_AUTHORITY_INVALID", ("webview",), tls="webview")
+    errors = _bypassed(records, "webview")
+    assert errors[0]["api"] == "android.webkit.WebViewClient.onReceivedSslError"
+    assert errors[0]["host"] == f"https://{HOST}/unpin/webview"
+    assert any(f.startswith("android.webkit.WebView.postUrl") for f in errors[0]["stack"])
