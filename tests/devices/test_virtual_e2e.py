@@ -72,6 +72,7 @@ def test_lab_devices_json_lists_both_vendor_firmwares(virtual_handset, adb_env):
 @pytest.mark.parametrize(("name", "store", "method"), [
     ("vendor-1.0", SYSTEM_CACERTS, CaMethod.SYSTEM_TMPFS),
     ("rooted-a14", APEX_CACERTS, CaMethod.SYSTEM_APEX),
+    ("rooted-a16", APEX_CACERTS, CaMethod.SYSTEM_APEX),
 ])
 def test_prepare_then_restore_is_byte_identical(virtual_handset, adb_env, tmp_path, name, store, method):
     vh = virtual_handset(name)
