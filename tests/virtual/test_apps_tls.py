@@ -105,3 +105,36 @@ def test_android_14_reads_the_conscrypt_apex_store(apps, mitm):
     state.files.write(f"/apex/com.android.conscrypt/cacerts/{name}", mitm.ca_pem, 0o644)
     runner.start("com.example.apex")
     assert wait_for(lambda: any(f.request.path == "/apex" for f in mitm.recorder.flows), 30)
+
+
+def test_android_16_app_requiring_ct_refuses_the_proxys_certificates(apps, mitm):
+    ct = {"certificate_transparency": True}
+    state, runner = apps([_app("com.example.ct", "https://api.weather.example/ct", **ct)], sdk=36,
+                         loopback=LOOPBACK)
+    state.add_system_ca(mitm.ca_pem)  # trusted (a rooted phone), but its certificates have no SCTs
+    _via(state, mitm)
+    runner.start("com.example.ct")
+    assert _log_has(runner, "does not conform to required transparency policy: NOT_ENOUGH_SCTS")
+    assert wait_for(lambda: "api.weather.example" in mitm.recorder.tls_failures, 30)
+    assert not any(f.request.path == "/ct" for f in mitm.recorder.flows)
+    # Before Android 16 the same app does not enforce it.
+    state, runner = apps([_app("com.example.ct", "https://api.weather.example/ct35", **ct)], sdk=35,
+                         loopback=LOOPBACK)
+    state.add_system_ca(mitm.ca_pem)
+    _via(state, mitm)
+    runner.start("com.example.ct")
+    assert wait_for(lambda: any(f.request.path == "/ct35" for f in mitm.recorder.flows), 30)
+
+
+def test_each_tls_stack_reaches_the_real_server(apps):
+    # The virtual internet's certificates carry SCTs and match every app's checks.
+    state, runner = apps([
+        _app("com.example.ct", "https://api.weather.example/ct", certificate_transparency=True),
+        _app("com.example.hv", "https://api.bank.example/hv", tls="hostname_verifier", pins=["internet-ca"]),
+        _app("com.example.wv", "https://news.portal.example/wv", tls="webview"),
+    ], sdk=36)
+    for package in ("com.example.ct", "com.example.hv", "com.example.wv"):
+        runner.start(package)
+    assert _log_has(runner, "POST https://api.weather.example/ct -> 200")
+    assert _log_has(runner, "POST https://api.bank.example/hv -> 200")
+    assert _log_has(runner, "POST https://news.portal.example/wv -> 200")

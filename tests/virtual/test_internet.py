@@ -100,3 +100,16 @@ def test_ca_is_cached_and_named_like_android(tmp_path):
     assert a.store_name == out + ".0"
     with pytest.raises(ValueError):
         a.server_cert("../../etc/passwd")
+
+
+def test_server_certificates_embed_scts_from_both_virtual_ct_logs(tmp_path):
+    import hashlib
+
+    from cryptography import x509
+
+    from harness.virtual.internet.ca import CT_LOGS
+
+    cert = x509.load_pem_x509_certificate(InternetCA(tmp_path).server_cert("x.example").chain_pem.read_bytes())
+    scts = cert.extensions.get_extension_for_class(x509.PrecertificateSignedCertificateTimestamps).value
+    assert [s.log_id for s in scts] == [hashlib.sha256(name.encode()).digest() for name in CT_LOGS]
+    assert all(s.version == x509.certificate_transparency.Version.v1 for s in scts)

@@ -2,7 +2,10 @@
 
 Generated with `cryptography` at first use and kept under the user's cache directory, so
 every handset on the machine trusts the same root and certificates are made once. A file
-lock makes concurrent first use safe.
+lock makes concurrent first use safe. Server certificates embed SCTs (RFC 6962 3.3) from the
+virtual internet's two CT logs (CT_LOGS), as publicly trusted ones do, so an Android 16 app
+that requires Certificate Transparency accepts them (its log store knows these logs: the
+virtual handset's com.android.org.conscrypt.ct.LogStore) and refuses a proxy's certificate.
 """
 
 from __future__ import annotations
@@ -19,10 +22,34 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
 _HOST = re.compile(r"^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$")
 _START = datetime.datetime(2024, 1, 1, tzinfo=datetime.UTC)
+CT_LOGS = ("virtual-internet-ct-log-1", "virtual-internet-ct-log-2")  # log id: SHA-256 of the name
+SCT_LIST_OID = ObjectIdentifier("1.3.6.1.4.1.11129.2.4.2")
+
+
+def sct_list(logs: tuple[str, ...] = CT_LOGS, timestamp_ms: int = int(_START.timestamp() * 1000)) -> bytes:
+    """The extnValue of an embedded-SCT extension: a DER OCTET STRING holding the TLS-encoded
+    SignedCertificateTimestampList, one v1 SCT per log (signatures are placeholders: the
+    virtual handset's verifier checks the log, not the signature)."""
+    scts = b""
+    for name in logs:
+        log_id = hashlib.sha256(name.encode("ascii")).digest()
+        signature = hashlib.sha512(log_id).digest()[:64]
+        sct = (b"\x00" + log_id + timestamp_ms.to_bytes(8, "big") + b"\x00\x00"
+               + b"\x04\x03" + len(signature).to_bytes(2, "big") + signature)
+        scts += len(sct).to_bytes(2, "big") + sct
+    body = len(scts).to_bytes(2, "big") + scts
+    return b"\x04" + _der_length(len(body)) + body
+
+
+def _der_length(n: int) -> bytes:
+    if n < 0x80:
+        return bytes([n])
+    raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([0x80 | len(raw)]) + raw
 
 
 def cache_dir() -> Path:
@@ -111,8 +138,8 @@ class InternetCA:
         """The certificate of one zone hostname (issued once, then read from the cache)."""
         if not _HOST.match(hostname):
             raise ValueError(f"not a hostname: {hostname!r}")
-        chain = self.dir / f"host-{hostname}.pem"
-        key_path = self.dir / f"host-{hostname}.key"
+        chain = self.dir / f"host-sct-{hostname}.pem"  # "sct": made with embedded SCTs
+        key_path = self.dir / f"host-sct-{hostname}.key"
         with self._locked():
             if not (chain.exists() and key_path.exists()):
                 key = ec.generate_private_key(ec.SECP256R1())
@@ -127,6 +154,7 @@ class InternetCA:
                     .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
                     .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
                         self.cert.public_key()), critical=False)
+                    .add_extension(x509.UnrecognizedExtension(SCT_LIST_OID, sct_list()), critical=False)
                     .sign(self._key, hashes.SHA256())
                 )
                 _write_atomic(key_path, key.private_bytes(serialization.Encoding.PEM,
