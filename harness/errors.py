@@ -74,3 +74,9 @@ class NotBuiltError(HarnessError):
     """A command whose implementation has not landed yet. It says so; it never pretends."""
 
     exit_code = 2
+
+
+class QueryError(HarnessError):
+    """A query of a capture store is not valid SQL, fails, or is not read-only (`lab query`)."""
+
+    exit_code = 2

@@ -187,7 +187,8 @@ def export_tables(analysis: Analysis, run: dict[str, Any]) -> dict[str, pa.Table
     frames = {
         "runs": pd.DataFrame([run_row(analysis, run, masker)]),
         "flows": analysis.flows,
-        "findings": analysis.findings.rename(columns={"ts_start": "ts", "finding_id": "canary_id"}),
+        "findings": analysis.findings.rename(columns={"ts_start": "ts", "finding_id": "canary_id", "where": "found_in",
+                                                       "offset": "found_at"}),
         "reads": _reads(analysis.reads),
         "destinations": analysis.destinations.assign(run_id=run_id),
     }
@@ -241,13 +242,14 @@ def export_capture(run_dir: Path | str, policy: Policy | None = None) -> Path:
 
 
 def export_missing(run_dirs: list[Path], policy: Policy | None = None,
-                   analysis: Analysis | None = None) -> ExportOutcome:
-    """Export each capture that has no export yet. `analysis`, when it is of exactly these
-    captures and there is one, is reused. A capture that cannot be exported is named in
-    `failed` with the reason (and logged), never raised: the export is derived data."""
+                   analysis: Analysis | None = None, *, force: bool = False) -> ExportOutcome:
+    """Export each capture that has no export yet (every one with `force`). `analysis`,
+    when it is of exactly these captures and there is one, is reused. A capture that
+    cannot be exported is named in `failed` with the reason (and logged), never raised:
+    the export is derived data."""
     outcome = ExportOutcome()
     for run_dir in (Path(p) for p in run_dirs):
-        if has_export(run_dir):
+        if has_export(run_dir) and not force:
             continue
         try:
             if analysis is not None and len(run_dirs) == 1:

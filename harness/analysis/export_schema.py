@@ -138,9 +138,9 @@ FINDINGS = Table("findings", "one row per sensitive value found in a flow", (
     _c("data_type", S, "imei, android_id, contact, location, ...: what was sent"),
     _c("finding_type", S, "the scanner's type"),
     _c("canary_id", S, "the canary or identifier matched (canaries.json id), or pattern:<type>"),
-    _c("where", S, "url | header:<name> | cookie:<name> | body | body:$.json.path | ..."),
+    _c("found_in", S, "where in the flow (the capture's `where`): url | header:<name> | cookie:<name> | body | body:$.json.path | ..."),
     _c("encoding", S, "the sender's encoding chain, innermost first: plain, sha256, gzip+base64, ..."),
-    _c("offset", N, "offset of the evidence"),
+    _c("found_at", N, "offset of the evidence there (the capture's `offset`)"),
 ))
 
 READS = Table("reads", "one row per sensitive read hooked in an app (Frida)", (
@@ -184,6 +184,17 @@ DESTINATIONS = Table("destinations", "one row per destination of a run", (
 TABLES: dict[str, Table] = {t.name: t for t in (RUNS, FLOWS, FINDINGS, READS, DESTINATIONS)}
 STORE_ONLY = {"runs": ("capture",)}  # columns the store adds when it reads the files
 
+CAMPAIGN_RUNS = Table("campaign_runs", "the runs the store's campaign.json lists (none without one)", (
+    _c("campaign_id", S, "the campaign's id"),
+    _c("run_id", S, "-> runs.run_id, when the run left a capture"),
+    _c("status", S, "the run's status as the campaign recorded it"),
+    _c("host", S, "the host (Dask worker) that ran it"),
+    _c("profile", S, "the profile"),
+    _c("capture", S, "its capture folder, as the index names it"),
+    _c("error", S, "why it failed, if it did"),
+))
+STORE_TABLES: dict[str, Table] = {CAMPAIGN_RUNS.name: CAMPAIGN_RUNS}  # made by the store, not exported
+
 
 def file_schema(table: Table) -> pa.Schema:
     """The schema of the Parquet file (without the columns the store adds)."""
@@ -202,7 +213,7 @@ def sql_type(typ: pa.DataType) -> str:
 def schema_text() -> str:
     """The tables and their columns, as `lab query --schema` prints them."""
     lines = []
-    for table in TABLES.values():
+    for table in (*TABLES.values(), *STORE_TABLES.values()):
         lines.append(f"{table.name}: {table.doc}")
         width = max(len(c.name) for c in table.columns)
         type_width = max(len(sql_type(c.type)) for c in table.columns)

@@ -12,9 +12,11 @@ from typing import Any
 import click
 
 from harness import __version__
+from harness.cli.campaign import campaign
 from harness.cli.common import EXIT_DEVICE, EXIT_FINDINGS, EXIT_OK, emit_json, lab_option
 from harness.cli.config import config, profiles
 from harness.cli.handsets import RUN_DEVICE_HELP, chosen, device_option, named
+from harness.cli.query import query
 from harness.cli.virtual import virtual
 from harness.errors import DeviceError, HarnessError, NotBuiltError
 
@@ -425,3 +427,5 @@ def regress(profile: Path, serial: str | None, baseline: Path, junit: Path | Non
 main.add_command(config)
 main.add_command(profiles)
 main.add_command(virtual)
+main.add_command(campaign)
+main.add_command(query)
