@@ -27,6 +27,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from harness.analysis.stacks import NETWORK_PREFIXES, libraries
+
 WINDOW = 10.0
 NEAR = 2.0
 PROXY_WINDOW = 1.0
@@ -38,7 +40,10 @@ SYSTEM_BOOT = "system (boot)"
 
 
 def steps_frame(runs: dict[str, dict[str, Any]]) -> pd.DataFrame:
-    """The step timeline of each run: run_id, step, kind, package, start, end."""
+    """The step timeline of each run: run_id, step, kind, package, phase, start, end.
+
+    A step's phase is its timeline entry's `phase` (a profile names the scenario a step
+    belongs to: first start, SIM insertion, idle, ...), else its kind."""
     rows = []
     for run_id, run in runs.items():
         steps = run.get("steps") or run.get("timeline") or []
@@ -51,15 +56,18 @@ def steps_frame(runs: dict[str, dict[str, Any]]) -> pd.DataFrame:
             if start is None:
                 continue
             package = step.get("package")
+            kind = str(step.get("kind") or "?")
+            phase = step.get("phase")
             rows.append({
                 "run_id": run_id,
                 "step": int(step["index"]) if isinstance(step.get("index"), int) else i,
-                "kind": str(step.get("kind") or "?"),
+                "kind": kind,
                 "package": package if isinstance(package, str) else None,
+                "phase": phase.strip() if isinstance(phase, str) and phase.strip() else kind,
                 "start": start,
                 "end": end if end is not None else np.inf,
             })
-    cols = ["run_id", "step", "kind", "package", "start", "end"]
+    cols = ["run_id", "step", "kind", "package", "phase", "start", "end"]
     return pd.DataFrame(rows, columns=cols).astype({"start": float, "end": float})
 
 
@@ -106,7 +114,7 @@ def _asof(left_ts: np.ndarray, left_key: np.ndarray, rows: np.ndarray, right_ts:
     lmask = (left_key[rows] >= 0) & ~np.isnan(left_ts[rows])
     rmask = (right_key >= 0) & ~np.isnan(right_ts)
     if not lmask.any() or not rmask.any():
-        return pd.DataFrame(columns=["_row", "package", "_gap", "type"])
+        return pd.DataFrame(columns=["_row", "package", "_gap", "type", "_eid"])
     left = pd.DataFrame({"_row": rows[lmask], "ts_start": left_ts[rows][lmask], "k": left_key[rows][lmask]})
     right = pd.DataFrame({"ts": right_ts[rmask], "k": right_key[rmask], "package": package[rmask],
                           "type": kind[rmask], "_eid": np.flatnonzero(rmask)})
@@ -117,11 +125,13 @@ def _asof(left_ts: np.ndarray, left_key: np.ndarray, rows: np.ndarray, right_ts:
     merged["_gap"] = (merged["ts_start"] - merged["ts"]).abs()
     if one_to_one:
         merged = merged.sort_values("_gap", kind="stable").drop_duplicates(subset=["_eid"])
-    return merged[["_row", "package", "_gap", "type"]]
+    return merged[["_row", "package", "_gap", "type", "_eid"]]
 
 
 def attribute(flows: pd.DataFrame, events: pd.DataFrame, steps: pd.DataFrame) -> pd.DataFrame:
-    """Fill `app`, `attribution_method`, `attribution_confidence` and `step` on `flows`.
+    """Fill `app`, `attribution_method`, `attribution_confidence`, `library` (the code
+    that opened the connection, from the matched network event's Java stack), `step`,
+    `step_kind` and `phase` on `flows`.
 
     flows: run_id, device, ts_start, host, sni, server_ip, server_port, app,
     attribution_method, attribution_confidence. events: the Frida network events (run_id,
@@ -139,6 +149,7 @@ def attribute(flows: pd.DataFrame, events: pd.DataFrame, steps: pd.DataFrame) ->
     confidence = confidence.to_numpy(dtype=object, copy=True)
 
     frida = np.zeros(n, dtype=bool)
+    event_of = np.full(n, -1, dtype=np.int64)  # the network event that named each flow's app
     ts = out["ts_start"].to_numpy(dtype=float, na_value=np.nan)
     left = pd.DataFrame({"_row": np.arange(n), "ts_start": ts, "run_id": out["run_id"].astype(object).to_numpy()})
     events = events[events["package"].notna()] if not events.empty else events
@@ -177,6 +188,7 @@ def attribute(flows: pd.DataFrame, events: pd.DataFrame, steps: pd.DataFrame) ->
                 continue
             rows = match["_row"].to_numpy(dtype=int)
             app[rows] = match["package"].to_numpy(dtype=object)
+            event_of[rows] = match["_eid"].to_numpy(dtype=np.int64)
             if how is None:
                 method[rows] = match["type"].map(HOST_METHODS).fillna("frida_connect_host").to_numpy()
             else:
@@ -185,8 +197,9 @@ def attribute(flows: pd.DataFrame, events: pd.DataFrame, steps: pd.DataFrame) ->
             near = match["_gap"].to_numpy(dtype=float) <= NEAR
             confidence[rows] = np.where(near, conf, "medium" if conf == "high" else "low")
 
+    library = _opening_library(events, event_of)
     _same_destination(out, frida, app, method, confidence)
-    step_no, step_kind, step_pkg = _step_of(left, steps)
+    step_no, step_kind, step_pkg, step_phase = _step_of(left, steps)
     open_rows = pd.isna(app) & pd.notna(step_pkg)
     app[open_rows] = step_pkg[open_rows]
     method[open_rows] = "foreground_app"
@@ -203,9 +216,26 @@ def attribute(flows: pd.DataFrame, events: pd.DataFrame, steps: pd.DataFrame) ->
     out["app"] = app
     out["attribution_method"] = method
     out["attribution_confidence"] = confidence
+    out["library"] = library
     out["step"] = pd.array(step_no, dtype="Float64").astype("Int64")
     out["step_kind"] = step_kind
+    out["phase"] = step_phase
     return out
+
+
+def _opening_library(events: pd.DataFrame, event_of: np.ndarray) -> np.ndarray:
+    """The calling class of each flow's network event (its Java stack, HTTP clients passed
+    over), or None where no event named the flow or its stack shows no app code."""
+    library = np.full(len(event_of), None, dtype=object)
+    matched = event_of >= 0
+    if not matched.any() or "stack" not in events:
+        return library
+    used = np.unique(event_of[matched])
+    apis = events["api"].to_numpy(dtype=object)[used] if "api" in events else [None] * len(used)
+    names = libraries(apis, events["stack"].to_numpy(dtype=object)[used], NETWORK_PREFIXES)
+    by_event = dict(zip(used.tolist(), names.tolist(), strict=True))
+    library[matched] = [by_event[e] for e in event_of[matched].tolist()]
+    return library
 
 
 def _same_destination(flows: pd.DataFrame, seen: np.ndarray, app: np.ndarray, method: np.ndarray,
@@ -243,13 +273,14 @@ def _echoes(events: pd.DataFrame) -> np.ndarray:
     return echo
 
 
-def _step_of(left: pd.DataFrame, steps: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _step_of(left: pd.DataFrame, steps: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     n = len(left)
     step_no = np.full(n, np.nan)
     kind = np.full(n, None, dtype=object)
     pkg = np.full(n, None, dtype=object)
+    phase = np.full(n, None, dtype=object)
     if steps.empty or n == 0:
-        return step_no, kind, pkg
+        return step_no, kind, pkg, phase
     l2 = left[["_row", "ts_start", "run_id"]].dropna().sort_values("ts_start")
     s2 = steps.sort_values("start")
     merged = pd.merge_asof(l2, s2, left_on="ts_start", right_on="start", by="run_id",
@@ -259,4 +290,5 @@ def _step_of(left: pd.DataFrame, steps: pd.DataFrame) -> tuple[np.ndarray, np.nd
     step_no[rows] = merged["step"].to_numpy(dtype=float)
     kind[rows] = merged["kind"].to_numpy(dtype=object)
     pkg[rows] = merged["package"].astype(object).where(merged["package"].notna(), None).to_numpy()
-    return step_no, kind, pkg
+    phase[rows] = merged["phase"].to_numpy(dtype=object)
+    return step_no, kind, pkg, phase

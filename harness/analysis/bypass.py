@@ -29,7 +29,7 @@ NOT_TRAFFIC_PORTS = frozenset({DNS_PORT, ADB_SERVER_PORT, *FRIDA_SERVER_PORTS})
 _TCP = re.compile(r"^tcp:(\d{1,5})$")
 
 BYPASS_COLUMNS = ["run_id", "ts", "device", "app", "destination", "host", "ip", "port", "server_ip",
-                  "country", "org", "org_country", "flags"]
+                  "country", "org", "org_country", "flags", "hook_id"]
 
 
 def proxy_ports(run: dict[str, Any], journal: dict[str, Any]) -> set[int]:
@@ -140,6 +140,7 @@ def bypassed_frame(marked: pd.DataFrame, flows: pd.DataFrame,
         "app": events["package"].fillna("unattributed"),
         "destination": events["dest_host"].fillna(events["dest_ip"]).fillna("(unknown)").astype(str).str.lower(),
         "host": events["host"], "ip": events["ip"], "port": events["port"], "server_ip": events["dest_ip"],
+        "hook_id": events["hook_id"] if "hook_id" in events else None,
     }).reset_index(drop=True)
     geo = flows[["server_ip", "country", "org", "org_country"]].dropna(subset=["server_ip"])
     geo = geo.drop_duplicates(subset=["server_ip"])

@@ -8,9 +8,8 @@ attributed to, on evidence (Frida, the producer, the destination), not by a gues
 the app in front ("app+value"). Any other finding stays a row with its library "unknown
 (not hooked)" and, as a lead, the apps that did read that value (`possible_readers`).
 
-The calling library is the first stack frame outside the platform (android.*, java.*,
-javax.*, com.android.*, dalvik.*, kotlin.*, ...) and outside the virtual handset's stub
-runtime: the code that asked for the value.
+The calling library is the first stack frame outside the platform and outside the
+virtual handset's stub runtime: the code that asked for the value (harness.analysis.stacks).
 """
 
 from __future__ import annotations
@@ -21,12 +20,8 @@ import numpy as np
 import pandas as pd
 
 from harness.analysis.attribution import UNATTRIBUTED
+from harness.analysis.stacks import calling_frame, frame_class
 
-PLATFORM_PREFIXES = (
-    "android.", "androidx.", "java.", "javax.", "com.android.", "dalvik.", "kotlin.",
-    "kotlinx.", "sun.", "libcore.", "jdk.", "org.apache.harmony.",
-)
-STUB_PREFIXES = ("harness.", "com.labvirt.", "org.labharness.")
 NOT_HOOKED = "unknown (not hooked)"
 UNKNOWN = "unknown"
 
@@ -38,34 +33,6 @@ DATA_FLOW_COLUMNS = [
 # attribution methods that only guess (the app in front, the step, nothing): a read by the
 # guessed app is not evidence that it sent the value
 GUESSES = ("foreground_app", "step_window", "none")
-
-
-def calling_frame(stack: Any, api: str | None = None) -> str | None:
-    """The first frame of `stack` (innermost first) that is app or library code: not the
-    platform, not the virtual handset's runtime, not the hooked API's own class."""
-    if stack is None:
-        return None
-    own = api.rsplit(".", 1)[0] + "." if isinstance(api, str) and "." in api else None
-    for frame in stack:
-        if not isinstance(frame, str) or not frame.strip():
-            continue
-        name = frame.strip()
-        if name.startswith("at "):
-            name = name[3:]
-        if name.startswith(PLATFORM_PREFIXES) or name.startswith(STUB_PREFIXES):
-            continue
-        if own is not None and name.startswith(own):
-            continue
-        return name
-    return None
-
-
-def frame_class(frame: str | None) -> str | None:
-    """`com.x.Tracker.collect(Tracker.java:8)` -> `com.x.Tracker`."""
-    if not frame:
-        return None
-    head = frame.split("(", 1)[0].strip()
-    return head.rsplit(".", 1)[0] if "." in head else head
 
 
 def canary_index(canaries: dict[str, Any]) -> tuple[dict[str, str], dict[str, str]]:

@@ -30,8 +30,11 @@ from harness.analysis.hostnames import MIXED_SCRIPT, add_flag, idn_columns
 from harness.analysis.masked_texts import masked_texts
 from harness.analysis.model import Analysis
 from harness.analysis.read import GEO_SOURCES, RawCapture, read_capture
+from harness.analysis.reading import add_reading
+from harness.analysis.standards import table_for_runs
 from harness.analysis.summary import coverage_classes, run_info, summarise
 from harness.config import Policy, Severity
+from harness.config.requirements import RequirementsConfig
 
 NETWORK_EVENTS = ("net:connect", "net:request", "net:resolve")
 SEVERITY_RANK = {s.value: i for i, s in enumerate(Severity)}  # info 0 .. critical 4
@@ -100,8 +103,10 @@ def findings_base(raw: RawCapture) -> pd.DataFrame:
 
 
 def hooks_frame(raw: RawCapture) -> pd.DataFrame:
+    """The hook events; `hook_id` is `RUN#hN`, N the event's place among hooks.jsonl's records."""
     df = raw.hooks.to_pandas(types_mapper=_INT_MAPPER.get)
     df.insert(0, "run_id", raw.run_id)
+    df.insert(1, "hook_id", [f"{raw.run_id}#h{i}" for i in range(1, len(df) + 1)])
     return df
 
 
@@ -215,8 +220,10 @@ def _idn(df: pd.DataFrame) -> pd.DataFrame:
 # --- the entry point -----------------------------------------------------------------------
 
 
-def analyse(run_dirs: Iterable[Path | str], policy: Policy | None = None) -> Analysis:
-    """Read and analyse one or more capture folders (several runs merge)."""
+def analyse(run_dirs: Iterable[Path | str], policy: Policy | None = None,
+            requirements: RequirementsConfig | None = None, jurisdiction: str | None = None) -> Analysis:
+    """Read and analyse one or more capture folders (several runs merge). `requirements`
+    and `jurisdiction`: the lab's (lab.yaml), else as the runs recorded their lab."""
     policy = policy or Policy()
     raws = [read_capture(p) for p in run_dirs]
     seen: dict[str, int] = {}
@@ -248,7 +255,7 @@ def analyse(run_dirs: Iterable[Path | str], policy: Policy | None = None) -> Ana
         parts.append(base)
     fb = pd.concat(parts, ignore_index=True)
     ctx = ["run_id", "flow_id", "device", "ts_start", "app", "attribution_method", "attribution_confidence",
-           "destination", "host",
+           "library", "phase", "destination", "host",
            "server_ip", "country", "country_sources", "country_confidence", "org", "org_country", "flags"]
     findings = pd.concat([flows[ctx].iloc[fb["_flow"].to_numpy()].reset_index(drop=True),
                           fb.drop(columns="_flow")], axis=1)
@@ -277,4 +284,7 @@ def analyse(run_dirs: Iterable[Path | str], policy: Policy | None = None) -> Ana
         canary_values=values, warnings=[w for r in raws for w in r.warnings],
     )
     analysis.summary = summarise(analysis, raws)
+    table, table_warnings = table_for_runs([r.run for r in raws], requirements, jurisdiction)
+    analysis.warnings += table_warnings
+    add_reading(analysis, policy, table)
     return analysis

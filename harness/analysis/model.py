@@ -24,6 +24,15 @@ class Analysis:
     summary: dict[str, Any]
     canary_values: list[str] = field(default_factory=list)  # every form and encoding: masked_texts.py
     warnings: list[str] = field(default_factory=list)
+    # the auditor's reading (issue 22): verdict lines, per phase, timers, coverage per app,
+    # SDKs, requirements (verdict.py, phases.py, periodicity.py, coverage.py, trackers.py,
+    # standards.py)
+    verdict: pd.DataFrame = field(default_factory=pd.DataFrame)
+    phases: pd.DataFrame = field(default_factory=pd.DataFrame)
+    recurring: pd.DataFrame = field(default_factory=pd.DataFrame)
+    app_coverage: pd.DataFrame = field(default_factory=pd.DataFrame)
+    sdks: pd.DataFrame = field(default_factory=pd.DataFrame)
+    requirements: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """The tabular outputs by name (what CSV, XLSX and Parquet write)."""
@@ -31,11 +40,13 @@ class Analysis:
             "destinations": self.destinations, "data_flows": self.data_flows,
             "bypassed": self.bypassed, "countries": self.countries, "orgs": self.orgs,
             "flows": self.flows, "findings": self.findings, "reads": self.reads_public(),
-            "steps": self.steps,
+            "steps": self.steps, "verdict": self.verdict, "phases": self.phases,
+            "recurring": self.recurring, "app_coverage": self.app_coverage, "sdks": self.sdks,
+            "requirements": self.requirements,
         }
 
     def reads_public(self) -> pd.DataFrame:
-        cols = ["run_id", "ts", "device", "package", "pid", "api", "category", "data_type",
-                "canary_id", "value", "library", "frame"]
+        cols = ["run_id", "hook_id", "ts", "device", "package", "pid", "api", "category", "data_type",
+                "canary_id", "value", "library", "sdk", "frame", "phase"]
         reads = self.reads.reindex(columns=cols)
         return reads

@@ -20,6 +20,8 @@ The period is the chain's span divided by its beats and missed beats; the jitter
 standard deviation of the intervals' deviations from it (each interval of k periods
 scaled by 1/sqrt(k), as a timer's jitter adds up over skipped beats). Everything is
 numpy; a destination of 100,000 connections takes a fraction of a second.
+
+`recurring_frame(flows, bypassed)` applies it to each destination of each run.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 BURST = 1.0  # seconds: closer connections are one beat
 MIN_BEATS = 4  # beats (so three intervals) before anything is called recurring
@@ -266,3 +269,51 @@ def _merged(found: list[Period]) -> list[Period]:
         else:
             out.append(p)
     return out
+
+
+RECURRING_COLUMNS = ["run_id", "destination", "recurrence", "period_s", "jitter_s", "beats", "missed",
+                     "apps", "phases", "first_seen", "last_seen"]
+
+
+def recurring_frame(flows: pd.DataFrame, bypassed: pd.DataFrame | None = None) -> tuple[pd.DataFrame, np.ndarray]:
+    """The timers of each destination of each run, from its flows' start times and the
+    connections that bypassed the proxy: one row per timer, with the apps and phases of
+    its beats, most beats first; and for each flow, the timer it is a beat of (its
+    `recurrence`, or "")."""
+    parts = [flows.reindex(columns=["run_id", "destination", "ts_start", "app", "phase"])
+             .assign(_flow=np.arange(len(flows)))]
+    if bypassed is not None and len(bypassed):
+        parts.append(pd.DataFrame({"run_id": bypassed["run_id"], "destination": bypassed["destination"],
+                                   "ts_start": bypassed["ts"], "app": bypassed["app"], "phase": None, "_flow": -1}))
+    events = pd.concat(parts, ignore_index=True).dropna(subset=["ts_start"])
+    rows = []
+    of_flow = np.full(len(flows), "", dtype=object)
+    sizes = events.groupby(["run_id", "destination"], sort=False)["ts_start"].transform("size")
+    for (run_id, destination), g in events[sizes >= MIN_BEATS].groupby(["run_id", "destination"], sort=True):
+        ts = g["ts_start"].to_numpy(dtype=float)
+        for p in find_periods(ts):
+            beats = np.asarray(p.times)
+            near = np.clip(np.searchsorted(beats, ts, side="right"), 1, len(beats)) - 1
+            member = (ts >= beats[near]) & (ts - beats[near] < BURST)  # a beat and its burst
+            text = p.describe()
+            flow_rows = g["_flow"].to_numpy()[member]
+            of_flow[flow_rows[flow_rows >= 0]] = text
+            rows.append({
+                "run_id": run_id, "destination": destination, "recurrence": text,
+                "period_s": round(p.period, 3), "jitter_s": round(p.jitter, 3), "beats": p.beats,
+                "missed": p.missed, "apps": _distinct(g["app"].to_numpy(dtype=object)[member]),
+                "phases": _distinct(g["phase"].to_numpy(dtype=object)[member]),
+                "first_seen": p.first, "last_seen": p.last,
+            })
+    out = pd.DataFrame(rows, columns=RECURRING_COLUMNS)
+    out = out.sort_values(["beats", "destination"], ascending=[False, True], kind="stable").reset_index(drop=True)
+    return out, of_flow
+
+
+def _distinct(values: np.ndarray) -> str:
+    """The distinct non-empty values, in order of first appearance, joined."""
+    seen: dict[str, None] = {}
+    for v in values:
+        if isinstance(v, str) and v:
+            seen.setdefault(v, None)
+    return ", ".join(seen)

@@ -44,6 +44,7 @@ from harness.config.profile import (
     step_kind,
     step_seconds,
 )
+from harness.config.requirements import RequirementsConfig
 from harness.config.validation import validate_model
 from harness.config.values import (
     Count,
@@ -336,6 +337,10 @@ class LabConfig(StrictModel):
         description="prepare journals per handset; default ~/.local/state/lab-harness",
     )
     signing_key: Path | None = Field(default=None, description="key that signs run.json")
+    requirements: RequirementsConfig = Field(
+        default_factory=RequirementsConfig,
+        description="extend or replace the requirements table reports map findings to",
+    )
 
     @field_validator("devices", mode="after")
     @classmethod

@@ -8,12 +8,19 @@ com.vendor.weather reading the IMEI (stack through com.vendor.analytics.Tracker)
 sending sha256(IMEI) to a foreign analytics host, com.vendor.bank's pinned connection
 (tls_failed), a static CDN shard, and a connection that bypassed the proxy.
 vendor-1.1: the same plus a new foreign destination receiving a contact (gzip+base64).
+
+firmware_scenario(): the firmware audit's phases instead (steps named by `phase:` as
+run.json's timeline records them): first start, SIM insertion (an activation call with
+the IMSI and ICCID), idle (a heartbeat with the hashed IMEI every 270 s +/- 8 s, 13 times),
+opening Settings (a config fetch), enabling location (a location upload); vendor-1.1's
+heartbeat also carries the serial number.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import random
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +37,28 @@ WEATHER_HOST = "api.weather.vendor.example.in"
 NEW_HOST = "sync.cloudbridge.example"
 BYPASS_HOST = "direct.vendor-cloud.example"
 PROXY_PORT = 38411
+
+IMSI = "404450123456789"
+ICCID = "8991045012345678901"
+LOCATION = "28.6139,77.2090"
+TELEMETRY_PKG = "com.vendor.telemetry"
+FW_TELEMETRY_HOST = "telemetry.vendor-cloud.example"
+ACTIVATION_HOST = "activation.vendor-cloud.example"
+CONFIG_HOST = "config.vendor-cloud.example"
+LBS_HOST = "lbs.vendor-cloud.example"
+CLOUD_IP = "47.88.1.20"
+CLOUD_IP2 = "47.88.1.30"
+REPORTER_STACK = [
+    "java.net.Socket.connect(Socket.java:600)",
+    "com.labvirt.net.HttpClient.post(HttpClient.java:40)",
+    "com.vendor.telemetry.core.Reporter.send(Reporter.java:71)",
+    "com.vendor.telemetry.core.Reporter.run(Reporter.java:30)",
+]
+ACTIVATION_STACK = [
+    "android.telephony.TelephonyManager.getSubscriberId(TelephonyManager.java:3000)",
+    "com.vendor.telemetry.activation.SimActivation.onSimReady(SimActivation.java:52)",
+    "android.content.BroadcastReceiver.onReceive(BroadcastReceiver.java:10)",
+]
 
 IMEI_STACK = [
     "android.telephony.TelephonyManager.getImei(TelephonyManager.java:2150)",
@@ -74,6 +103,9 @@ class CaptureBuilder:
             {"index": 3, "kind": "idle", "start": t0 + 80, "end": t0 + 120},
         ]
         self._n = 0
+        self.end = 120.0  # seconds after t0 the run ended
+        self.identifiers_extra: dict[str, str] = {}
+        self.planted_extra: list[dict[str, Any]] = []
 
     # --- records --------------------------------------------------------------------
 
@@ -123,13 +155,14 @@ class CaptureBuilder:
             **extra,
         })
 
-    def request(self, package: str, host: str, *, at: float, path: str = "/") -> None:
+    def request(self, package: str, host: str, *, at: float, path: str = "/",
+                stack: list[str] | None = None) -> None:
         """An OkHttp call as the network agent reports it: the URL's host, no address."""
         self.hooks.append({
             "type": "net:request", "ts": self.t0 + at, "device": self.serial, "package": package,
             "pid": 4000 + len(package), "thread": "OkHttp Dispatcher", "host": host, "ip": None,
             "port": None, "api": "okhttp3.OkHttpClient.newCall", "category": "network",
-            "value": f"https://{host}{path}", "stack": [],
+            "value": f"https://{host}{path}", "stack": list(stack or []),
         })
 
     def read(self, package: str, api: str, category: str, value: Any, stack: list[str], *, at: float) -> None:
@@ -195,6 +228,68 @@ class CaptureBuilder:
                       request_bytes=2400, response_bytes=20)
         return self
 
+    # --- the firmware audit -------------------------------------------------------------
+
+    def firmware_scenario(self, *, heartbeat: float = 270.0, beats: int = 13, jitter: float = 8.0,
+                          seed: int = 7) -> CaptureBuilder:
+        """The firmware audit's phases (see the module doc); returns self."""
+        rng = random.Random(seed)
+        idle_start, settings_at = 200.0, 200.0 + heartbeat * beats + 30
+        self.steps = [
+            {"index": 1, "kind": "reboot", "phase": "first start", "start": self.t0, "end": self.t0 + 100},
+            {"index": 2, "kind": "sim", "phase": "SIM insertion", "args": {"action": "insert"},
+             "start": self.t0 + 100, "end": self.t0 + 200},
+            {"index": 3, "kind": "idle", "phase": "idle", "start": self.t0 + idle_start,
+             "end": self.t0 + settings_at - 1},
+            {"index": 4, "kind": "settings", "phase": "open Settings", "args": {"open": True},
+             "start": self.t0 + settings_at, "end": self.t0 + settings_at + 60},
+            {"index": 5, "kind": "settings", "phase": "enable location", "args": {"location": "on"},
+             "start": self.t0 + settings_at + 60, "end": self.t0 + settings_at + 120},
+        ]
+        self.end = settings_at + 120
+        self.identifiers_extra = {"iccid": ICCID}
+        self.planted_extra = [{"type": "location", "id": "location-1", "value": LOCATION}]
+        cloud = _geo("US", "Alibaba", "CN")
+        abroad = ["foreign", "foreign_org", "not_allowlisted", "sensitive_data"]
+        # first start: the telemetry service announces the boot
+        # (the hooks' connects as WireGuard mode sees them: to the world address, through the tunnel)
+        self.connect(TELEMETRY_PKG, FW_TELEMETRY_HOST, CLOUD_IP, 443, at=20, stack=REPORTER_STACK, proxied=True)
+        self.flow(FW_TELEMETRY_HOST, at=20.05, server_ip=CLOUD_IP, geo=cloud, path="/v1/boot", flags=abroad,
+                  findings=[{"type": "android_id", "id": "android_id", "where": "body:$.aid",
+                             "encoding": "plain", "offset": 8}])
+        # SIM insertion: an activation call with the IMSI and the ICCID
+        self.read(TELEMETRY_PKG, "android.telephony.TelephonyManager.getSubscriberId", "imsi", IMSI,
+                  [*ACTIVATION_STACK], at=130)
+        self.read(TELEMETRY_PKG, "android.telephony.TelephonyManager.getSimSerialNumber", "iccid", ICCID,
+                  [*ACTIVATION_STACK], at=130.1)
+        self.connect(TELEMETRY_PKG, ACTIVATION_HOST, CLOUD_IP2, 443, at=131, stack=ACTIVATION_STACK, proxied=True)
+        self.flow(ACTIVATION_HOST, at=131.05, server_ip=CLOUD_IP2, geo=cloud, path="/v2/activate", flags=abroad,
+                  findings=[{"type": "imsi", "id": "imsi", "where": "body:$.imsi", "encoding": "plain", "offset": 9},
+                            {"type": "iccid", "id": "iccid", "where": "body:$.iccid", "encoding": "plain",
+                             "offset": 40}])
+        # idle: the heartbeat, with the hashed IMEI (and, in 1.1, the serial number)
+        at = idle_start + 10
+        extra = ([{"type": "serial", "id": "serial", "where": "body:$.sn", "encoding": "plain", "offset": 70}]
+                 if self.variant == "vendor-1.1" else [])
+        for i in range(beats):
+            self.read(TELEMETRY_PKG, "android.telephony.TelephonyManager.getImei", "imei", IMEI,
+                      REPORTER_STACK, at=at - 0.2)
+            self.connect(TELEMETRY_PKG, FW_TELEMETRY_HOST, CLOUD_IP, 443, at=at, stack=REPORTER_STACK, proxied=True)
+            self.flow(FW_TELEMETRY_HOST, at=at + 0.05, server_ip=CLOUD_IP, geo=cloud, path="/v1/heartbeat",
+                      flags=abroad, findings=[{"type": "imei", "id": "imei", "where": "body:$.did",
+                                               "encoding": "sha256", "offset": 8}, *extra],
+                      request_bytes=400 + i)
+            at += heartbeat + (rng.uniform(-jitter, jitter) if i < beats - 1 else 0)
+        # opening Settings: a config fetch, nothing sensitive
+        self.flow(CONFIG_HOST, at=settings_at + 5, server_ip=CLOUD_IP2, geo=cloud, method="GET",
+                  path="/settings/config.json", flags=["foreign", "foreign_org", "not_allowlisted"],
+                  request_bytes=220, response_bytes=5000, app="com.android.settings")
+        # enabling location: a location upload
+        self.flow(LBS_HOST, at=settings_at + 70, server_ip=CLOUD_IP2, geo=cloud, path="/v1/loc", flags=abroad,
+                  findings=[{"type": "location", "id": "location-1", "where": "body:$.ll", "encoding": "plain",
+                             "offset": 6}], app=TELEMETRY_PKG)
+        return self
+
     # --- writing --------------------------------------------------------------------------
 
     def run_json(self) -> dict[str, Any]:
@@ -205,7 +300,7 @@ class CaptureBuilder:
             "run_id": self.run_id,
             "status": "ok",
             "started": self.t0,
-            "ended": self.t0 + 120,
+            "ended": self.t0 + self.end,
             "profile": {"name": "demo", "description": "vendor demo"},
             "lab": {"name": "demo-lab", "jurisdiction": "IN",
                     "policy": {"watchlist_countries": ["CN", "RU", "KP", "IR"]}, "geo": {
@@ -226,8 +321,9 @@ class CaptureBuilder:
     def canaries(self) -> dict[str, Any]:
         return {
             "identifiers": {"imei": IMEI, "android_id": ANDROID_ID, "serial": "VND0000123",
-                            "imsi": "404450123456789", "phone": "+919800000001"},
-            "planted": [{"type": "contact", "id": "contact-1", "value": CONTACT, "name": "Ada Lovelace"}],
+                            "imsi": IMSI, "phone": "+919800000001", **self.identifiers_extra},
+            "planted": [{"type": "contact", "id": "contact-1", "value": CONTACT, "name": "Ada Lovelace"},
+                        *self.planted_extra],
         }
 
     def write(self, *, garbled: int = 0, torn_tail: bool = False, run_json: dict | None = None) -> Path:

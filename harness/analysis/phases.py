@@ -1,0 +1,127 @@
+"""The run per phase: what the handset sent during each scenario of the profile.
+
+A profile names the scenario each step belongs to (`phase:` in a step: first start, SIM
+insertion, long idle, opening Settings, ...); run.json's timeline entries carry it, and
+a step without one is its own kind's phase (`idle`, `reboot`). Consecutive or not, the
+steps of one phase make one row, in the order the phase first ran. Whatever happened
+between steps (before the first, during prepare, after the last) is `(between steps)`.
+
+Per phase: its steps and time span, flows and bytes, destinations (most bytes first),
+the foreign ones, the identifiers and other data types sent (with their encodings),
+the data types apps read, and the recurring connections seen in it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from harness.analysis.datatypes import is_identifier
+
+BETWEEN = "(between steps)"
+SHOWN = 12  # destinations named per phase; the rest are counted
+PHASE_COLUMNS = ["run_id", "phase", "steps", "start", "end", "duration_s", "flows", "bytes_up",
+                 "bytes_down", "destinations", "foreign_destinations", "identifiers_sent",
+                 "data_types_sent", "data_types_read", "recurring"]
+
+
+def phase_at(run_ids: pd.Series, ts: pd.Series, steps: pd.DataFrame) -> np.ndarray:
+    """The phase of each (run, time): the step that was running, else BETWEEN."""
+    out = np.full(len(ts), BETWEEN, dtype=object)
+    if steps.empty or not len(ts):
+        return out
+    left = pd.DataFrame({"_row": np.arange(len(ts)), "ts": pd.to_numeric(ts, errors="coerce").to_numpy(dtype=float),
+                         "run_id": run_ids.astype(object).to_numpy()}).dropna(subset=["ts"])
+    merged = pd.merge_asof(left.sort_values("ts"), steps.sort_values("start"), left_on="ts", right_on="start",
+                           by="run_id", direction="backward")
+    merged = merged[merged["ts"] <= merged["end"]]
+    out[merged["_row"].to_numpy(dtype=int)] = merged["phase"].to_numpy(dtype=object)
+    return out
+
+
+def phases_frame(flows: pd.DataFrame, findings: pd.DataFrame, reads: pd.DataFrame, steps: pd.DataFrame,
+                 recurring: pd.DataFrame) -> pd.DataFrame:
+    """One row per (run, phase), in the order the phases ran (see the module doc)."""
+    order = _order(steps)
+    rows = []
+    flow_groups = dict(tuple(flows.groupby(["run_id", "phase"], sort=False))) if len(flows) else {}
+    finding_groups = dict(tuple(findings.groupby(["run_id", "phase"], sort=False))) if len(findings) else {}
+    read_groups = dict(tuple(reads.groupby(["run_id", "phase"], sort=False))) if len(reads) else {}
+    keys = list(order) + sorted(k for k in set(flow_groups) | set(finding_groups) | set(read_groups)
+                                if k not in order)
+    for key in keys:
+        run_id, phase = key
+        f = flow_groups.get(key, flows.iloc[0:0])
+        s = order.get(key)
+        start = s["start"] if s else (float(f["ts_start"].min()) if len(f) else None)
+        end = s["end"] if s else (float(f["ts_start"].max()) if len(f) else None)
+        sent = finding_groups.get(key)
+        read = read_groups.get(key)
+        rows.append({
+            "run_id": run_id, "phase": phase, "steps": s["steps"] if s else "",
+            "start": start, "end": end,
+            "duration_s": round(end - start, 1) if start is not None and end is not None and np.isfinite(end) else None,
+            "flows": len(f), "bytes_up": int(f["request_bytes"].sum()), "bytes_down": int(f["response_bytes"].sum()),
+            "destinations": _destinations(f), "foreign_destinations": _destinations(f, foreign=True),
+            "identifiers_sent": _types(sent, identifiers=True), "data_types_sent": _types(sent, identifiers=False),
+            "data_types_read": ", ".join(sorted({str(t) for t in read["data_type"].dropna()})) if read is not None else "",
+            "recurring": _recurring(recurring, run_id, phase),
+        })
+    return pd.DataFrame(rows, columns=PHASE_COLUMNS)
+
+
+def _order(steps: pd.DataFrame) -> dict[tuple[str, str], dict[str, object]]:
+    """(run, phase) -> its steps ("1-3, 6"), start and end, in the order phases first ran."""
+    out: dict[tuple[str, str], dict[str, object]] = {}
+    if steps.empty:
+        return out
+    for row in steps.sort_values(["run_id", "start"], kind="stable").itertuples(index=False):
+        key = (row.run_id, row.phase)
+        entry = out.setdefault(key, {"indices": [], "start": row.start, "end": row.end})
+        entry["indices"].append(int(row.step))  # type: ignore[union-attr]
+        entry["end"] = max(entry["end"], row.end)  # type: ignore[type-var]
+    for entry in out.values():
+        entry["steps"] = _ranges(entry.pop("indices"))  # type: ignore[arg-type]
+    return out
+
+
+def _ranges(numbers: list[int]) -> str:
+    """[1, 2, 3, 6] -> `1-3, 6`."""
+    runs: list[list[int]] = []
+    for n in sorted(set(numbers)):
+        if runs and runs[-1][1] == n - 1:
+            runs[-1][1] = n
+        else:
+            runs.append([n, n])
+    return ", ".join(f"{a}-{b}" if a != b else str(a) for a, b in runs)
+
+
+def _destinations(f: pd.DataFrame, foreign: bool = False) -> str:
+    if f.empty:
+        return ""
+    if foreign:
+        f = f[f["flags"].astype(str).str.contains("foreign", regex=False)]
+        if f.empty:
+            return ""
+    by = (f.assign(_b=f["request_bytes"] + f["response_bytes"]).groupby("destination")["_b"].sum()
+          .sort_values(ascending=False, kind="stable"))
+    names = [str(d) for d in by.index[:SHOWN]]
+    more = f" (+{len(by) - SHOWN} more)" if len(by) > SHOWN else ""
+    return ", ".join(names) + more
+
+
+def _types(sent: pd.DataFrame | None, identifiers: bool) -> str:
+    """`imei (sha256), imsi (plain)`: each data type with the encodings it was sent in."""
+    if sent is None or sent.empty:
+        return ""
+    keep = sent["data_type"].map(is_identifier) == identifiers
+    pairs = sent[keep].groupby("data_type")["encoding"].agg(lambda s: "+".join(sorted({str(e) for e in s.dropna()})))
+    return ", ".join(f"{t} ({e})" if e else str(t) for t, e in sorted(pairs.items()))
+
+
+def _recurring(recurring: pd.DataFrame, run_id: str, phase: str) -> str:
+    if recurring.empty:
+        return ""
+    mine = recurring[(recurring["run_id"] == run_id)
+                     & recurring["phases"].map(lambda p: phase in str(p).split(", "))]
+    return "; ".join(f"{r.destination}: {r.recurrence}" for r in mine.itertuples(index=False))
