@@ -15,6 +15,7 @@ from harness import __version__
 from harness.cli.campaign import campaign
 from harness.cli.common import EXIT_DEVICE, EXIT_FINDINGS, EXIT_OK, emit_json, lab_option
 from harness.cli.config import config, profiles
+from harness.cli.doctor import doctor
 from harness.cli.handsets import RUN_DEVICE_HELP, chosen, device_option, named
 from harness.cli.query import query
 from harness.cli.virtual import virtual
@@ -427,5 +428,6 @@ def regress(profile: Path, serial: str | None, baseline: Path, junit: Path | Non
 main.add_command(config)
 main.add_command(profiles)
 main.add_command(virtual)
+main.add_command(doctor)
 main.add_command(campaign)
 main.add_command(query)
