@@ -81,6 +81,25 @@ FROM findings AS f JOIN runs AS r ON r.run_id = f.run_id
 WHERE r.firmware IS NOT NULL AND list_contains(f.flags, 'foreign') GROUP BY ALL
 """
 
+SEVERITY_RANK = ("CASE severity WHEN 'critical' THEN 4 WHEN 'high' THEN 3 WHEN 'medium' THEN 2 "
+                 "WHEN 'low' THEN 1 ELSE 0 END")
+
+VERDICTS = f"""
+WITH v AS (SELECT *, {SEVERITY_RANK} AS rank FROM verdicts)
+SELECT CASE max(v.rank) WHEN 4 THEN 'critical' WHEN 3 THEN 'high' WHEN 2 THEN 'medium' WHEN 1 THEN 'low'
+           ELSE 'info' END AS severity,
+       v.kind, v.data_type, v.destination, v.app, v.library, v.sdk,
+       count(DISTINCT v.run_id) AS runs, count(DISTINCT r.handset) AS handsets,
+       count(DISTINCT r.firmware) AS firmware_versions,
+       string_agg(DISTINCT r.manufacturer || ' ' || r.model, ', ' ORDER BY r.manufacturer || ' ' || r.model) AS models,
+       sum(v.flows)::BIGINT AS flows, sum(v.hook_events)::BIGINT AS hook_events,
+       array_to_string(list_sort(list_distinct(flatten(list(v.requirements)))), ', ') AS requirements,
+       min(v.finding) AS example
+FROM v JOIN runs AS r ON r.run_id = v.run_id
+GROUP BY v.kind, v.data_type, v.destination, v.app, v.library, v.sdk
+ORDER BY max(v.rank) DESC, runs DESC, flows DESC, example
+"""
+
 RUNS = """
 SELECT run_id, capture, campaign_id, status, profile, handset, manufacturer, model, firmware, security_patch,
        started, ended, flows, findings, destinations, foreign_destinations
@@ -157,16 +176,12 @@ def firmware_changes(firmwares: pd.DataFrame, destinations: pd.DataFrame, abroad
 
 
 def verdicts(db: Database) -> pd.DataFrame | None:
-    """The single-run report's verdict lines, aggregated: the hook for issue 22's verdicts.
-
-    The verdict lines are not in the exports yet (harness/analysis/verdict.py is being
-    written). When it lands, export.py writes a `verdicts` table per capture (run_id, one
-    row per verdict line: severity, data_type, destination, org_country, line), and this
-    returns, per line and maker/model/firmware, the runs and handsets it was found in;
-    until then there is nothing to aggregate (None) and the report says so.
-    """
-    del db
-    return None
+    """The single-run report's verdict lines (issue 22), aggregated: one row per line (its
+    kind, data type, destination, app, library, SDK) with the highest severity it had, the
+    runs, handsets, firmware versions and models it was found in, its flows summed, and
+    one run's wording of it. None when no export holds verdict lines (exports made before
+    harness/analysis/verdict.py, or by a harness without it)."""
+    return db.con.sql(VERDICTS).df() if db.files.get("verdicts") else None
 
 
 def _missing_runs(db: Database) -> pd.DataFrame:

@@ -56,9 +56,9 @@ def export_path(run_dir: Path | str) -> Path:
 
 
 def has_export(run_dir: Path | str) -> bool:
-    """Every table's file is there (a plain file, not a link)."""
+    """Every table's file is there (a plain file, not a link); optional ones may be absent."""
     folder = export_path(run_dir)
-    return all(kind_of(folder / t.file) == "file" for t in TABLES.values())
+    return all(kind_of(folder / t.file) == "file" for t in TABLES.values() if not t.optional)
 
 
 # --- frames -> Arrow ----------------------------------------------------------------------
@@ -192,7 +192,10 @@ def export_tables(analysis: Analysis, run: dict[str, Any]) -> dict[str, pa.Table
         "reads": _reads(analysis.reads),
         "destinations": analysis.destinations.assign(run_id=run_id),
     }
-    return {name: to_arrow(masker.frame(frames[name]), table) for name, table in TABLES.items()}
+    verdict = getattr(analysis, "verdict", None)  # issue 22's verdict lines, where the analysis has them
+    if isinstance(verdict, pd.DataFrame):
+        frames["verdicts"] = verdict.assign(run_id=run_id)
+    return {name: to_arrow(masker.frame(frames[name]), table) for name, table in TABLES.items() if name in frames}
 
 
 # --- writing --------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ class Table:
     name: str
     doc: str
     columns: tuple[Column, ...]
+    optional: bool = False  # an export made before the table existed lacks it
 
     @property
     def file(self) -> str:
@@ -181,7 +182,23 @@ DESTINATIONS = Table("destinations", "one row per destination of a run", (
     _c("last_seen", T, "last flow"),
 ))
 
-TABLES: dict[str, Table] = {t.name: t for t in (RUNS, FLOWS, FINDINGS, READS, DESTINATIONS)}
+VERDICTS = Table("verdicts", "the single-run report's verdict lines (issue 22), one row per line", (
+    _c("run_id", S, "-> runs.run_id"),
+    _c("n", N, "the line's rank in its run's verdict (1: most severe)"),
+    _c("severity", S, "info | low | medium | high | critical, by the lab's policy"),
+    _c("kind", S, "data | bypass | watchlist | cleartext | coverage"),
+    _c("finding", S, "the line, in plain language (masked)"),
+    _c("app", S, "the app it is about"),
+    _c("library", S, "the code that read the data, when known"),
+    _c("sdk", S, "the SDK or tracker that code belongs to, when known"),
+    _c("destination", S, "where the data or connections went"),
+    _c("data_type", S, "what was sent (data lines)"),
+    _c("requirements", L, "requirement ids it maps to (MASVS, MASWE, MASTG, ETSI EN 303 645, the lab's law)"),
+    _c("flows", N, "flows behind the line"),
+    _c("hook_events", N, "hook events behind the line"),
+), optional=True)
+
+TABLES: dict[str, Table] = {t.name: t for t in (RUNS, FLOWS, FINDINGS, READS, DESTINATIONS, VERDICTS)}
 STORE_ONLY = {"runs": ("capture",)}  # columns the store adds when it reads the files
 
 CAMPAIGN_RUNS = Table("campaign_runs", "the runs the store's campaign.json lists (none without one)", (

@@ -24,6 +24,7 @@ import pyarrow as pa
 from harness.analysis.export import EXPORT_DIR, export_path, has_export
 from harness.analysis.export_schema import CAMPAIGN_RUNS, TABLES, Table, sql_type
 from harness.analysis.store import Store
+from harness.capture.contents import kind_of
 from harness.errors import QueryError
 
 MEMORY_LIMIT = "2GB"  # DuckDB spills to its temporary folder beyond this
@@ -37,6 +38,7 @@ class Database:
     store: Store
     exported: list[Path] = field(default_factory=list)  # captures whose export the views read
     missing: list[Path] = field(default_factory=list)  # captures without an export (not in the views)
+    files: dict[str, int] = field(default_factory=dict)  # table -> Parquet files its view reads
 
 
 def _quoted(text: str) -> str:
@@ -98,7 +100,10 @@ def store_database(store: Store, *, sandbox: bool = False, memory_limit: str = M
             files: list[str] = []
             for table in TABLES.values():
                 paths = [str(export_path(c) / table.file) for c in db.exported]
+                if table.optional:
+                    paths = [p for p in paths if kind_of(Path(p)) == "file"]
                 files += paths
+                db.files[table.name] = len(paths)
                 con.execute(f"CREATE VIEW {table.name} AS {_view(table, paths, store.root)}")
             if sandbox:
                 con.execute(f"SET allowed_paths = [{', '.join(_quoted(f) for f in files)}]")

@@ -40,12 +40,14 @@ SECTIONS = (  # (table, title, note shown above it)
      "Transmissions are flows carrying the data type; abroad: flagged foreign by the lab's policy."),
     ("firmware_changes", "What changed between firmware versions",
      "Each model's firmware versions in order of security patch, each against the one before."),
-    ("verdicts", "Verdict lines", None),
+    ("verdicts", "Verdict lines",
+     "The single-run reports' verdict lines, each with the runs, handsets and firmware versions it was "
+     "found in, its flows summed; `example` is one run's wording of it."),
     ("missing_runs", "Runs of the campaign index without a capture", None),
     ("runs", "Runs", None),
 )
-NO_VERDICTS = ("The single-run report's verdict lines are not in the captures' exports yet "
-               "(harness/analysis/verdict.py); this section aggregates them once they are.")
+NO_VERDICTS = ("No capture's export holds verdict lines (exports written before the verdict existed: "
+               "`lab campaign report --rebuild-exports` writes them again).")
 
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("harness.report", "templates"),

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
+from dataclasses import fields
 
 import pytest
 from support.capture_builder import NEW_HOST, build_capture
 from support.store_builder import ACME, VENDOR_10, VENDOR_11, build_store
 
-from harness.analysis import analyse
+from harness.analysis import Analysis, analyse
 from harness.analysis.campaign import UNKNOWN_COUNTRY, campaign_figures
 from harness.analysis.export import export_capture, export_missing
 from harness.analysis.store import open_store
@@ -129,3 +130,24 @@ def test_an_empty_store_has_empty_figures(tmp_path):
         assert db.con.sql("SELECT count(*) FROM flows").fetchall() == [(0,)]
     assert figures.summary["captures"] == 0 and figures.matrix.empty and figures.firmware_changes.empty
     assert figures.verdicts is None
+
+
+@pytest.mark.skipif("verdict" not in {f.name for f in fields(Analysis)},
+                    reason="issue 22's verdict lines are not in the analysis yet")
+def test_verdict_lines_are_aggregated_over_the_runs(store):
+    built, figures, singles = store
+    key = ["kind", "data_type", "destination", "app", "library", "sdk"]
+    runs: Counter = Counter()
+    flows: Counter = Counter()
+    for analysis in singles.values():
+        verdict = analysis.verdict.fillna("")
+        for row in verdict.itertuples():
+            k = tuple(getattr(row, c) or "" for c in key)
+            runs[k] += 1
+            flows[k] += row.flows
+    got = figures.verdicts.fillna("")
+    assert {tuple(r[c] for c in key): r["runs"] for _, r in got.iterrows()} == dict(runs)
+    assert {tuple(r[c] for c in key): r["flows"] for _, r in got.iterrows()} == dict(flows)
+    contact = got[got["data_type"] == "contact"].iloc[0]
+    assert (contact["runs"], contact["handsets"], contact["models"]) == (2, 1, "Vendor V1")
+    assert "sync.cloudbridge.example" in contact["example"] and contact["requirements"]
