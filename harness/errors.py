@@ -43,6 +43,10 @@ class DeviceLostError(DeviceError):
     """The handset disappeared in the middle of a run."""
 
 
+class PreflightError(DeviceError):
+    """`lab doctor`'s quick checks failed before a run: the message names each with its fix."""
+
+
 class DeviceCommandError(DeviceError):
     """A command on the handset failed; the message carries its output."""
 

@@ -25,9 +25,10 @@ from harness.devices import (
     prepare,
     restore,
 )
-from harness.errors import DeviceError, HarnessError, InstrumentError
+from harness.errors import DeviceError, HarnessError, InstrumentError, PreflightError
 from harness.instrument import Instrumentation
 from harness.proxy.master import Proxy
+from harness.run.doctor import preflight
 from harness.run.timeline import Timeline
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,9 @@ def lab_for_handset(lab: LabConfig, virtual: bool) -> LabConfig:
 
 
 class HandsetSession:
-    def __init__(self, lab: LabConfig, profile: Profile, serial: str, run_dir: Path, timeline: Timeline):
+    def __init__(self, lab: LabConfig, profile: Profile, serial: str, run_dir: Path, timeline: Timeline,
+                 doctor: bool = True):
+        self.doctor = doctor  # the quick pre-flight checks before anything changes (run/doctor.py)
         self.lab = lab
         self.profile = profile
         self.requested = serial
@@ -67,6 +70,19 @@ class HandsetSession:
         self.serial = self.handset.serial
         self.entry = device_entry(self.lab, self.serial, self.requested)
         self._info = self.handset.info.as_dict()
+        if self.doctor:
+            self.preflight()
+
+    def preflight(self) -> None:
+        """`lab doctor`'s quick checks, kept in run.json's events; PreflightError (the run stops
+        before anything on the handset changes) when one fails."""
+        assert self.handset is not None
+        report = preflight(self.handset, self.lab, self.entry)
+        self.timeline.event("doctor", status=report.status.value, checks=[c.as_dict() for c in report.checks])
+        if report.failed:
+            raise PreflightError("lab doctor: " + " / ".join(
+                f"{c.name}: {c.summary}" + (f" (fix: {c.fix})" if c.fix else "") for c in report.failed)
+                + "; `lab doctor` shows every check")
 
     @property
     def is_virtual(self) -> bool:
