@@ -256,7 +256,9 @@ class DeviceEntry(StrictModel):
     serial: str = Field(description="adb serial, host:port, or virtual:<handset>")
     label: str | None = None
     frida: FridaMode = FridaMode.USB
-    frida_server: Path | None = Field(default=None, description="frida-server binary to push (real phones)")
+    frida_server: Path | None = Field(
+        default=None, description="frida-server binary to push (real phones), or a folder of "
+        "frida-server-<version>-android-<arch>[.xz] release assets (picked by the handset's ABI)")
 
     @field_validator("serial")
     @classmethod

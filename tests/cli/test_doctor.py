@@ -182,3 +182,29 @@ def test_an_unauthorized_handset_is_named(adb_server, tmp_path):
     finally:
         adb_server.run("disconnect", handset.serial, timeout=10)
         handset.stop()
+
+
+def test_a_healthy_android_13_handset_started_by_the_doctor_passes(adb_server, tmp_path):
+    """virtual:NAME is started and stopped by lab doctor; SDK 33: the CA goes on the tmpfs
+    over /system/etc/security/cacerts; lab.yaml names a folder of frida-server assets."""
+    assets = tmp_path / "frida"
+    assets.mkdir()
+    for abi in ("arm64-v8a", "x86_64"):
+        (assets / f"frida-server-{V}-android-{'arm64' if abi == 'arm64-v8a' else abi}").write_bytes(
+            server_bytes(abi, V))
+    lab = tmp_path / "lab.yaml"
+    lab.write_text(yaml.safe_dump({"name": "Doctor", "jurisdiction": "IN", "state_dir": str(tmp_path / "state"),
+                                   "devices": [{"serial": "virtual:vendor-1.0", "frida": "local",
+                                                "frida_server": str(assets)}]}))
+    env = {"ANDROID_ADB_SERVER_PORT": str(adb_server.port), "ANDROID_SERIAL": None}
+    result = CliRunner().invoke(main, ["doctor", "--lab", str(lab), "--json"], env=env)
+    report = json.loads(result.stdout)
+    checks = {c["name"]: c for c in report["checks"]}
+    assert result.exit_code == 0, result.output
+    assert report["device"]["sdk"] == 33
+    assert checks["frida-server"]["summary"] == (f"frida-server-{V}-android-arm64 (lab.yaml) is frida-server {V} "
+                                                 "for arm64-v8a; `lab run` pushes it")
+    assert checks["ca"]["details"]["store"] == "/system/etc/security/cacerts"
+    assert checks["ca"]["details"]["apps"] >= 2  # the firmware's services, started at boot
+    assert checks["java bridge"]["status"] == "pass"
+    assert report["serial"] not in adb_server.run("devices", timeout=10).stdout  # stopped, disconnected
