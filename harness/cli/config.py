@@ -18,10 +18,11 @@ def config() -> None:
 @click.argument("files", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def config_check(files: tuple[Path, ...], as_json: bool) -> None:
-    """Validate lab and profile FILES (default lab.yaml); exit 2 on any error.
+    """Validate lab, profile and campaign FILES (default lab.yaml); exit 2 on any error.
 
-    A file with `steps` is checked as a profile, one with `jurisdiction` as a lab file; a
-    folder stands for its YAML files. Each error names file:line:column and the key path.
+    A file with `steps` is checked as a profile, one with `jurisdiction` as a lab file, one
+    with `handsets` as a campaign (with the profiles it names); a folder stands for its
+    YAML files. Each error names file:line:column and the key path.
     """
     from harness.config.check import check_files
 
@@ -43,9 +44,9 @@ def config_check(files: tuple[Path, ...], as_json: bool) -> None:
 
 @config.command("schema")
 @click.option("--write", "out_dir", type=click.Path(path_type=Path),
-              help="Write lab.schema.json and profile.schema.json into this folder.")
+              help="Write lab.schema.json, profile.schema.json and campaign.schema.json into this folder.")
 def config_schema(out_dir: Path | None) -> None:
-    """Print (or write) the JSON Schemas of lab.yaml and profiles for editors.
+    """Print (or write) the JSON Schemas of lab.yaml, profiles and campaign files for editors.
 
     Editors with yaml-language-server use them through a first line like
     `# yaml-language-server: $schema=schemas/profile.schema.json`.

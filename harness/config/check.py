@@ -1,9 +1,10 @@
 """`lab config check` and `lab profiles`: validate files, list profiles.
 
-A file is a profile if it has `steps`, a lab file if it has `jurisdiction`; else the one
-whose other keys it shares more of (`policy`, `devices`... or `apps`, `hooks`...). When its
-content does not say (empty, unparsable), its location decides: a file in a `profiles/`
-folder is a profile, one named `lab*.yaml` a lab file.
+A file is a profile if it has `steps`, a lab file if it has `jurisdiction`, a campaign if
+it has `handsets`; else the one whose other keys it shares more of (`policy`, `devices`...
+or `apps`, `hooks`...). When its content does not say (empty, unparsable), its location
+decides: a file in a `profiles/` folder is a profile, in a `campaigns/` folder a campaign,
+one named `lab*.yaml` a lab file. A campaign is checked with the profiles it names.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from harness.config.campaign import Campaign, validate_campaign
 from harness.config.lab import (
     ConfigProblem,
     ConfigProblems,
@@ -24,7 +26,7 @@ from harness.config.lab import (
 from harness.config.yaml_source import YamlDocument, load_with_positions
 from harness.errors import ConfigError
 
-Kind = Literal["lab", "profile", "unknown"]
+Kind = Literal["lab", "profile", "campaign", "unknown"]
 YAML_SUFFIXES = (".yaml", ".yml")
 
 
@@ -48,13 +50,18 @@ def kind_of(path: Path, data: Any) -> Kind:
             return "profile"
         if "jurisdiction" in data:
             return "lab"
-        keys = {str(k) for k in data} - {"name"}
-        lab = len(keys & set(LabConfig.known_keys()))
-        profile = len(keys & set(Profile.known_keys()))
-        if lab != profile:
-            return "lab" if lab > profile else "profile"
+        if "handsets" in data:
+            return "campaign"
+        keys = {str(k) for k in data} - {"name", "description"}
+        shared: dict[Kind, int] = {kind: len(keys & set(model.known_keys())) for kind, model in
+                                   (("lab", LabConfig), ("profile", Profile), ("campaign", Campaign))}
+        best = max(shared.values())
+        if best and list(shared.values()).count(best) == 1:
+            return next(kind for kind, count in shared.items() if count == best)
     if path.parent.name == "profiles":
         return "profile"
+    if path.parent.name == "campaigns":
+        return "campaign"
     if path.name.startswith("lab") and path.suffix in YAML_SUFFIXES:
         return "lab"
     return "unknown"
@@ -85,7 +92,8 @@ def check_file(path: Path | str) -> CheckResult:
     if kind == "unknown":
         problem = ConfigProblem(
             name, 1, 1, "",
-            "cannot tell a lab file from a profile: a profile has `steps`, a lab file `jurisdiction`",
+            "cannot tell a lab file from a profile or a campaign: a profile has `steps`, a lab file "
+            "`jurisdiction`, a campaign `handsets`",
         )
         return _failed(name, kind, (problem,))
     return _validated(name, kind, doc)
@@ -95,6 +103,8 @@ def _validated(name: str, kind: Kind, doc: YamlDocument) -> CheckResult:
     try:
         if kind == "profile":
             validate_profile(doc)
+        elif kind == "campaign":
+            validate_campaign(doc)
         else:
             validate_lab(doc)
     except ConfigProblems as e:

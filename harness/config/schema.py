@@ -1,4 +1,4 @@
-"""JSON Schemas of lab.yaml and profiles, generated from the models, for editors.
+"""JSON Schemas of lab.yaml, profiles and campaign files, generated from the models, for editors.
 
 yaml-language-server picks them up from the first line of a file:
 `# yaml-language-server: $schema=schemas/profile.schema.json`. The committed copies in
@@ -11,13 +11,21 @@ import json
 from pathlib import Path
 from typing import Any
 
+from harness.config.campaign import Campaign
 from harness.config.lab import LabConfig, Profile
 from harness.config.profile import STEP_KINDS
+from harness.config.scenario_steps import MESSAGE_MAX
 from harness.config.values import CountryCode
 from harness.errors import ConfigError
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
-FILES = {"lab": "lab.schema.json", "profile": "profile.schema.json"}
+FILES = {"lab": "lab.schema.json", "profile": "profile.schema.json", "campaign": "campaign.schema.json"}
+SHORTHANDS = {
+    "settings": {"const": "open"},
+    "sim": {"enum": ["insert", "remove"]},
+    "account": {"enum": ["sign-in", "sign-out"]},
+    "prompt": {"type": "string", "minLength": 1, "maxLength": MESSAGE_MAX},
+}
 
 
 def _country_schema() -> dict[str, Any]:
@@ -62,6 +70,9 @@ def _profile_steps(schema: dict[str, Any]) -> dict[str, Any]:
     for kind in STEP_KINDS:
         model = defs[f"{kind.capitalize()}Step"]
         model["required"] = [kind]
+    for kind, short in SHORTHANDS.items():  # `- sim: insert`, `- prompt: text`, `- settings: open`
+        step = defs[f"{kind.capitalize()}Step"]["properties"]
+        step[kind] = {"anyOf": [step[kind], short]}
     items = schema["properties"]["steps"]["items"]
     items["oneOf"] = [*items["oneOf"], {"const": "reboot"}]
     items["description"] = ("one step: a mapping with one key, " + ", ".join(STEP_KINDS)
@@ -69,13 +80,25 @@ def _profile_steps(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+def _campaign_handsets(schema: dict[str, Any]) -> dict[str, Any]:
+    """A handset is its serial alone, or a mapping with its serial and label."""
+    schema["properties"]["handsets"]["items"] = {"anyOf": [
+        {"type": "string", "description": "the handset's serial (or virtual:<handset>)"},
+        {"$ref": "#/$defs/CampaignHandset"},
+    ]}
+    return schema
+
+
 def schemas() -> dict[str, dict[str, Any]]:
-    """{'lab': <JSON Schema of lab.yaml>, 'profile': <JSON Schema of a profile>}."""
+    """{'lab': <JSON Schema of lab.yaml>, 'profile': <JSON Schema of a profile>,
+    'campaign': <JSON Schema of a campaign file>}."""
     lab = _finish(LabConfig.model_json_schema(), "lab.yaml",
                   "The lab: jurisdiction, policy, proxy, handsets, geolocation, canaries.")
     profile = _finish(_profile_steps(Profile.model_json_schema()), "Test profile",
                       "A device test profile: target apps, hook sets and ordered steps.")
-    return {"lab": lab, "profile": profile}
+    campaign = _finish(_campaign_handsets(Campaign.model_json_schema()), "Campaign",
+                       "A campaign: handsets x profiles x repetitions, baseline pairs, the capture store.")
+    return {"lab": lab, "profile": profile, "campaign": campaign}
 
 
 def render(schema: dict[str, Any]) -> str:
@@ -84,7 +107,8 @@ def render(schema: dict[str, Any]) -> str:
 
 
 def write_schemas(directory: Path | str) -> list[Path]:
-    """Write lab.schema.json and profile.schema.json into `directory`; return their paths."""
+    """Write lab.schema.json, profile.schema.json and campaign.schema.json into `directory`;
+    return their paths."""
     directory = Path(directory)
     written = []
     try:

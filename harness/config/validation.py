@@ -118,6 +118,7 @@ def _problems(root: type[BaseModel], doc: YamlDocument, error: ValidationError) 
 _EXPECTED = {
     "LabConfig": "a lab file: a mapping with keys like name, jurisdiction, policy, proxy, devices",
     "Profile": "a profile: a mapping with keys like name, description, apps, hooks, steps",
+    "Campaign": "a campaign: a mapping with keys like name, profiles, handsets, repetitions, store",
 }
 
 
