@@ -30,8 +30,17 @@ from harness.config.profile import (
     step_kind,
     step_phase,
 )
+from harness.config.scenario_steps import (
+    AccountAction,
+    AccountStep,
+    PromptStep,
+    SettingsStep,
+    SimAction,
+    SimStep,
+)
 
 __all__ = [
+    "AccountAction", "AccountStep", "PromptStep", "SettingsStep", "SimAction", "SimStep",
     "CanaryConfig", "DeviceEntry", "Flag", "FridaMode", "GeoConfig", "GeoOverride", "HookSet",
     "IdleStep", "InputStep", "IntentStep", "LabConfig", "LaunchStep", "MonkeyStep",
     "NetworkMode", "Policy", "Profile", "RebootStep", "RegressionPolicy", "Severity",

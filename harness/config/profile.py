@@ -26,6 +26,14 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from harness.config.phases import StepModel, check_phases
+from harness.config.scenario_steps import (
+    SCENARIO_EXAMPLES,
+    SCENARIO_KINDS,
+    AccountStep,
+    PromptStep,
+    SettingsStep,
+    SimStep,
+)
 from harness.config.values import (
     Count,
     Duration,
@@ -192,8 +200,9 @@ class StopStep(StepModel):
     stop: StopArgs
 
 
-STEP_KINDS = ("launch", "monkey", "input", "intent", "wait", "idle", "reboot", "stop")
+STEP_KINDS = ("launch", "monkey", "input", "intent", "wait", "idle", "reboot", "stop", *SCENARIO_KINDS)
 _EXAMPLES = {
+    **SCENARIO_EXAMPLES,
     "launch": "- launch: {package: com.example.app}",
     "monkey": "- monkey: {package: com.example.app, events: 100, seed: 7}",
     "input": "- input: {text: hello}",
@@ -264,6 +273,10 @@ Step = Annotated[
         Annotated[IdleStep, Tag("idle")],
         Annotated[RebootStep, Tag("reboot")],
         Annotated[StopStep, Tag("stop")],
+        Annotated[SettingsStep, Tag("settings")],
+        Annotated[SimStep, Tag("sim")],
+        Annotated[AccountStep, Tag("account")],
+        Annotated[PromptStep, Tag("prompt")],
     ],
     Discriminator(_step_kind),
     BeforeValidator(_step_shorthand),
@@ -281,7 +294,8 @@ def step_phase(step: BaseModel) -> str | None:
 
 
 def step_seconds(step: BaseModel) -> float:
-    """The least time a step takes (its waits, idles, boot capture, monkey throttle)."""
+    """The least time a step takes (its waits, idles, boot capture, monkey throttle); a
+    manual step's timeout is the most it takes, not counted."""
     kind = step_kind(step)
     args = getattr(step, kind)
     if kind in ("wait", "idle"):

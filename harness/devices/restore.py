@@ -25,6 +25,7 @@ from harness.devices.frida_server import undo_frida_server
 from harness.devices.handset import Handset
 from harness.devices.journal import EntryState, Journal, JournalStatus, iter_state_journals
 from harness.devices.proxy_setting import undo_http_proxy, undo_reverse
+from harness.devices.scenario import undo_switch
 from harness.devices.virtual_launch import PREFIX, connect
 from harness.devices.virtual_runtime import RuntimeFolder, orphans, stop_orphan
 from harness.errors import (
@@ -51,6 +52,7 @@ UNDO: dict[str, Callable[[Handset, dict], None]] = {
     "canary_sms": undo_sms,
     "canary_clipboard": undo_clipboard,
     "canary_location": undo_location,
+    "switch": undo_switch,  # a scenario step's location / Wi-Fi / Bluetooth / airplane mode
 }
 
 

@@ -26,6 +26,8 @@ _CANARY = re.compile(r"^[A-Za-z0-9 ._+@-]{1,128}$")
 _ACTION = re.compile(r"^[A-Za-z][A-Za-z0-9_.]*$")
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:[\x21-\x7e]{0,2000}$")
 _ADB_SOCKET = re.compile(r"^tcp:\d{1,5}$")
+_ACCOUNT_NAME = re.compile(r"^[A-Za-z0-9._+@-]{1,128}$")
+_ACCOUNT_TYPE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)+$")
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,20 @@ def check_action(value: object) -> str:
 def check_uri(value: object) -> str:
     if not isinstance(value, str) or not _URI.fullmatch(value):
         raise _unsafe("URI", value)
+    return value
+
+
+def check_account_name(value: object) -> str:
+    """An account name like lab.tester@example.com (letters, digits and . _ + @ -)."""
+    if not isinstance(value, str) or not _ACCOUNT_NAME.fullmatch(value):
+        raise _unsafe("account name", value)
+    return value
+
+
+def check_account_type(value: object) -> str:
+    """An account type like com.google."""
+    if not isinstance(value, str) or len(value) > 255 or not _ACCOUNT_TYPE.fullmatch(value):
+        raise _unsafe("account type", value)
     return value
 
 

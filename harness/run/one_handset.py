@@ -32,6 +32,7 @@ from harness.errors import DeviceLostError, HarnessError
 from harness.run.progress import HandsetProgress, ProgressDisplay, ProgressSnapshot
 from harness.run.session import HandsetSession
 from harness.run.steps import StepRunner, planned_seconds
+from harness.run.technician import NOBODY, Technician
 from harness.run.timeline import Timeline, failures_note
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -98,9 +99,11 @@ class HandsetRun:
     """One profile on one handset, into one capture folder."""
 
     def __init__(self, lab: LabConfig, lab_path: Path, profile: Profile, profile_path: Path,
-                 serial: str, out_root: Path, stop: threading.Event, progress: HandsetProgress):
+                 serial: str, out_root: Path, stop: threading.Event, progress: HandsetProgress,
+                 technician: Technician = NOBODY):
         self.lab, self.lab_path, self.profile, self.profile_path = lab, lab_path, profile, profile_path
         self.serial = serial
+        self.technician = technician  # asked at manual steps (prompt; sim, account on a real phone)
         self.stop = stop
         self.progress = progress
         self.run_id = new_run_id(profile, serial)
@@ -152,7 +155,7 @@ class HandsetRun:
         return status, "; ".join(e for e in (error, note) if e)
 
     def _steps(self, session: HandsetSession) -> RunStatus:
-        runner = StepRunner(session, self.stop, self.timeline)
+        runner = StepRunner(session, self.stop, self.timeline, self.technician)
         elapsed_planned = 0.0
         for index, step in enumerate(self.profile.steps, start=1):
             if self.stop.is_set():
@@ -241,12 +244,13 @@ def _detach(fds: list[int]) -> None:
 
 def run_one(lab: LabConfig, lab_path: Path, profile: Profile, profile_path: Path, serial: str,
             out_root: Path, quiet: bool,
-            publish: Callable[[ProgressSnapshot], None] | None = None) -> RunResult:
+            publish: Callable[[ProgressSnapshot], None] | None = None,
+            technician: Technician = NOBODY) -> RunResult:
     """One handset in this process; `publish` gets a progress snapshot every tick (a child
     process sends them to its parent's display)."""
     stop = threading.Event()
     progress = HandsetProgress(serial, len(profile.steps), sum(planned_seconds(s) for s in profile.steps))
-    run = HandsetRun(lab, lab_path, profile, profile_path, serial, out_root, stop, progress)
+    run = HandsetRun(lab, lab_path, profile, profile_path, serial, out_root, stop, progress, technician)
     results: list[RunResult] = []
     thread = threading.Thread(target=execute_into, args=(run, results), name=f"run-{serial}", daemon=True)
     tick = (lambda: publish(progress.snapshot())) if publish else None

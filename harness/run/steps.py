@@ -13,12 +13,16 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 
 from harness.config import (
+    AccountStep,
     IdleStep,
     InputStep,
     IntentStep,
     LaunchStep,
     MonkeyStep,
+    PromptStep,
     RebootStep,
+    SettingsStep,
+    SimStep,
     StopStep,
     WaitStep,
     step_kind,
@@ -26,7 +30,9 @@ from harness.config import (
 )
 from harness.devices import apps
 from harness.errors import DeviceLostError, HarnessError
-from harness.run.timeline import StepStatus, Timeline
+from harness.run.scenario import NotConfirmed, ScenarioSteps
+from harness.run.technician import NOBODY, Technician
+from harness.run.timeline import StepRecord, StepStatus, Timeline
 
 if TYPE_CHECKING:
     from harness.run.session import HandsetSession
@@ -52,10 +58,12 @@ def step_package(step: BaseModel) -> str | None:
 
 
 class StepRunner:
-    def __init__(self, session: HandsetSession, stop: threading.Event, timeline: Timeline):
+    def __init__(self, session: HandsetSession, stop: threading.Event, timeline: Timeline,
+                 technician: Technician = NOBODY):
         self.session = session
         self.stop = stop
         self.timeline = timeline
+        self.scenario = ScenarioSteps(session, technician, stop)
 
     def run(self, index: int, step: BaseModel) -> None:
         kind = step_kind(step)
@@ -63,7 +71,11 @@ class StepRunner:
         record = self.timeline.begin(index, kind, args if isinstance(args, dict) else {"seconds": args},
                                      step_package(step), step_phase(step))
         try:
-            self._dispatch(step, record.notes)
+            self._dispatch(step, record)
+        except NotConfirmed as e:
+            self.timeline.end(record, StepStatus.INTERRUPTED if self.stop.is_set() else StepStatus.SKIPPED,
+                              e.reason)
+            return
         except DeviceLostError:
             self.timeline.end(record, StepStatus.FAILED, "handset lost")
             raise
@@ -78,8 +90,9 @@ class StepRunner:
     def _sleep(self, seconds: float) -> None:
         self.stop.wait(seconds)
 
-    def _dispatch(self, step: BaseModel, notes: list[str]) -> None:
+    def _dispatch(self, step: BaseModel, record: StepRecord) -> None:
         handset = self.session.handset
+        notes = record.notes
         match step:
             case LaunchStep(launch=args):
                 self._launch(args.package, args.activity, args.spawn, notes)
@@ -109,6 +122,14 @@ class StepRunner:
             case StopStep(stop=args):
                 self.session.unhook(args.package)
                 apps.stop(handset, args.package)
+            case SettingsStep(settings=args):
+                self.scenario.settings(args, record)
+            case SimStep(sim=args):
+                self.scenario.sim(args, record)
+            case AccountStep(account=args):
+                self.scenario.account(args, record)
+            case PromptStep(prompt=args):
+                self.scenario.prompt(args, record)
 
     def _launch(self, package: str, activity: str | None, spawn: bool, notes: list[Any]) -> None:
         if spawn and self.session.can_spawn:

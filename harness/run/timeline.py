@@ -33,6 +33,7 @@ class StepRecord:
     status: StepStatus = StepStatus.RUNNING
     error: str | None = None
     notes: list[str] = field(default_factory=list)
+    prompt: dict[str, Any] | None = None  # a manual step: message, asked, confirmed, answered, reason
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -227,7 +227,7 @@ def test_positions_name_file_line_column_and_key_path(tmp_path):
         f"{file}:8:7: steps[2].monkey.seeed: unknown key 'seeed' (did you mean 'seed'?); "
         "known keys: events, package, seed, throttle",
         f"{file}:9:5: steps[3].lanch: unknown step 'lanch' (did you mean 'launch'?); "
-        "steps are: launch, monkey, input, intent, wait, idle, reboot, stop",
+        "steps are: launch, monkey, input, intent, wait, idle, reboot, stop, settings, sim, account, prompt",
         f"{file}:10:11: steps[4].wait: '10q' is not a duration like 90s, 10m, 500ms, 1.5h or 1m30s",
     ]
 

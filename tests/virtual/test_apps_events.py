@@ -9,7 +9,6 @@ import pytest
 from support.apps_kit import proxy_to
 
 from harness.virtual.apps.behaviours import BehaviourError, parse_behaviours
-from harness.virtual.apps.runner import wait_for
 from harness.virtual.telephony import insert_sim, remove_sim
 
 FIRMWARE = {

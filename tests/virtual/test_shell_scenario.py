@@ -27,8 +27,9 @@ def test_svc_wifi_switches_wifi_and_fires_only_on_a_change(host):
     assert host.run("svc wifi enable") == ("", "", 0)
     assert host.state.settings["global"]["wifi_on"] == "1"
     assert host.apps.events == ["wifi_disabled", "wifi_enabled"]
-    out, _, code = host.run("svc wifi on")
-    assert (out, code) == ("usage: svc wifi [enable|disable]\n", 1)
+    out, _, code = host.run("svc wifi on")  # the svc script's usage, verbatim (scenario-commands.txt)
+    assert (out, code) == ("Control the Wi-Fi manager\n\nusage: svc wifi [enable|disable]\n"
+                           "         Turn Wi-Fi on or off.\n\n", 1)
 
 
 @pytest.mark.parametrize(("sdk", "svc_code", "manager"), [

@@ -14,6 +14,12 @@ from harness.virtual.shell.interp import Shell, command
 
 SVC_HELP = ("Available commands:\n    help\n    power\n    data\n    wifi\n    usb\n    nfc\n"
             "    bluetooth\n")
+SVC_USAGE = {  # the svc script's texts (frameworks/base/cmds/svc/svc), printed with exit 1
+    "wifi": "Control the Wi-Fi manager\n\nusage: svc wifi [enable|disable]\n         Turn Wi-Fi on or off.\n\n",
+    "data": "Enable/Disable Mobile Data Connectivity\n\nusage: svc data [enable|disable]\n\n",
+    "bluetooth": ("Control the Bluetooth manager\n\nusage: svc bluetooth [enable|disable]\n"
+                  "         Turn Bluetooth on or off.\n\n"),
+}
 CONNECTIVITY_HELP = ("Connectivity service commands:\n  help\n    Print this help text.\n"
                      "  airplane-mode [enable|disable]\n    Turn airplane mode on or off.\n"
                      "  airplane-mode\n    Get airplane mode.\n")
@@ -48,7 +54,7 @@ def svc(sh: Shell, argv: list[str], io: IO) -> int:
         if verb in ("enable", "disable") and len(args) == 2:
             switch(sh, args[0], verb == "enable")
             return 0
-        io.write(f"usage: svc {args[0]} [enable|disable]\n")
+        io.write(SVC_USAGE[args[0]])
         return 1
     if len(args) >= 3 and args[0] == "power" and args[1] == "stayon":
         sh.state.settings["global"]["stay_on_while_plugged_in"] = "7" if args[2] == "true" else "0"

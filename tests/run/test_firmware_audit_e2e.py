@@ -1,0 +1,111 @@
+"""The shipped firmware-audit profile end to end on virtual:vendor-1.0 (one run for the
+module): every phase is recorded in run.json, and the firmware's reactions are captured
+in their phases: the activation call with IMSI and ICCID after the SIM goes in, heartbeats
+while idle, the config fetch after Settings opens, the location upload, the account binding."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from harness.capture.folder import iter_jsonl
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+PHASES = ["setup", "first-start", "sim-insertion", "idle", "settings", "location", "account"]
+HEARTBEAT = 5.0  # vendor-1.0's com.vendor.services keepalive
+
+
+@pytest.fixture(scope="module")
+def audit(tmp_path_factory, adb_server):
+    """One `lab run` of the shipped profile, its stdin no terminal (nothing is asked here)."""
+    root = tmp_path_factory.mktemp("audit")
+    lab = {"name": "test-lab", "jurisdiction": "IN", "proxy": {"network": "contained"},
+           "devices": [{"serial": "virtual:vendor-1.0", "frida": "local"}],
+           "captures_dir": str(root / "captures"), "state_dir": str(root / "state")}
+    (root / "lab.yaml").write_text(yaml.safe_dump(lab))
+    shutil.copyfile(ROOT / "profiles" / "firmware-audit.yaml", root / "firmware-audit.yaml")
+    env = {**os.environ, **{k: adb_server.env[k] for k in
+                            ("ANDROID_ADB_SERVER_PORT", "ADB_MDNS", "ADB_MDNS_OPENSCREEN")}}
+    lab_bin = Path(sys.executable).parent / "lab"
+    result = subprocess.run([str(lab_bin), "run", "firmware-audit.yaml", "--device", "virtual:vendor-1.0",
+                             "--quiet", "--json"], cwd=root, env=env, capture_output=True, text=True,
+                            stdin=subprocess.DEVNULL, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr + result.stdout
+    (summary,) = json.loads(result.stdout)
+    run = Path(summary["run_dir"])
+    manifest = json.loads((run / "run.json").read_text())
+    return manifest, list(iter_jsonl(run / "flows.jsonl")), run
+
+
+def phase_of(manifest: dict, ts: float) -> str | None:
+    for step in manifest["steps"]:
+        if step["start"] <= ts <= step["end"]:
+            return step["phase"]
+    return None
+
+
+def flows_in(audit, phase: str, host: str) -> list[dict]:
+    manifest, flows, _ = audit
+    return [f for f in flows if f["host"] == host and phase_of(manifest, f["ts_start"]) == phase]
+
+
+def test_every_phase_is_recorded_in_order(audit):
+    manifest, _, _ = audit
+    assert manifest["status"] == "ok"
+    steps = manifest["steps"]
+    assert [s["kind"] for s in steps] == ["sim", "settings", "reboot", "sim", "wait", "idle", "settings",
+                                          "wait", "settings", "wait", "account", "wait"]
+    runs = [p for i, p in enumerate(s["phase"] for s in steps) if i == 0 or steps[i - 1]["phase"] != p]
+    assert runs == PHASES
+    assert all(s["status"] == "ok" for s in steps), [(s["index"], s["status"], s["error"]) for s in steps]
+    assert steps[0]["notes"] == ["sim: removed"] and steps[3]["notes"][0] == "sim: inserted"
+
+
+def test_the_sim_insertion_sends_imsi_and_iccid(audit):
+    (activation,) = flows_in(audit, "sim-insertion", "activation.vendor-cloud.example")
+    found = {(f["type"], f["encoding"]) for f in activation["findings"]}
+    assert {("imsi", "plain"), ("iccid", "plain")} <= found
+    assert "foreign" in activation["flags"]
+    _, flows, _ = audit
+    assert [f for f in flows if f["host"] == "activation.vendor-cloud.example"] == [activation]
+
+
+def test_idle_keeps_a_heartbeat_on_its_period(audit):
+    beats = sorted(f["ts_start"] for f in flows_in(audit, "idle", "push.vendor-cloud.example"))
+    assert len(beats) >= 3
+    gaps = [b - a for a, b in zip(beats, beats[1:], strict=False)]
+    assert all(abs(g - HEARTBEAT) < 0.25 * HEARTBEAT for g in gaps), gaps
+    assert abs(sum(gaps) / len(gaps) - HEARTBEAT) < 0.05 * HEARTBEAT, gaps
+
+
+def test_opening_settings_fetches_the_config(audit):
+    (config,) = flows_in(audit, "settings", "config.vendor-cloud.example")
+    assert config["method"] == "GET" and "fw=1.0.0" in config["url"]
+
+
+def test_enabling_location_uploads_it_and_signing_in_binds_the_account(audit):
+    _, flows, _ = audit
+    (upload,) = flows_in(audit, "location", "lbs.vendor-cloud.example")
+    assert ("android_id", "plain") in {(f["type"], f["encoding"]) for f in upload["findings"]}
+    assert [f for f in flows if f["host"] == "lbs.vendor-cloud.example"] == [upload]  # only once location is on
+    (bind,) = flows_in(audit, "account", "account.vendor-cloud.example")
+    assert b"lab.tester@example.com" in json.dumps(bind).encode() or any(
+        f["type"] == "email" for f in bind["findings"])
+
+
+def test_restore_switched_location_back_on(audit):
+    _, _, run = audit
+    journal = json.loads((run / "journal.json").read_text())
+    switches = [e for e in journal["entries"] if e["kind"] == "switch"]
+    assert [(e["undo"]["name"], e["undo"]["previous"]) for e in switches] == [("location", True),
+                                                                              ("location", False)]
+    assert all(e["state"] == "restored" for e in switches), switches
