@@ -116,3 +116,23 @@ def test_webview_ssl_error_proceeds(apps, mitm, tmp_path):  # noqa: F811
     assert errors[0]["api"] == "android.webkit.WebViewClient.onReceivedSslError"
     assert errors[0]["host"] == f"https://{HOST}/unpin/webview"
     assert any(f.startswith("android.webkit.WebView.postUrl") for f in errors[0]["stack"])
+
+
+@pytest.mark.parametrize(("stack", "api"), [
+    ("cronet", "libsscronet.so!SSL_set_custom_verify"),
+    ("boringssl", "libsscronet.so!ssl_crypto_x509_session_verify_cert_chain"),
+])
+def test_native_boringssl_is_bypassed_by_symbol(apps, mitm, tmp_path, stack, api):  # noqa: F811
+    # A JNI library verifying in native code, against the system store (the CA is in the user store).
+    records = _unpinned(apps, mitm, tmp_path, f"com.vendor.{stack}", f"/unpin/{stack}", "user",
+                        "net::ERR_CERT_AUTHORITY_INVALID", ("boringssl-symbol",), tls=stack)
+    assert api in {r["api"] for r in records if r["type"] == "unpin:applied"}
+    fired = [r for r in _bypassed(records, "boringssl-symbol") if r["api"] == api]
+    assert fired and any("com.labvirt.net.NativeTls.exchangeExported" in f for f in fired[0]["stack"])
+
+
+def test_stripped_flutter_library_is_bypassed_by_pattern(apps, mitm, tmp_path):  # noqa: F811
+    records = _unpinned(apps, mitm, tmp_path, "com.vendor.flutter", "/unpin/flutter", "user",
+                        "CERTIFICATE_VERIFY_FAILED", ("boringssl-pattern",), tls="flutter")
+    fired = _bypassed(records, "boringssl-pattern")
+    assert fired and fired[0]["api"].startswith("libflutter.so!ssl_verify_peer_cert@0x")

@@ -138,3 +138,23 @@ def test_each_tls_stack_reaches_the_real_server(apps):
     assert _log_has(runner, "POST https://api.weather.example/ct -> 200")
     assert _log_has(runner, "POST https://api.bank.example/hv -> 200")
     assert _log_has(runner, "POST https://news.portal.example/wv -> 200")
+
+
+@pytest.mark.parametrize("stack", ["cronet", "boringssl", "flutter"])
+def test_native_tls_stacks_verify_in_the_native_library(apps, mitm, stack):
+    # The real server passes; through the proxy (its CA only in the user store) the native
+    # verification refuses it and the proxy sees the TLS alert.
+    state, runner = apps([_app(f"com.example.{stack}", f"https://api.bank.example/{stack}", tls=stack),
+                          _app(f"com.example.{stack}.p", f"https://api.weather.example/{stack}", tls=stack)],
+                         loopback=LOOPBACK)
+    runner.start(f"com.example.{stack}")
+    assert _log_has(runner, f"POST https://api.bank.example/{stack} -> 200")
+    state.files.mkdir(USER_STORE, 0o755, parents=True)
+    state.files.write(f"{USER_STORE}/{_ca_name(mitm.ca_pem)}", mitm.ca_pem, 0o644)
+    _via(state, mitm)
+    before = len(mitm.recorder.tls_failures)
+    runner.start(f"com.example.{stack}.p")
+    refused = "CERTIFICATE_VERIFY_FAILED" if stack == "flutter" else "net::ERR_CERT_AUTHORITY_INVALID"
+    assert _log_has(runner, refused)
+    assert wait_for(lambda: "api.weather.example" in mitm.recorder.tls_failures[before:], 30)
+    assert not any(f.request.path == f"/{stack}" for f in mitm.recorder.flows)

@@ -33,7 +33,11 @@ of steps joined by "+" applied left to right (ENCODING_STEPS), e.g. "gzip+base64
 conscrypt (the platform TrustManagerImpl; okhttp pins in the handshake and again on the
 chain OkHttp's cleaner gets from the List-returning checkServerTrusted), hostname_verifier
 (the pins checked by the app's own HostnameVerifier after the handshake), webview
-(WebView.loadUrl/postUrl: a certificate error asks WebViewClient.onReceivedSslError).
+(WebView.loadUrl/postUrl: a certificate error asks WebViewClient.onReceivedSslError), and
+native stacks loaded through JNI (java/native/vtls.c, https only, the system store):
+cronet (libsscronet.so, its verify callback set with SSL_set_custom_verify), boringssl
+(libsscronet.so, ssl_crypto_x509_session_verify_cert_chain), flutter (the stripped
+libflutter.so: ssl_verify_peer_cert only found by its byte pattern).
 
 A system event (EVENTS) reaches every app with a send on it, as a broadcast reaches the
 receivers in a manifest: a running app gets it on its watch connection, an app that is not
@@ -56,7 +60,7 @@ READS = (
     "clipboard", "model", "manufacturer", "fingerprint", "sdk_int", "package",
 )
 ENCODING_STEPS = ("plain", "base64", "hex", "md5", "sha1", "sha256", "gzip", "url")
-TLS_STACKS = ("conscrypt", "hostname_verifier", "webview")
+TLS_STACKS = ("conscrypt", "hostname_verifier", "webview", "cronet", "boringssl", "flutter")
 _JAVA_CLASS = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+\.[A-Z][A-Za-z0-9_]*$")
 _PIN = re.compile(r"^(internet-ca|sha256/[A-Za-z0-9+/]{43}=)$")
 _JAVA_KEYWORDS = frozenset(

@@ -5,7 +5,9 @@ from templates/sdk_class.txt, so a Java stack trace names the SDK that read a va
 jar is cached under the user's cache directory (the newest dozen are kept), keyed by a
 hash of every source; a build
 compiles in a private temp directory and renames the jar into place atomically, so
-concurrent first uses are safe.
+concurrent first uses are safe. The jar names, in labvirt-native.txt, the folder of the
+native TLS libraries (native.py) relative to its own; they are built alongside, when the
+machine can build them.
 """
 
 from __future__ import annotations
@@ -20,11 +22,14 @@ import zipfile
 from pathlib import Path
 
 from harness.virtual.apps.behaviours import DEFAULT_SDK
+from harness.virtual.apps.native import SOURCE as NATIVE_SOURCE
+from harness.virtual.apps.native import ensure_native, native_key
 from harness.virtual.internet.ca import cache_dir
 
 JAVA_DIR = Path(__file__).resolve().parent.parent / "java"
 SOURCES = JAVA_DIR / "src"
 TEMPLATE = JAVA_DIR / "templates" / "sdk_class.txt"
+NATIVE_DIR_RESOURCE = "labvirt-native.txt"
 
 
 class JarBuildError(RuntimeError):
@@ -51,6 +56,7 @@ def jar_key(sdk_classes: set[str]) -> str:
         h.update(str(p.relative_to(SOURCES)).encode() + b"\0" + p.read_bytes() + b"\0")
     for rel, text in _generated(sdk_classes).items():
         h.update(rel.encode() + b"\0" + text.encode() + b"\0")
+    h.update(b"native\0" + NATIVE_SOURCE.read_bytes())
     return h.hexdigest()[:20]
 
 
@@ -60,6 +66,7 @@ def build_jar(sdk_classes: set[str], javac: str | None = None) -> Path:
     jars.mkdir(parents=True, exist_ok=True)
     target = jars / f"apps-{jar_key(sdk_classes)}.jar"
     if target.exists():
+        ensure_native(javac)
         return target
     javac = javac or shutil.which("javac")
     if javac is None:
@@ -82,10 +89,12 @@ def build_jar(sdk_classes: set[str], javac: str | None = None) -> Path:
         tmp_jar = work / "apps.jar"
         with zipfile.ZipFile(tmp_jar, "w", zipfile.ZIP_DEFLATED) as z:
             z.writestr("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\r\nCreated-By: lab-harness\r\n\r\n")
+            z.writestr(NATIVE_DIR_RESOURCE, f"../native/{native_key()}\n")
             for f in sorted(classes.rglob("*.class")):
                 z.write(f, f.relative_to(classes).as_posix())
         os.replace(tmp_jar, target)
     _prune(jars, keep=target)
+    ensure_native(javac)
     return target
 
 

@@ -9,7 +9,7 @@ import java.io.IOException;
 /**
  * How an app's SDK sends a request, by the stack its behaviours name (`tls`): the platform
  * stack (conscrypt: okhttp pins, CT), an HttpsURLConnection-style client with the app's own
- * pinning HostnameVerifier, or a WebView.
+ * pinning HostnameVerifier, a WebView, or a native BoringSSL-shaped stack (NativeTls).
  */
 public final class AppNetwork {
     private AppNetwork() {}
@@ -21,6 +21,10 @@ public final class AppNetwork {
             case "hostname_verifier":
                 r.hostnameVerifier = new PinningHostnameVerifier(r.pins);
                 return HttpClient.execute(r);
+            case "cronet":
+            case "boringssl":
+            case "flutter":
+                return NativeTls.execute(r);
             default:
                 return HttpClient.execute(r);
         }

@@ -62,24 +62,11 @@ public final class HttpClient {
         boolean tls = scheme.equals("https");
         String host = uri.getHost();
         int port = uri.getPort() > 0 ? uri.getPort() : (tls ? 443 : 80);
+        InetSocketAddress route = route(r, host, port);
         String proxy = r.ignoreProxy ? null : (String) Device.query("proxy", null);
         Socket sock = new Socket();
         try {
-            if (proxy != null) {
-                int colon = proxy.lastIndexOf(':');
-                String phost = mapLoopback(proxy.substring(0, colon));
-                int pport = Integer.parseInt(proxy.substring(colon + 1));
-                sock.connect(new InetSocketAddress(phost, pport), CONNECT_TIMEOUT_MS);
-            } else {
-                String addr = (String) Device.query("resolve", host + ":" + port);
-                if (addr == null) {
-                    throw new UnknownHostException("Unable to resolve host \"" + host
-                            + "\": No address associated with hostname");
-                }
-                int colon = addr.lastIndexOf(':');
-                sock.connect(new InetSocketAddress(addr.substring(0, colon),
-                        Integer.parseInt(addr.substring(colon + 1))), CONNECT_TIMEOUT_MS);
-            }
+            sock.connect(route, CONNECT_TIMEOUT_MS);
             sock.setSoTimeout(READ_TIMEOUT_MS);
             Socket io = sock;
             if (tls) {
@@ -96,7 +83,30 @@ public final class HttpClient {
         }
     }
 
-    private static String authority(String host, int port, int dflt) {
+    /** Where a connection to host:port goes: the handset's proxy when one is set (and the
+     * request does not ignore it), else the address the zone's resolver gives. */
+    public static InetSocketAddress route(Request r, String host, int port) throws IOException {
+        String proxy = r.ignoreProxy ? null : (String) Device.query("proxy", null);
+        if (proxy != null) {
+            int colon = proxy.lastIndexOf(':');
+            return new InetSocketAddress(mapLoopback(proxy.substring(0, colon)),
+                    Integer.parseInt(proxy.substring(colon + 1)));
+        }
+        String addr = (String) Device.query("resolve", host + ":" + port);
+        if (addr == null) {
+            throw new UnknownHostException("Unable to resolve host \"" + host
+                    + "\": No address associated with hostname");
+        }
+        int colon = addr.lastIndexOf(':');
+        return new InetSocketAddress(addr.substring(0, colon), Integer.parseInt(addr.substring(colon + 1)));
+    }
+
+    /** Whether route() leads to the proxy (then TLS goes through a CONNECT tunnel). */
+    public static boolean viaProxy(Request r) {
+        return !r.ignoreProxy && Device.query("proxy", null) != null;
+    }
+
+    static String authority(String host, int port, int dflt) {
         return port == dflt ? host : host + ":" + port;
     }
 
@@ -206,6 +216,12 @@ public final class HttpClient {
 
     private static void writeRequest(OutputStream out, Request r, String target, String hostHeader)
             throws IOException {
+        out.write(requestBytes(r, target, hostHeader, "Keep-Alive"));
+        out.flush();
+    }
+
+    /** The request as HTTP/1.1 bytes: request line, headers, body. */
+    static byte[] requestBytes(Request r, String target, String hostHeader, String connection) {
         StringBuilder b = new StringBuilder();
         b.append(r.method).append(' ').append(target).append(" HTTP/1.1\r\n");
         b.append("Host: ").append(hostHeader).append("\r\n");
@@ -213,13 +229,15 @@ public final class HttpClient {
             b.append(e.getKey()).append(": ").append(e.getValue()).append("\r\n");
         }
         if (r.body != null) b.append("Content-Length: ").append(r.body.length).append("\r\n");
-        b.append("Connection: Keep-Alive\r\nAccept-Encoding: gzip\r\n\r\n");
-        out.write(b.toString().getBytes(StandardCharsets.ISO_8859_1));
-        if (r.body != null) out.write(r.body);
-        out.flush();
+        b.append("Connection: ").append(connection).append("\r\nAccept-Encoding: gzip\r\n\r\n");
+        byte[] head = b.toString().getBytes(StandardCharsets.ISO_8859_1);
+        if (r.body == null) return head;
+        byte[] all = Arrays.copyOf(head, head.length + r.body.length);
+        System.arraycopy(r.body, 0, all, head.length, r.body.length);
+        return all;
     }
 
-    private static int readResponse(InputStream in) throws IOException {
+    static int readResponse(InputStream in) throws IOException {
         String status = readLine(in);
         if (status == null) throw new IOException("unexpected end of stream");
         String[] parts = status.split(" ");
