@@ -65,9 +65,17 @@ def has_export(run_dir: Path | str) -> bool:
 
 
 def _strings(series: pd.Series) -> pa.Array:
-    values = series.astype(object)
-    values = values.where(values.notna(), None).map(lambda v: v if v is None or isinstance(v, str) else str(v))
-    return pa.array(values, type=pa.string())
+    try:  # a string column (pandas' pyarrow-backed str, or objects that are all text or missing)
+        arr = pa.array(series, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed Python objects: each as text
+        values = series.astype(object)
+        values = values.where(values.notna(), None).map(lambda v: v if v is None or isinstance(v, str) else str(v))
+        return pa.array(values, type=pa.string())
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if pa.types.is_null(arr.type) or pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
+        return arr.cast(pa.string())
+    return pc.cast(arr, pa.string())  # numbers, booleans: their text
 
 
 def _column(series: pd.Series | None, typ: pa.DataType, rows: int) -> pa.Array:
