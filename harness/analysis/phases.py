@@ -54,13 +54,13 @@ def phases_frame(flows: pd.DataFrame, findings: pd.DataFrame, reads: pd.DataFram
         f = flow_groups.get(key, flows.iloc[0:0])
         s = order.get(key)
         start = s["start"] if s else (float(f["ts_start"].min()) if len(f) else None)
-        end = s["end"] if s else (float(f["ts_start"].max()) if len(f) else None)
+        end = s["end"] if s and np.isfinite(s["end"]) else (float(f["ts_start"].max()) if len(f) else None)
         sent = finding_groups.get(key)
         read = read_groups.get(key)
         rows.append({
             "run_id": run_id, "phase": phase, "steps": s["steps"] if s else "",
             "start": start, "end": end,
-            "duration_s": round(end - start, 1) if start is not None and end is not None and np.isfinite(end) else None,
+            "duration_s": round(end - start, 1) if start is not None and end is not None else None,
             "flows": len(f), "bytes_up": int(f["request_bytes"].sum()), "bytes_down": int(f["response_bytes"].sum()),
             "destinations": _destinations(f), "foreign_destinations": _destinations(f, foreign=True),
             "identifiers_sent": _types(sent, identifiers=True), "data_types_sent": _types(sent, identifiers=False),

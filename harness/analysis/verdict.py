@@ -122,11 +122,12 @@ def _data_lines(data_flows: pd.DataFrame, reads: pd.DataFrame, periods: dict[str
     df = data_flows.assign(_dest=data_flows["host"].where(data_flows["host"].astype(str) != "",
                                                           data_flows["server_ip"]))
     out = []
-    for (dtype, dest, app, library), g in df.groupby(["data_type", "_dest", "app", "library"], sort=True):
+    keys = ["data_type", "_dest", "app", "library", "org", "org_country", "country"]
+    for (dtype, dest, app, library, org, org_country, country), g in df.groupby(keys, sort=True):
         flags = _flags(g["flags"]) | {Flag.SENSITIVE_DATA.value}
         flow_ids = sorted({i for ev in g["evidence"] for i in str(ev).split() if i})
         encodings = sorted({e for v in g["encodings"] for e in str(v).split(",") if e})
-        org, org_country, country = (", ".join(_distinct(g[c])) for c in ("org", "org_country", "country"))
+        org, org_country, country = str(org), str(org_country), str(country)
         reader = str(library)
         tracker = trackers.of_class(reader) if reader not in NOT_READ else None
         tracker = tracker or trackers.of_host(str(dest))

@@ -68,7 +68,10 @@ def write_reports(run_dirs: Sequence[Path | str], formats: Sequence[str] | str =
         raise ConfigError("no capture folder given")
     formats = parse_formats(formats)
     policy = lab.policy if lab is not None else Policy()
-    analysis = analyse([Path(p) for p in run_dirs], policy)
+    if lab is not None:  # the lab's requirements table and law; else as the captures recorded them
+        analysis = analyse([Path(p) for p in run_dirs], policy, lab.requirements, lab.jurisdiction)
+    else:
+        analysis = analyse([Path(p) for p in run_dirs], policy)
     target = Path(out) if out is not None else Path(run_dirs[0]) / REPORT_DIR
     try:
         paths = write_analysis(analysis, formats, target, reveal)

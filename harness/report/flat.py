@@ -135,6 +135,19 @@ def run_line(run: dict) -> str:
     return ", ".join([head, *(p for p in parts if p)])
 
 
+def verdict_lines(verdict: pd.DataFrame) -> list[str]:
+    """The verdict as a numbered list: severity, the line, its requirements (first MD_ROWS)."""
+    lines = ["## Verdict", ""]
+    if verdict.empty:
+        return lines + ["No finding.", ""]
+    for v in verdict.head(MD_ROWS).itertuples(index=False):
+        reqs = f" ({md_cell(v.requirements)})" if v.requirements else ""
+        lines.append(f"{int(v.n)}. **{md_cell(v.severity)}** {md_cell(v.finding)}{reqs}")
+    if len(verdict) > MD_ROWS:
+        lines.append(f"\n{len(verdict) - MD_ROWS} more line(s) in verdict.csv.")
+    return lines + [""]
+
+
 def write_markdown(tables: ReportTables, out: Path) -> list[Path]:
     s = tables.summary
     lines = ["# Destination-server report", ""]
@@ -143,6 +156,7 @@ def write_markdown(tables: ReportTables, out: Path) -> list[Path]:
     lines.append("")
     for w in s.get("warnings", []):
         lines.append(f"> {md_cell(w)}")
+    lines += verdict_lines(tables.tables["verdict"])
     lines += ["## Summary", ""]
     lines += [f"- {md_cell(k)}: {md_cell(v)}" for k, v in s["counts"].items()]
     d = s["decryption"]
@@ -158,6 +172,8 @@ def write_markdown(tables: ReportTables, out: Path) -> list[Path]:
                      f"{md_cell(', '.join(item['destinations']))}")
     lines.append("")
     for name in SUMMARY_TABLES:
+        if name == "verdict":  # said first, as a list
+            continue
         lines += [f"## {md_cell(tables.title(name))}", ""]
         lines += md_table(tables.tables[name])
     path = private_file(out / "report.md")

@@ -22,12 +22,14 @@ from harness.analysis import Analysis
 from harness.report.charts import bar_chart, timeline
 from harness.report.private import private_file
 from harness.report.tables import ReportTables
+from harness.report.verdict_view import verdict_view
 
 HTML_MAX_ROWS = 2000
 HTML_FLOW_ROWS = 500
 HTML_CELL_CHARS = 600
 
-HTML_TABLES = ("destinations", "data_flows", "bypassed", "apps", "reads", "flows")
+HTML_TABLES = ("phases", "recurring", "app_coverage", "sdks", "destinations", "data_flows", "bypassed", "apps",
+               "reads", "flows")
 FLOW_COLUMNS = ["flow_id", "ts_start", "app", "attribution_method", "attribution_confidence", "method",
                 "url", "destination", "server_ip", "server_port", "status", "kind", "coverage", "request_bytes",
                 "response_bytes", "country", "org", "flags", "n_findings", "tls_failure", "notes"]
@@ -131,6 +133,10 @@ def render_html(analysis: Analysis, tables: ReportTables) -> str:
         bar_chart(t["orgs"], "org", "flows", "Flows per organisation", color="#9bbb59"),
     ]
     views = {
+        "phases": t["phases"].drop(columns=["run_id"], errors="ignore") if len(analysis.runs) < 2 else t["phases"],
+        "recurring": t["recurring"],
+        "app_coverage": t["app_coverage"],
+        "sdks": t["sdks"],
         "destinations": t["destinations"],
         "data_flows": _short_evidence(t["data_flows"]),
         "bypassed": t["bypassed"],
@@ -148,6 +154,7 @@ def render_html(analysis: Analysis, tables: ReportTables) -> str:
         sections.append(table)
     template = _ENV.get_template("report.html.j2")
     return template.render(
+        verdict=verdict_view(t["verdict"], t["requirements"], t["flows"], t["reads"], t["bypassed"]),
         summary=tables.summary,
         revealed=tables.revealed,
         charts=charts,

@@ -22,10 +22,17 @@ TIME_COLUMNS = ("first_seen", "last_seen", "ts")
 
 # (name, title, source) of the tables every format carries; `full` ones can be huge and
 # go whole only to CSV and Parquet (HTML and XLSX show the first rows, JSON none).
-SUMMARY_TABLES = ("destinations", "data_flows", "bypassed", "apps", "countries", "orgs")
+SUMMARY_TABLES = ("verdict", "requirements", "phases", "recurring", "app_coverage", "sdks",
+                  "destinations", "data_flows", "bypassed", "apps", "countries", "orgs")
 FULL_TABLES = ("flows", "findings", "reads", "steps")
 
 TITLES = {
+    "verdict": "Verdict",
+    "requirements": "Requirements",
+    "phases": "Per phase: what the handset sent in each scenario",
+    "recurring": "Recurring connections",
+    "app_coverage": "Coverage per app: what the audit could read",
+    "sdks": "Trackers and SDKs",
     "destinations": "Destination servers",
     "data_flows": "Data flows: who read what, and where it went",
     "bypassed": "Connections that bypassed the proxy",
@@ -39,9 +46,9 @@ TITLES = {
 }
 
 
-def _times(df: pd.DataFrame) -> pd.DataFrame:
+def _times(df: pd.DataFrame, columns: tuple[str, ...] = TIME_COLUMNS) -> pd.DataFrame:
     out = df.copy()
-    for col in TIME_COLUMNS:
+    for col in columns:
         if col in out:
             out[col] = out[col].map(iso)
     return out
@@ -84,6 +91,12 @@ def build_tables(a: Analysis, *, reveal: bool = False) -> ReportTables:
     masker = Masker(a.canary_values, reveal=reveal)
     dest = a.destinations.drop(columns=["severity_rank"], errors="ignore")
     tables = {
+        "verdict": a.verdict,
+        "requirements": a.requirements,
+        "phases": _times(a.phases, ("start", "end")),
+        "recurring": _times(a.recurring),
+        "app_coverage": a.app_coverage,
+        "sdks": a.sdks,
         "destinations": _times(dest),
         "data_flows": _times(a.data_flows),
         "bypassed": _times(a.bypassed),

@@ -83,3 +83,16 @@ def test_a_phase_run_twice_is_one_row_and_time_between_steps_has_its_own(tmp_pat
     assert idle["steps"] == "1, 3" and idle["flows"] == 2
     assert set(idle["destinations"].split(", ")) == {"a.example.in", "b.example.in"}
     assert row(a, BETWEEN)["destinations"] == "c.example.in"
+
+
+def test_a_step_that_never_ended_ends_its_phase_at_its_last_flow(tmp_path):
+    b = CaptureBuilder(tmp_path / "run")
+    b.steps = [{"index": 1, "kind": "idle", "phase": "idle", "start": b.t0, "end": None}]  # killed mid-step
+    b.flow("a.example.in", at=50, server_ip="192.0.2.1", geo={"country": "IN", "org": "X", "org_country": "IN"})
+    a = analyse([b.write()])
+    idle = row(a, "idle")
+    assert idle["end"] == b.t0 + 50 and idle["duration_s"] == 50.0
+    from harness.report import write_reports
+
+    write_reports([b.root], ["csv"], out=tmp_path / "out")  # its times are written, not an overflow
+    assert "idle" in (tmp_path / "out" / "phases.csv").read_text()

@@ -8,6 +8,7 @@ the browser never touches the network.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 
@@ -58,3 +59,24 @@ def test_report_opens_without_console_errors_and_shows_charts(tmp_path):
     keep = os.environ.get("LAB_KEEP_SCREENSHOT")
     if keep:
         shutil.copy(shot, keep)
+
+
+def test_the_verdict_is_the_first_thing_the_browser_shows(tmp_path):
+    from support.capture_builder import CaptureBuilder as Builder
+
+    b = Builder(tmp_path / "run").firmware_scenario()
+    (html,) = write_reports([b.write()], ["html"], out=tmp_path / "report")
+    dom = chromium(tmp_path, "--dump-dom", html.resolve().as_uri())
+    console = [line for line in dom.stderr.splitlines() if ":CONSOLE" in line]
+    assert console == [], console
+    body = dom.stdout[dom.stdout.index("<body>"):]
+    first_heading = re.search(r"<h2[^>]*>(.*?)</h2>", body).group(1)
+    first_section = re.search(r'<section id="([^"]+)"', body).group(1)
+    assert (first_heading, first_section) == ("Verdict", "verdict")
+    verdict = body[body.index('<section id="verdict">'):body.index("</section>")]
+    assert body.index('<section id="verdict">') < body.index("<h2>Run ")  # before the run and the summary
+    items = re.findall(r'<li id="v-(\d+)"', verdict)
+    assert items[:3] == ["1", "2", "3"]
+    assert "sent the IMEI (sha256) to telemetry.vendor-cloud.example" in verdict
+    for anchor in set(re.findall(r'href="#([^"]+)"', verdict)):  # each link lands on a row
+        assert f'id="{anchor}"' in body, anchor
