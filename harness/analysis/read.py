@@ -71,7 +71,7 @@ HOOK_SCHEMA = pa.schema([
     ("api", pa.string()), ("category", pa.string()), ("value", pa.string()),
     ("stack", pa.list_(pa.string())), ("host", pa.string()), ("ip", pa.string()),
     ("port", pa.int64()), ("proxied", pa.bool_()), ("bypassed_proxy", pa.bool_()),
-    ("error", pa.string()),
+    ("error", pa.string()), ("library", pa.string()),  # unpin:* events: the bypass's library
 ])
 
 

@@ -10,6 +10,7 @@ from harness.analysis.periodicity import recurring_frame
 from harness.analysis.phases import BETWEEN, phase_at, phases_frame
 from harness.analysis.standards import RequirementTable, requirements_frame
 from harness.analysis.trackers import TrackerIndex, sdk_table
+from harness.analysis.unpinning import with_unpinning
 from harness.analysis.verdict import verdict_frame
 from harness.config import Policy
 
@@ -35,7 +36,7 @@ def add_reading(a: Analysis, policy: Policy, table: RequirementTable, trackers: 
             a.data_flows["host"])
     a.recurring, flows["recurrence"] = recurring_frame(flows, a.bypassed)
     a.phases = phases_frame(flows, findings, a.reads, a.steps, a.recurring)
-    a.app_coverage = app_coverage(flows, a.bypassed)
+    a.app_coverage = with_unpinning(app_coverage(flows, a.bypassed), a.hooks, flows)
     a.sdks = sdk_table(flows, a.reads, findings, trackers)
     a.verdict = verdict_frame(data_flows=a.data_flows, reads=a.reads, bypassed=a.bypassed,
                               destinations=a.destinations, flows=flows, app_coverage=a.app_coverage,
