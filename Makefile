@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint bench clean schema
+.PHONY: install wireguard demo test lint bench clean schema
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -14,7 +14,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-demo: $(STAMP)
+wireguard:  # best effort: full-device capture needs userspace WireGuard (root, apt-get)
+	@command -v wireguard-go >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+	  && timeout 600 sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wireguard-go wireguard-tools iproute2 >/dev/null' ; } \
+	  || echo "wireguard-go not installed: the demo uses the explicit proxy"
+
+demo: $(STAMP) wireguard
 	$(BIN)/lab run profiles/demo.yaml --device virtual:vendor-1.0 --report
 
 test: $(STAMP)
