@@ -81,3 +81,27 @@ def test_reboot_restarts_system_services_and_leaves_no_stray_jvm(virtual_handset
     assert after and after[0] not in before.values()
     assert not any(pid_alive(p) for p in (*before.values(), bank))
     assert not cli_pidof("com.vendor.bank")  # user apps do not come back by themselves
+
+
+@pytest.mark.parametrize(("name", "apps"), [
+    ("rooted-a15", {"com.example.okbank/.LoginActivity": "https://api.bank.example/v1/session",
+                    "com.example.cronetvideo/.PlayerActivity": "https://news.portal.example/v1/video/manifest"}),
+    ("rooted-a16", {"com.example.ctbank/.LoginActivity": "https://api.bank.example/v2/session",
+                    "com.example.fluttershop/.MainActivity": "https://news.portal.example/v1/catalog",
+                    "com.example.portal/.WebActivity": "https://time.portal.example/v1/portal",
+                    "com.example.payverify/.PayActivity": "https://api.bank.example/v1/pay/session"}),
+])
+def test_the_trust_check_apps_of_the_new_handsets_reach_their_servers(virtual_handset, name, apps):
+    # Without a proxy every shape (OkHttp pins, Cronet, CT on SDK 36, Flutter, WebView, a
+    # pinning HostnameVerifier) accepts the virtual internet's certificates.
+    handset = virtual_handset(name)
+    for component in apps:
+        out, code = handset.shell(f"am start -n {component}")
+        assert code == 0, out
+
+    def answered() -> set[str]:
+        logcat, _ = handset.shell("logcat -d")
+        lines = [line for line in logcat.splitlines() if line.endswith(" -> 200")]
+        return {url for url in apps.values() if any(f" {url} " in line or f" {url}?" in line for line in lines)}
+
+    assert wait_for(lambda: answered() == set(apps.values()), 40), handset.shell("logcat -d")[0][-1500:]
