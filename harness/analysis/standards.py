@@ -25,7 +25,8 @@ from harness.config.requirements import Requirement, RequirementsConfig
 from harness.errors import ConfigError
 
 HEADER = ["id", "standard", "title", "applies_to", "jurisdiction", "source"]
-REQUIREMENT_COLUMNS = ["requirement", "standard", "title", "status", "findings", "verdict_lines", "source"]
+REQUIREMENT_COLUMNS = ["requirement", "standard", "title", "status", "findings", "verdict_lines", "applies_to",
+                       "source"]
 
 
 def parse_requirement_table(text: str, origin: str = "requirements.csv") -> tuple[Requirement, ...]:
@@ -109,10 +110,10 @@ def requirements_frame(table: RequirementTable, verdict: pd.DataFrame) -> pd.Dat
         rows.append({
             "requirement": r.id, "standard": r.standard, "title": r.title,
             "status": "finding" if hits else "no finding", "findings": len(hits),
-            "verdict_lines": ", ".join(str(n) for n in hits), "source": r.source or "",
+            "verdict_lines": ", ".join(str(n) for n in hits),
+            "applies_to": " ".join(str(t) for t in r.applies_to), "source": r.source or "",
         })
-    out = pd.DataFrame(rows, columns=REQUIREMENT_COLUMNS)
-    return out.sort_values("findings", ascending=False, kind="stable").reset_index(drop=True)
+    return pd.DataFrame(rows, columns=REQUIREMENT_COLUMNS)  # in table order: standard by standard
 
 
 def table_for_runs(runs: Iterable[dict[str, Any]], config: RequirementsConfig | None = None,

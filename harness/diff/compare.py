@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from harness.capture import FLOWS_JSONL, RUN_JSON
 from harness.config import Policy
 from harness.diff.completeness import Incomplete, check_complete
 from harness.diff.evidence import Verification
+from harness.diff.requirements import requirement_ids, requirement_rows
 from harness.names import is_ip
 
 _DIGITS = re.compile(r"\d+")
@@ -66,6 +67,7 @@ class Change:
     detail: str
     rule: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
+    requirements: tuple[str, ...] = ()  # the requirement ids it concerns (diff/requirements.py)
 
     @property
     def regression(self) -> bool:
@@ -77,7 +79,7 @@ class Change:
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "components": list(self.components), "component": self.component,
-                "regression": self.regression}
+                "regression": self.regression, "requirements": list(self.requirements)}
 
 
 @dataclass
@@ -88,6 +90,7 @@ class DiffResult:
     components: list[str]
     incomplete: list[Incomplete] = field(default_factory=list)  # judged with allow_partial
     verification: Verification | None = None  # what was checked of the inputs, if anything
+    requirements: list[dict[str, str]] = field(default_factory=list)  # id, standard, title: the new side's
 
     @property
     def regressions(self) -> list[Change]:
@@ -106,6 +109,7 @@ class DiffResult:
             "changes": [c.as_dict() for c in self.changes],
             "components": self.components,
             "incomplete": [i.as_dict() for i in self.incomplete],
+            "requirements": self.requirements,
             "verification": self.verification.as_dict() if self.verification is not None else None,
         }
 
@@ -323,10 +327,11 @@ def _coverage_and_device(base: Analysis, new: Analysis) -> list[Change]:
 def diff_analyses(base: Analysis, new: Analysis, policy: Policy | None = None) -> DiffResult:
     policy = policy or Policy()
     changes = compare(_side(base), _side(new), policy)
+    changes = [replace(c, requirements=requirement_ids(c.kind, c.rule, c.data, new.requirements)) for c in changes]
     components = sorted({_component(a) for a in pd.concat([base.flows["app"], new.flows["app"]]).unique()}
                         | {x for c in changes for x in c.components})
     return DiffResult([r["run_id"] for r in base.summary["runs"]], [r["run_id"] for r in new.summary["runs"]],
-                      changes, components)
+                      changes, components, requirements=requirement_rows(new.requirements))
 
 
 def capture_dirs(path: Path | str) -> list[Path]:

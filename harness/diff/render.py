@@ -19,19 +19,28 @@ def _x(text: object) -> str:
 
 
 def junit_xml(result: DiffResult, suite: str = "lab diff") -> str:
-    """JUnit XML: a testcase per component; each regression a <failure> naming what and where."""
+    """JUnit XML: a test suite of a testcase per component (classname `lab.diff`, as CI
+    tooling knows them), then a suite of a testcase per requirement of the new side's
+    table (classname `lab.diff.requirements`, named by its id); each regression a
+    <failure> naming what, where and why. `testsuites` counts both."""
     by_component: dict[str, list[Change]] = defaultdict(list)
     for change in result.changes:
         for component in change.components:
             by_component[component].append(change)
     components = sorted(set(result.components) | set(by_component))
     failures = sum(1 for c in components if any(ch.regression for ch in by_component[c]))
+    by_requirement: dict[str, list[Change]] = defaultdict(list)
+    for change in result.changes:
+        for rid in change.requirements:
+            by_requirement[rid].append(change)
+    req_failures = sum(1 for r in result.requirements if any(ch.regression for ch in by_requirement[r["id"]]))
     evidence = result.verification
     tests = len(components) + (evidence is not None)
     skipped = int(evidence is not None and not evidence.verified)
-    root = ET.Element("testsuites", name=_x(suite), tests=str(tests), failures=str(failures),
-                      errors="0")
-    ts = ET.SubElement(root, "testsuite", name=_x(f"{suite}: {', '.join(result.baseline)} -> {', '.join(result.new)}"),
+    root = ET.Element("testsuites", name=_x(suite), tests=str(tests + len(result.requirements)),
+                      failures=str(failures + req_failures), errors="0")
+    compared = f"{', '.join(result.baseline)} -> {', '.join(result.new)}"
+    ts = ET.SubElement(root, "testsuite", name=_x(f"{suite}: {compared}"),
                        tests=str(tests), failures=str(failures), errors="0", skipped=str(skipped))
     if evidence is not None:  # the inputs' verification: passed, or skipped by --no-verify
         case = ET.SubElement(ts, "testcase", classname="lab.diff", name="evidence", time="0")
@@ -51,8 +60,28 @@ def junit_xml(result: DiffResult, suite: str = "lab diff") -> str:
         if others:
             out = ET.SubElement(case, "system-out")
             out.text = _x("\n".join(f"{c.kind}: {c.detail}" for c in others))
+    if result.requirements:
+        rs = ET.SubElement(root, "testsuite", name=_x(f"{suite} requirements: {compared}"),
+                           tests=str(len(result.requirements)), failures=str(req_failures), errors="0", skipped="0")
+        for requirement in result.requirements:
+            _requirement_case(rs, requirement, by_requirement[requirement["id"]])
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def _requirement_case(suite: ET.Element, requirement: dict[str, str], changes: list[Change]) -> None:
+    """A requirement as a test case: failed by the regressions that concern it."""
+    case = ET.SubElement(suite, "testcase", classname="lab.diff.requirements", name=_x(requirement["id"]),
+                         time="0")
+    about = f"{requirement['standard']}: {requirement['title']}"
+    regressions = [c for c in changes if c.regression]
+    if regressions:
+        message = f"{requirement['id']}: " + "; ".join(c.detail for c in regressions)
+        failure = ET.SubElement(case, "failure", message=_x(message[:1000]), type=_x(regressions[0].rule))
+        failure.text = _x("\n".join([about, *(f"[{c.rule}] {c.component}: {c.detail}" for c in regressions)]))
+    others = [c for c in changes if not c.regression]
+    if others or not regressions:
+        ET.SubElement(case, "system-out").text = _x("\n".join([about, *(f"{c.kind}: {c.detail}" for c in others)]))
 
 
 def junit_refused(verification: Verification, suite: str = "lab diff") -> str:
@@ -88,8 +117,9 @@ def diff_markdown(result: DiffResult) -> str:
     if result.verification is not None:
         lines.insert(-1, f"- evidence: {_md(result.verification.summary())}")
     if result.regressions:
-        lines += ["## Regressions", "", "| component | rule | change |", "|---|---|---|"]
-        lines += [f"| {_md(c.component)} | {_md(c.rule)} | {_md(c.detail)} |" for c in result.regressions]
+        lines += ["## Regressions", "", "| component | rule | change | requirements |", "|---|---|---|---|"]
+        lines += [f"| {_md(c.component)} | {_md(c.rule)} | {_md(c.detail)} | {_md(', '.join(c.requirements))} |"
+                  for c in result.regressions]
         lines.append("")
     others = [c for c in result.changes if not c.regression]
     if others:
