@@ -198,16 +198,21 @@ def restore(serial: str | None, device: str | None, as_json: bool, lab_path: Pat
 @click.option("--yes", "assume_yes", is_flag=True,
               help="Never wait at a manual step (prompt; sim, account on a real phone): record it "
                    "as not confirmed. Without a terminal on stdin this is what happens anyway.")
+@click.option("--skip-doctor", is_flag=True,
+              help="Do not run lab doctor's quick checks first (a failed one stops the run, exit 3).")
 @lab_option
 def run(profile: Path, serials: tuple[str, ...], out: Path | None, quiet: bool, as_json: bool,
-        with_report: bool, assume_yes: bool, lab_path: Path) -> None:
+        with_report: bool, assume_yes: bool, skip_doctor: bool, lab_path: Path) -> None:
     """Run PROFILE on one or more handsets, each into its own capture folder.
 
     Handsets come from --device (repeatable), else ANDROID_SERIAL, else the first of
     lab.yaml's devices, else the only attached one. Exit 0 when every run completed, 3
     when one failed or is partial (a step failed), 130 when one was interrupted (Ctrl-C,
     SIGTERM, SIGHUP); the handsets are restored in every case. A manual step asks on this
-    terminal and waits for Enter (one handset only; several never wait)."""
+    terminal and waits for Enter (one handset only; several never wait). Each handset
+    first gets lab doctor's quick checks (screen unlocked, frida-server, root, ...): a
+    failure stops its run before anything on it changes, with the fix (--skip-doctor:
+    run anyway)."""
     from harness.config import load_lab, load_profile
     from harness.run import run_profile
     from harness.run.technician import technician_for
@@ -217,7 +222,7 @@ def run(profile: Path, serials: tuple[str, ...], out: Path | None, quiet: bool, 
     # every handset is checked before the first capture folder is made: a wrong one is exit 3
     targets = [chosen(s) for s in serials] or [chosen(None, next((d.serial for d in lab.devices), None))]
     results = run_profile(lab, lab_path, prof, profile, targets, out or lab.captures_dir,
-                          quiet=quiet or as_json, technician=technician_for(assume_yes))
+                          quiet=quiet or as_json, technician=technician_for(assume_yes), doctor=not skip_doctor)
     reports: dict[str, list[str]] = {}
     if with_report:
         from harness.capture import RUN_JSON

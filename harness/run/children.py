@@ -32,15 +32,15 @@ class RemoteProgress(HandsetProgress):
         return self.latest or super().snapshot()
 
 
-def _child(lab_path: str, profile_path: str, serial: str, out_root: str, channel: Any) -> None:
+def _child(lab_path: str, profile_path: str, serial: str, out_root: str, channel: Any, doctor: bool) -> None:
     result = run_one(load_lab(lab_path), Path(lab_path), load_profile(profile_path), Path(profile_path),
                      serial, Path(out_root), quiet=True,
-                     publish=lambda snap: channel.put(("progress", serial, asdict(snap))))
+                     publish=lambda snap: channel.put(("progress", serial, asdict(snap))), doctor=doctor)
     channel.put(("result", serial, result.as_dict()))
 
 
 def run_in_children(lab_path: Path, profile: Profile, profile_path: Path, serials: list[str],
-                    out_root: Path, quiet: bool) -> list[Any]:
+                    out_root: Path, quiet: bool, doctor: bool = True) -> list[Any]:
     from harness.run.steps import planned_seconds
 
     ctx = multiprocessing.get_context("spawn")
@@ -48,7 +48,7 @@ def run_in_children(lab_path: Path, profile: Profile, profile_path: Path, serial
     planned = sum(planned_seconds(s) for s in profile.steps)
     views = {s: RemoteProgress(s, len(profile.steps), planned) for s in serials}
     children = {
-        s: ctx.Process(target=_child, args=(str(lab_path), str(profile_path), s, str(out_root), channel),
+        s: ctx.Process(target=_child, args=(str(lab_path), str(profile_path), s, str(out_root), channel, doctor),
                        name=f"lab-run-{s}")
         for s in serials
     }

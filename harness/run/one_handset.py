@@ -100,10 +100,11 @@ class HandsetRun:
 
     def __init__(self, lab: LabConfig, lab_path: Path, profile: Profile, profile_path: Path,
                  serial: str, out_root: Path, stop: threading.Event, progress: HandsetProgress,
-                 technician: Technician = NOBODY):
+                 technician: Technician = NOBODY, doctor: bool = True):
         self.lab, self.lab_path, self.profile, self.profile_path = lab, lab_path, profile, profile_path
         self.serial = serial
         self.technician = technician  # asked at manual steps (prompt; sim, account on a real phone)
+        self.doctor = doctor  # lab doctor's quick checks before anything changes (session.preflight)
         self.stop = stop
         self.progress = progress
         self.run_id = new_run_id(profile, serial)
@@ -113,7 +114,8 @@ class HandsetRun:
 
     def execute(self) -> RunResult:
         status, error = RunStatus.OK, None
-        session = HandsetSession(self.lab, self.profile, self.serial, self.run_dir, self.timeline)
+        session = HandsetSession(self.lab, self.profile, self.serial, self.run_dir, self.timeline,
+                                 doctor=self.doctor)
         self.progress.counters = session.counters
         try:
             self.progress.update(phase="connecting")
@@ -245,12 +247,12 @@ def _detach(fds: list[int]) -> None:
 def run_one(lab: LabConfig, lab_path: Path, profile: Profile, profile_path: Path, serial: str,
             out_root: Path, quiet: bool,
             publish: Callable[[ProgressSnapshot], None] | None = None,
-            technician: Technician = NOBODY) -> RunResult:
+            technician: Technician = NOBODY, doctor: bool = True) -> RunResult:
     """One handset in this process; `publish` gets a progress snapshot every tick (a child
     process sends them to its parent's display)."""
     stop = threading.Event()
     progress = HandsetProgress(serial, len(profile.steps), sum(planned_seconds(s) for s in profile.steps))
-    run = HandsetRun(lab, lab_path, profile, profile_path, serial, out_root, stop, progress, technician)
+    run = HandsetRun(lab, lab_path, profile, profile_path, serial, out_root, stop, progress, technician, doctor)
     results: list[RunResult] = []
     thread = threading.Thread(target=execute_into, args=(run, results), name=f"run-{serial}", daemon=True)
     tick = (lambda: publish(progress.snapshot())) if publish else None

@@ -82,7 +82,7 @@ class HandsetSession:
         if report.failed:
             raise PreflightError("lab doctor: " + " / ".join(
                 f"{c.name}: {c.summary}" + (f" (fix: {c.fix})" if c.fix else "") for c in report.failed)
-                + "; `lab doctor` shows every check")
+                + "; `lab run --skip-doctor` runs anyway")
 
     @property
     def is_virtual(self) -> bool:

@@ -1,6 +1,7 @@
 """`lab run` runs lab doctor's quick checks first: on a handset whose lock screen shows it
 stops with the doctor's message (exit 3) before changing anything; the checks are kept in
-run.json's events; once the handset is unlocked the same run goes through."""
+run.json's events; --skip-doctor runs anyway; once the handset is unlocked the same run
+goes through."""
 
 from __future__ import annotations
 
@@ -31,6 +32,12 @@ def test_a_locked_handset_stops_the_run_before_it_changes_anything(tmp_path, adb
     checks = {c["name"]: c["status"] for c in doctor["checks"]}
     assert doctor["status"] == "fail" and checks["screen"] == "fail" and checks["root"] == "pass"
     assert checks["frida-server"] == "not applicable"  # Frida's local device: no server needed
+    assert "`lab run --skip-doctor` runs anyway" in record["error"]
+
+    result = files.lab_cmd("run", "profile.yaml", "--device", vh.serial, "--quiet", "--json", "--skip-doctor")
+    assert result.returncode == 0, result.stderr + result.stdout
+    run = json.loads((Path(json.loads(result.stdout)[0]["run_dir"]) / "run.json").read_text())
+    assert [e for e in run["events"] if e["kind"] == "doctor"] == []
 
     vh.shell("wm dismiss-keyguard")
     result = files.lab_cmd("run", "profile.yaml", "--device", vh.serial, "--quiet", "--json")
