@@ -29,7 +29,9 @@ from mitmproxy.proxy import layers, server_hooks  # noqa: F401 - they define the
 from addons.clientguard import ClientGuard
 from addons.containment import Containment
 from addons.destinations import Destinations
+from addons.dnsmap import DnsMap
 from addons.flowlog import FlowLog, RecordCallback
+from addons.quic import Quic
 from addons.sensitive import Sensitive
 
 Hook = Callable[..., Any]
@@ -56,7 +58,9 @@ class Audit:
     @classmethod
     def standard(cls, on_record: RecordCallback | None = None) -> Audit:
         """The lab's addons, in the order their verdicts build on each other."""
-        return cls(ClientGuard(), Containment(), Destinations(), Sensitive(), FlowLog(on_record=on_record))
+        return cls(
+            ClientGuard(), Quic(), Containment(), DnsMap(), Destinations(), Sensitive(), FlowLog(on_record=on_record),
+        )
 
     def dispatch_table(self) -> dict[str, int]:
         """Event name -> how many addons it reaches."""

@@ -4,7 +4,9 @@
 
 With an allowlist, a client whose address is not in one of its networks is disconnected
 as it connects. An empty allowlist admits everyone (the proxy listens on loopback, or
-proxy authentication — mitmproxy's `proxyauth` option — guards it).
+proxy authentication — mitmproxy's `proxyauth` option — guards it). A WireGuard-mode
+client is not checked here: its address is the one inside the tunnel, and the handset's
+key already authenticated it (lab.yaml's allowlist gates where that server may listen).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import logging
 from collections.abc import Sequence
 
 from mitmproxy import connection, ctx, exceptions
+from mitmproxy.proxy import mode_specs
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +66,7 @@ class ClientGuard:
                 raise exceptions.OptionsError(f"audit_client_allowlist: {e}") from e
 
     def client_connected(self, client: connection.Client) -> None:
-        if not self.nets or not client.peername:
+        if not self.nets or not client.peername or isinstance(client.proxy_mode, mode_specs.WireGuardMode):
             return
         if not client_allowed(str(client.peername[0]), self.nets):
             client.error = "client not in audit_client_allowlist"

@@ -7,15 +7,20 @@ a responder on loopback. A server connection to a zone host (by name or by world
 redirected to its responder and verified against the zone's CA; the flow keeps the
 world IP (flow.metadata["audit"]["world_ip"]) so it is classified as if it had gone out.
 A host not in the zone is refused before any connection or DNS lookup: nothing leaves
-the lab, and the flow is recorded with a note.
+the lab, and the flow is recorded with a note. The same holds for raw TCP, UDP and QUIC
+connections (WireGuard mode): a zone IP and port go to its responder, anything else is
+refused. DNS queries, to the tunnel's resolver or any other, are answered from the zone
+(A: the world IP; other types: no data; a name not in the zone: NXDOMAIN) and mitmproxy's
+own resolver is taken out, so no real resolver is ever asked.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from collections import OrderedDict
 
-from mitmproxy import ctx, exceptions, http, tcp, udp
+from mitmproxy import ctx, dns, exceptions, http, tcp, udp
 from mitmproxy import flow as mflow
 from mitmproxy.proxy import server_hooks
 
@@ -68,6 +73,42 @@ class Containment:
             data.server.sni = host
         data.server.address = responder
 
+    def running(self) -> None:
+        self._no_real_resolver()
+
+    def _no_real_resolver(self) -> None:
+        """mitmproxy's resolver runs before this addon's dns_request: in contained mode
+        it must not run at all."""
+        if self.zone is None:
+            return
+        resolver = ctx.master.addons.get("dnsresolver")
+        if resolver is not None:
+            ctx.master.addons.remove(resolver)
+            logger.info("contained: DNS is answered from the lab's zone only")
+
+    def dns_request(self, flow: dns.DNSFlow) -> None:
+        if self.zone is None or flow.response is not None or not flow.live:
+            return
+        request = flow.request
+        question = request.question
+        audit = audit_of(flow)
+        audit["dns_answered_by"] = "zone"
+        if question is None or not request.query:
+            flow.response = request.fail(dns.response_codes.FORMERR)
+            return
+        entry = self.zone.lookup(clean_host(question.name))
+        if entry is None:
+            flow.response = request.fail(dns.response_codes.NXDOMAIN)
+            add_note(audit, "contained: name not in the lab's zone; answered NXDOMAIN, no resolver asked")
+            return
+        world = ipaddress.ip_address(entry.world_ip)
+        answers = []
+        if question.type == dns.types.A and world.version == 4:
+            answers.append(dns.ResourceRecord.A(question.name, world))
+        elif question.type == dns.types.AAAA and world.version == 6:
+            answers.append(dns.ResourceRecord.AAAA(question.name, world))
+        flow.response = request.succeed(answers)
+
     def _mark(self, flow: mflow.Flow) -> None:
         if self.zone is None:
             return
@@ -103,6 +144,9 @@ class Containment:
         self._mark(flow)
 
     def udp_end(self, flow: udp.UDPFlow) -> None:
+        self._mark(flow)
+
+    def udp_error(self, flow: udp.UDPFlow) -> None:
         self._mark(flow)
 
 

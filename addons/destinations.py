@@ -7,7 +7,9 @@ Verdicts go into flow.metadata["audit"]: host, sni, server_ip (in contained mode
 world IP the containment addon recorded), server_port, country, country_sources,
 country_confidence, org, org_country, geo_label and flags: foreign, watchlist_country,
 not_allowlisted, cleartext, tls_rejected, foreign_org (bypassed_proxy is set later by
-analysis, from the Frida connect hook).
+analysis, from the Frida connect hook). Raw TCP/UDP flows are named by their TLS/QUIC
+SNI, else by the DNS answer that led to their IP (addons/dnsmap.py); a DNS flow's
+destination is the resolver asked and its host the name looked up.
 """
 
 from __future__ import annotations
@@ -15,12 +17,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from mitmproxy import ctx, exceptions, http, tcp, tls, udp
+from mitmproxy import ctx, dns, exceptions, http, tcp, tls, udp
 from mitmproxy import flow as mflow
 
 from harness.geo import GeoLocator
 from harness.names import clean_host
 from harness.proxy.classify import DestinationPolicy, classify, parse_geo, parse_policy
+from harness.proxy.verdicts import audit_of, raw_fields
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +73,9 @@ class Destinations:
     def _classify(self, flow: mflow.Flow) -> None:
         if self.geo is None:
             return
+        if isinstance(flow, tcp.TCPFlow | udp.UDPFlow) and "payload_sni" not in audit_of(flow):
+            # a ClientHello mitmproxy did not intercept still names the host
+            audit_of(flow)["payload_sni"] = raw_fields(flow, audit_of(flow))["payload_sni"]
         audit = classify(flow, self.policy, self.geo)
         logger.info(
             "destination %s (%s) %s %s flags=%s",
@@ -93,6 +99,16 @@ class Destinations:
         self._classify(flow)
 
     def udp_end(self, flow: udp.UDPFlow) -> None:
+        self._classify(flow)
+
+    def udp_error(self, flow: udp.UDPFlow) -> None:
+        self._classify(flow)
+
+    def dns_response(self, flow: dns.DNSFlow) -> None:
+        # the destination of a DNS flow is the resolver asked; the name is its host
+        self._classify(flow)
+
+    def dns_error(self, flow: dns.DNSFlow) -> None:
         self._classify(flow)
 
     def tls_failed_client(self, data: tls.TlsData) -> None:

@@ -3,7 +3,7 @@
     mitmdump -s addons/flowlog.py --set audit_capture_dir=captures/run1
 
 HTTP flows are recorded at `response` or `error` (WebSockets at their end), TCP/UDP
-flows at their end, and a
+flows at their end, DNS flows at their response or error (`kind: dns`), and a
 failed TLS handshake (no flow of its own in mitmproxy) becomes a TCP flow with the
 error, dispatched as `tcp_error` so the other addons classify it like any flow. Each
 record is written and flushed as it completes: a crash loses at most the flow in flight.
@@ -27,7 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from mitmproxy import ctx, exceptions, http, tcp, tls, udp
+from mitmproxy import ctx, dns, exceptions, http, tcp, tls, udp
 from mitmproxy import flow as mflow
 from mitmproxy.proxy.layers.tcp import TcpErrorHook
 
@@ -189,6 +189,16 @@ class FlowLog:
         self.record(flow)
 
     def udp_error(self, flow: udp.UDPFlow) -> None:
+        self.record(flow)
+
+    def dns_request(self, flow: dns.DNSFlow) -> None:
+        if flow.live:
+            self._live.add(flow.id)
+
+    def dns_response(self, flow: dns.DNSFlow) -> None:
+        self.record(flow)
+
+    def dns_error(self, flow: dns.DNSFlow) -> None:
         self.record(flow)
 
     async def tls_failed_client(self, data: tls.TlsData) -> None:

@@ -21,7 +21,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from mitmproxy import ctx, exceptions, http, tcp
+from mitmproxy import ctx, dns, exceptions, http, tcp, udp
 
 from harness.config import Flag
 from harness.errors import CaptureError
@@ -212,11 +212,45 @@ class Sensitive:
         self._record(flow, self.scanner.scan_text(message.content[: self.max_body], "websocket"), [])
 
     def tcp_message(self, flow: tcp.TCPFlow) -> None:
+        self._scan_payload(flow, "tcp")
+
+    def udp_message(self, flow: udp.UDPFlow) -> None:
+        self._scan_payload(flow, "udp")
+
+    def _scan_payload(self, flow: tcp.TCPFlow | udp.UDPFlow, where: str) -> None:
+        """What a raw client sends, message by message, up to audit_max_body_bytes per
+        flow (with a note when cut); each message is scanned with the tail of the one
+        before, so a value split across two is still found."""
         message = flow.messages[-1]
         if self.scanner is None or not message.from_client:
             return
-        result = self.scanner.scan_text(message.content[: self.max_body], "tcp")
-        self._record(flow, result, [])
+        audit = audit_of(flow)
+        scanned = int(audit.get("payload_scanned", 0))
+        room = self.max_body - scanned
+        if room <= 0:
+            return
+        content = message.content
+        if len(content) > room:
+            add_note(audit, f"{where} payload scanned only in its first {self.max_body} bytes (audit_max_body_bytes)")
+            content = content[:room]
+        audit["payload_scanned"] = scanned + len(content)
+        keep = max(self.scanner.longest_needle - 1, 0)
+        previous = bytes.fromhex(audit.get("payload_tail", "")) if keep else b""
+        data = previous + content
+        audit["payload_tail"] = data[-keep:].hex() if keep else ""
+        seen = {(f.get("id"), f.get("type"), f.get("encoding")) for f in audit.get("findings", ())}
+        findings = [
+            replace(f, offset=f.offset - len(previous) + scanned)
+            for f in self.scanner.scan_text(data, where) if (f.id, f.type, f.encoding) not in seen
+        ]
+        self._record(flow, findings, [])
+
+    def dns_request(self, flow: dns.DNSFlow) -> None:
+        """A name looked up can carry an identifier (DNS exfiltration): the query is scanned."""
+        question = flow.request.question
+        if self.scanner is None or question is None:
+            return
+        self._record(flow, self.scanner.scan_text(question.name.encode("utf-8", "replace"), "dns:query"), [])
 
     def _record(self, flow, findings: list[Finding], notes: list[str]) -> None:
         audit = audit_of(flow)
@@ -232,7 +266,7 @@ class Sensitive:
         add_flags(audit, str(Flag.SENSITIVE_DATA))
         logger.info(
             "sensitive: %s -> %s",
-            flow.request.pretty_host if isinstance(flow, http.HTTPFlow) else "tcp",
+            flow.request.pretty_host if isinstance(flow, http.HTTPFlow) else flow.type,
             ", ".join(f"{f.id} in {f.where} ({f.encoding})" for f in findings),
         )
 

@@ -70,7 +70,7 @@ from harness.config.yaml_source import (
 )
 
 __all__ = [
-    "AppTarget", "CanaryConfig", "ConfigProblem", "ConfigProblems", "CountryCode", "Count",
+    "AppTarget", "CanaryConfig", "CaptureMode", "ConfigProblem", "ConfigProblems", "CountryCode", "Count",
     "DeviceEntry", "DomainName", "Duration", "Flag", "FridaMode", "GeoConfig", "GeoOverride",
     "HookSet", "IdleStep", "InputArgs", "InputStep", "IntentArgs", "IntentStep", "LabConfig",
     "LaunchArgs", "LaunchStep", "Location", "MonkeyArgs", "MonkeyStep", "NetworkMode",
@@ -170,8 +170,36 @@ class NetworkMode(StrEnum):
     CONTAINED = "contained"
 
 
+class CaptureMode(StrEnum):
+    """How a handset's traffic reaches the proxy."""
+
+    AUTO = "auto"  # WireGuard where the handset side can make a tunnel, else explicit
+    WIREGUARD = "wireguard"  # every packet (TCP, UDP, DNS, QUIC) through mitmproxy's WireGuard server
+    EXPLICIT = "explicit"  # the handset's proxy setting: only clients that read it
+
+
+_INTERFACE = re.compile(r"^[A-Za-z0-9_.:-]{1,15}$")
+
+
 class ProxyConfig(StrictModel):
+    mode: CaptureMode = Field(
+        default=CaptureMode.AUTO,
+        description="wireguard: full-device capture through a WireGuard tunnel; explicit: the proxy "
+        "setting; auto: wireguard where the handset side can make the tunnel, else explicit",
+    )
     listen_host: str = Field(default="127.0.0.1", description="IP address the proxy listens on")
+    wireguard_host: str = Field(
+        default="127.0.0.1",
+        description="IP address of the WireGuard server (UDP); a non-loopback one needs client_allowlist",
+    )
+    wireguard_port: Count = Field(default=0, ge=0, le=65535, description="UDP port; 0 picks a free one per handset")
+    wireguard_interface: str | None = Field(
+        default=None,
+        description="lab interface whose IPv4 address the WireGuard server binds to (instead of wireguard_host)",
+    )
+    block_quic: bool = Field(
+        default=False, description="refuse QUIC (UDP 443) so apps fall back to TCP (recorded in run.json)",
+    )
     port: Count = Field(default=0, ge=0, le=65535, description="0 picks a free port per handset")
     network: NetworkMode = NetworkMode.LIVE
     zone: Path | None = Field(
@@ -186,7 +214,14 @@ class ProxyConfig(StrictModel):
     confdir: Path | None = Field(default=None, description="mitmproxy confdir (CA); default per lab")
     max_body_bytes: Count = Field(default=8 * 1024 * 1024, ge=1024)
 
-    @field_validator("listen_host", mode="before")
+    @field_validator("wireguard_interface")
+    @classmethod
+    def _interface(cls, value: str | None) -> str | None:
+        if value is not None and not _INTERFACE.fullmatch(value):
+            raise ValueError(f"{value!r} is not a network interface name (like eth0)")
+        return value
+
+    @field_validator("listen_host", "wireguard_host", mode="before")
     @classmethod
     def _host(cls, value: Any) -> Any:
         if value == "localhost":
@@ -214,7 +249,31 @@ class ProxyConfig(StrictModel):
         reason = self.open_proxy_reason(self.listen_host)
         if reason:
             raise ValueError(f"{reason}: an open proxy on a lab network is a hole")
+        reason = self.open_wireguard_reason(self.wireguard_host)
+        if reason and self.mode != CaptureMode.EXPLICIT:
+            raise ValueError(f"{reason}: an open WireGuard server on a lab network is a hole")
+        if self.wireguard_interface and not self.client_allowlist and self.mode != CaptureMode.EXPLICIT:
+            raise ValueError("a WireGuard server on a lab interface needs client_allowlist")
         return self
+
+    def open_wireguard_reason(self, host: str) -> str | None:
+        """Why a WireGuard server on `host` would serve anyone who reaches it, or None.
+        Its keys authenticate the handset; off loopback the lab's networks must also be
+        listed (client_allowlist, not every address): `auth` does not apply to it."""
+        if ipaddress.ip_address(host).is_loopback:
+            return None
+        if not self.client_allowlist:
+            return "a WireGuard server on a non-loopback address needs client_allowlist"
+        everyone = admits_every_address(self.client_allowlist)
+        if everyone:
+            return f"client_allowlist admits every {everyone} address: list the lab's own networks"
+        return None
+
+    def capture_mode(self, tunnel_possible: bool) -> CaptureMode:
+        """`auto` resolved: WireGuard where the handset side can make a tunnel."""
+        if self.mode == CaptureMode.AUTO:
+            return CaptureMode.WIREGUARD if tunnel_possible else CaptureMode.EXPLICIT
+        return self.mode
 
     def open_proxy_reason(self, host: str) -> str | None:
         """Why a proxy on `host` with these settings would serve anyone who reaches it, or None.

@@ -9,6 +9,17 @@ the lab's state_dir unless `proxy.confdir` says otherwise). A non-loopback addre
 needs a client allowlist or proxy authentication. mitmproxy keeps its context in module
 globals, so one Proxy runs per process at a time (run handsets' proxies in separate
 processes, or one after the other).
+
+WireGuard mode (`mode="wireguard"`, or lab.yaml's `proxy.mode`): instead of an HTTP
+proxy, mitmproxy's WireGuard server (UDP) on `proxy.wireguard_host` (or the address of
+`proxy.wireguard_interface`) and `proxy.wireguard_port` (0: a free port), with this
+handset's own keys (harness.proxy.wireguard, under state_dir). Every packet of the
+handset comes through it: HTTP(S), HTTP/3, DNS, raw TCP and UDP, each recorded.
+
+    with Proxy(lab, capture_dir=d, device=serial, mode="wireguard") as proxy:
+        proxy.tunnel.wg_quick()       # the client's config (wg-quick text)
+        proxy.tunnel.endpoint         # "127.0.0.1:PORT"
+        proxy.run_info()              # for run.json: mode, endpoint, block_quic, network
 """
 
 from __future__ import annotations
@@ -28,9 +39,17 @@ from mitmproxy.tools.dump import DumpMaster
 from addons.audit import Audit
 from addons.flowlog import FlowLog
 from harness.config import LabConfig, NetworkMode
+from harness.config.lab import CaptureMode
 from harness.errors import ProxyError
 from harness.names import file_name
 from harness.proxy.drain import drain
+from harness.proxy.wireguard import (
+    Tunnel,
+    WireGuardKeys,
+    handset_keys,
+    interface_address,
+    keys_path,
+)
 
 CA_CERT = "mitmproxy-ca-cert.pem"  # the certificate alone: what a handset installs
 CA_KEYPAIR = "mitmproxy-ca.pem"  # certificate and private key: never leaves the host
@@ -133,6 +152,8 @@ class Proxy:
         listen_host: str | None = None,
         port: int | None = None,
         scan_responses: bool = False,
+        mode: CaptureMode | str | None = None,
+        wireguard_keys: Path | None = None,
         start_timeout: float = 30.0,
         drain_grace: float = 2.0,
         close_timeout: float = 5.0,
@@ -150,7 +171,25 @@ class Proxy:
         self.drain_grace = drain_grace
         self.close_timeout = close_timeout
         self.stats = ProxyStats()
-        check_bind(lab, self.listen_host)
+        # auto is the run's to resolve (ProxyConfig.capture_mode: can the handset make the
+        # tunnel?) and pass as `mode`; left unresolved, the proxy is the explicit one
+        self.mode = CaptureMode(mode or lab.proxy.mode)
+        if self.mode == CaptureMode.AUTO:
+            self.mode = CaptureMode.EXPLICIT
+        self.block_quic = lab.proxy.block_quic
+        self._keys: WireGuardKeys | None = None
+        self._tunnel: Tunnel | None = None
+        if self.mode == CaptureMode.WIREGUARD:
+            self.listen_host = (
+                listen_host or (interface_address(lab.proxy.wireguard_interface)
+                                if lab.proxy.wireguard_interface else lab.proxy.wireguard_host))
+            self.requested_port = lab.proxy.wireguard_port if port is None else port
+            reason = lab.proxy.open_wireguard_reason(self.listen_host)
+            if reason:
+                raise ProxyError(f"refusing to listen on {self.listen_host}: {reason} (proxy section of lab.yaml)")
+            self._keys = handset_keys(wireguard_keys or keys_path(lab.state_dir, lab.name, device))
+        else:
+            check_bind(lab, self.listen_host)
         if lab.proxy.network == NetworkMode.CONTAINED and self.zone is None:
             raise ProxyError("contained network mode needs a zone file (proxy.zone in lab.yaml or zone=)")
         self._master: DumpMaster | None = None
@@ -183,6 +222,7 @@ class Proxy:
             "audit_device": self.device or "",
             "audit_client_allowlist": list(lab.proxy.client_allowlist),
             "audit_zone": str(self.zone) if self.zone and lab.proxy.network == NetworkMode.CONTAINED else "",
+            "audit_block_quic": self.block_quic,
         }
         return opts
 
@@ -196,6 +236,12 @@ class Proxy:
             "stream_large_bodies": str(lab.proxy.max_body_bytes),
             "ssl_insecure": False,
         }
+        if self._keys is not None:
+            host = f"[{self.listen_host}]" if ":" in self.listen_host else self.listen_host
+            opts["mode"] = [f"wireguard:{self._keys.path}@{host}:{self.requested_port}"]
+            if lab.proxy.network == NetworkMode.CONTAINED:
+                # eager would connect upstream before any hook could send it to a responder
+                opts["connection_strategy"] = "lazy"
         if upstream_ca and lab.proxy.network != NetworkMode.CONTAINED:
             # contained: the responders are verified against the zone's CA (containment addon)
             opts["ssl_verify_upstream_trusted_ca"] = str(upstream_ca)
@@ -306,6 +352,30 @@ class Proxy:
         except TimeoutError as e:
             raise ProxyError(f"the proxy did not load canaries within {timeout:.0f} s") from e
         self.canaries = path
+
+    @property
+    def tunnel(self) -> Tunnel:
+        """WireGuard mode: what the handset's client needs (keys, endpoint, wg-quick text)."""
+        if self._keys is None:
+            raise ProxyError("the proxy is not in WireGuard mode")
+        if self._tunnel is None:
+            self._tunnel = Tunnel(
+                endpoint_host=self.listen_host, endpoint_port=self.port,
+                server_public=self._keys.server_public, client_private=self._keys.client_key,
+                client_public=self._keys.client_public, keyfile=self._keys.path,
+            )
+        return self._tunnel
+
+    def run_info(self) -> dict[str, Any]:
+        """How the proxy captured, for run.json."""
+        info: dict[str, Any] = {
+            "mode": self.mode.value, "listen_host": self.listen_host, "port": self.port,
+            "network": self.lab.proxy.network.value, "block_quic": self.block_quic,
+        }
+        if self._keys is not None:
+            info["wireguard"] = {"endpoint": self.tunnel.endpoint, "server_public_key": self.tunnel.server_public,
+                                 "client_public_key": self.tunnel.client_public}
+        return info
 
     @property
     def port(self) -> int:

@@ -12,12 +12,13 @@ import functools
 import time
 from typing import Any
 
+from mitmproxy import dns, http, tcp, udp
 from mitmproxy import flow as mflow
-from mitmproxy import http, tcp, udp
 from mitmproxy.net import check
 from mitmproxy.net.http import url
 
 from harness.names import clean_host, is_ip
+from harness.proxy.payload import guess_tcp, guess_udp, tls_sni
 
 AUDIT = "audit"
 
@@ -94,9 +95,16 @@ def flow_host(flow: mflow.Flow) -> str | None:
     """Host/:authority for HTTP; else SNI; else the address the client asked for."""
     if isinstance(flow, http.HTTPFlow):
         return clean_host(pretty_host(flow.request))
+    if isinstance(flow, dns.DNSFlow):
+        question = flow.request.question
+        return clean_host(question.name) if question else None
     sni = flow.client_conn.sni or flow.server_conn.sni
     if sni:
         return clean_host(sni)
+    audit = flow.metadata.get(AUDIT) or {}
+    for key in ("payload_sni", "dns_host"):  # a ClientHello we did not intercept; a DNS answer
+        if audit.get(key):
+            return clean_host(str(audit[key]))
     address = flow.server_conn.address
     return clean_host(address[0]) if address else None
 
@@ -120,6 +128,8 @@ def flow_kind(flow: mflow.Flow) -> str:
         return "error" if flow.error and not flow.response else "http"
     if isinstance(flow, udp.UDPFlow):
         return "udp"
+    if isinstance(flow, dns.DNSFlow):
+        return "error" if flow.error and not flow.response else "dns"
     return "tcp"
 
 
@@ -152,6 +162,9 @@ def _timestamps(flow: mflow.Flow) -> tuple[float, float]:
         if flow.response is not None:
             end = flow.response.timestamp_end or flow.response.timestamp_start
         end = end or flow.request.timestamp_end
+    elif isinstance(flow, dns.DNSFlow):
+        start = flow.request.timestamp or start
+        end = flow.response.timestamp if flow.response is not None else None
     if flow.error is not None:
         end = max(end or 0.0, flow.error.timestamp)
     elif isinstance(flow, tcp.TCPFlow | udp.UDPFlow) and flow.messages:
@@ -216,4 +229,58 @@ def flow_record(flow: mflow.Flow, device: str | None = None) -> dict[str, Any]:
             request_bytes=sum(len(m.content) for m in flow.messages if m.from_client),
             response_bytes=sum(len(m.content) for m in flow.messages if not m.from_client),
         )
+        record.update(raw_fields(flow, audit))
+        if record["kind"] == "quic" or record.get("protocol") == "quic":
+            record["kind"] = "quic"
+            record["sni"] = record["sni"] or record.get("payload_sni")
+    elif isinstance(flow, dns.DNSFlow):
+        record.update(dns_fields(flow), scheme="dns",
+                      request_bytes=len(flow.request.packed),
+                      response_bytes=len(flow.response.packed) if flow.response else None)
     return record
+
+
+def raw_fields(flow: tcp.TCPFlow | udp.UDPFlow, audit: dict[str, Any]) -> dict[str, Any]:
+    """A raw TCP/UDP flow's extra fields: protocol guess, SNI of a ClientHello that was
+    not intercepted, the names DNS gave its IP, the transport."""
+    first = next((m.content for m in flow.messages if m.from_client), b"")
+    address = flow.server_conn.address
+    port = audit.get("world_port") or (address[1] if address else None)
+    fields: dict[str, Any] = {"transport": flow.type, "dns_names": list(audit.get("dns_names") or [])}
+    if isinstance(flow, udp.UDPFlow):
+        protocol, sni = guess_udp(first, port)
+        quic = audit.get("quic") or {}
+        if quic:
+            protocol, sni = "quic", quic.get("sni") or sni
+    else:
+        protocol = guess_tcp(first, port)
+        sni = tls_sni(first) if protocol == "tls" and not flow.client_conn.tls_established else None
+    fields["protocol"] = audit.get("protocol") or protocol
+    fields["payload_sni"] = sni
+    return fields
+
+
+def dns_fields(flow: dns.DNSFlow) -> dict[str, Any]:
+    """A DNS flow's query, answers and the resolver asked (`dns` in the record)."""
+    question = flow.request.question
+    response = flow.response
+    address = flow.server_conn.address
+    answers = []
+    if response is not None:
+        for answer in response.answers:
+            try:
+                data = str(answer)  # the address, name or text it carries
+            except (ValueError, UnicodeDecodeError):
+                data = answer.data.hex()
+            answers.append({"name": clean_host(answer.name), "type": dns.types.to_str(answer.type),
+                            "data": data, "ttl": answer.ttl})
+    return {
+        "dns": {
+            "name": clean_host(question.name) if question else None,
+            "type": dns.types.to_str(question.type) if question else None,
+            "answers": answers,
+            "rcode": dns.response_codes.to_str(response.response_code) if response is not None else None,
+            "resolver": f"{address[0]}:{address[1]}" if address else None,
+            "answered_by": (flow.metadata.get(AUDIT) or {}).get("dns_answered_by"),
+        },
+    }
