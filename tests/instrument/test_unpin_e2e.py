@@ -136,3 +136,24 @@ def test_stripped_flutter_library_is_bypassed_by_pattern(apps, mitm, tmp_path): 
                         "CERTIFICATE_VERIFY_FAILED", ("boringssl-pattern",), tls="flutter")
     fired = _bypassed(records, "boringssl-pattern")
     assert fired and fired[0]["api"].startswith("libflutter.so!ssl_verify_peer_cert@0x")
+
+
+def test_a_trust_manager_handed_over_after_attach_is_patched(apps, mitm, tmp_path):  # noqa: F811
+    # The app's first send comes after the attach: the WebView's verifier class loads then and
+    # reaches unpin.js only through SSLContext.init (a lookup of an app class inside that JDK
+    # method failed: NoClassDefFoundError); it is patched for the sends after it.
+    package, path = "com.vendor.late", "/unpin/late"
+    app = _app(package, path, tls="webview")
+    app["behaviours"]["sends"][0].update(when=[], every=4)
+    state, runner = apps([app], loopback=LOOPBACK)
+    _trust(state, mitm, "user")
+    pid = runner.start(package)
+    with Instrumentation("local", f"virtual:{package}", tmp_path, (), [package],
+                         options=AgentOptions(unpin_libraries=("trustmanager",))) as inst:
+        inst.attach(package, pid)
+        assert wait_for(lambda: _read(mitm, path), 30), runner.log_path.read_text()[-800:]
+        inst.flush()
+    records = list(iter_jsonl(inst.hooks_path))
+    assert not [r for r in records if r["type"] == "hook:error"]
+    assert "android.webkit.WebView$ChromiumVerifier.checkServerTrusted" in {
+        r["api"] for r in records if r["type"] == "unpin:applied" and r["library"] == "trustmanager"}

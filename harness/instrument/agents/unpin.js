@@ -17,10 +17,13 @@
  *                      no-op, the CT policy's doesResultConformToPolicy says COMPLY (true on older
  *                      CTPolicyImpl), an older TrustManagerImpl.checkCT is a no-op.
  *   hostname-verifier  every loaded javax.net.ssl.HostnameVerifier: verify returns true; those
- *                      handed to HttpsURLConnection.set(Default)HostnameVerifier later too.
+ *                      handed later to HttpsURLConnection.set(Default)HostnameVerifier or
+ *                      OkHttpClient.Builder.hostnameVerifier too.
  *   webview            android.webkit.WebViewClient.onReceivedSslError, and every loaded subclass
  *                      overriding it (and those handed to WebView.setWebViewClient later):
  *                      handler.proceed().
+ * A class first seen when it is handed over (SSLContext.init, set*HostnameVerifier,
+ * setWebViewClient) is patched from the script's thread right after: that call runs unpatched.
  *   boringssl-symbol   native BoringSSL by symbol, in every module that has it (and modules loaded
  *                      later): SSL_CTX_set_custom_verify / SSL_set_custom_verify get a callback
  *                      that calls the app's (stacks such as Cronet expect it to run) and answers
@@ -413,16 +416,15 @@ const JavaUnpin = (function () {
     return out;
   }
 
-  /* Patch `name` once (its class factory: `factory`, or what the function `factory` returns):
-   * concrete classes only; `declared` limits it to classes declaring `method` themselves (an
-   * inherited one is patched where it is declared). */
+  /* Patch `name` once: concrete classes only; `declared` limits it to classes declaring
+   * `method` themselves (an inherited one is patched where it is declared). */
   function patchClass(patched, library, name, factory, method, makeImpl, declared) {
     if (patched.has(name)) {
       return;
     }
     patched.add(name);
     try {
-      const klass = (typeof factory === "function" ? factory() : factory).use(name);
+      const klass = factory.use(name);
       const Modifier = Java.use("java.lang.reflect.Modifier");
       const modifiers = klass.class.getModifiers();
       if (Modifier.isInterface(modifiers) || klass[method] === undefined) {
@@ -443,12 +445,19 @@ const JavaUnpin = (function () {
     }
   }
 
-  /* The class factory of an object's class loader, when first needed. */
-  function factoryOf(object) {
-    return function () {
-      const loader = Java.cast(object, Java.use("java.lang.Object")).getClass().getClassLoader();
-      return loader === null ? Java.classFactory : Java.ClassFactory.get(loader);
-    };
+  /* A class handed over inside a hook, patched from the script's own thread: there a class
+   * lookup goes through the app's class loader (inside a hooked JDK method, JNI's FindClass
+   * would use the boot loader, which does not see app classes). The call that handed it over
+   * runs unpatched; the next ones are patched. */
+  function later(patched, library, name, method, makeImpl, declared) {
+    if (patched.has(name)) {
+      return;
+    }
+    setTimeout(function () {
+      Java.perform(function () {
+        patchClass(patched, library, name, Java.classFactory, method, makeImpl, declared);
+      });
+    }, 0);
   }
 
   function trustManagerImpl(api, overload) {
@@ -518,27 +527,28 @@ const JavaUnpin = (function () {
         const managers = args[1];
         for (let i = 0; managers !== null && managers !== undefined && i !== managers.length; i++) {
           if (managers[i] !== null) {
-            patchClass(patched, "trustmanager", managers[i].$className, factoryOf(managers[i]),
-              "checkServerTrusted", trustManagerImpl, false);
+            later(patched, "trustmanager", managers[i].$className, "checkServerTrusted", trustManagerImpl, false);
           }
         }
       });
     }
     if (want("hostname-verifier")) {
+      const handedOver = function (api, ret, args) {
+        if (args[0] !== null && args[0] !== undefined) {
+          later(patched, "hostname-verifier", args[0].$className, "verify", hostnameImpl, false);
+        }
+      };
       ["setDefaultHostnameVerifier", "setHostnameVerifier"].forEach(function (method) {
-        Lab.hookJava("javax.net.ssl.HttpsURLConnection", method, function (api, ret, args) {
-          if (args[0] !== null && args[0] !== undefined) {
-            patchClass(patched, "hostname-verifier", args[0].$className, factoryOf(args[0]), "verify",
-              hostnameImpl, false);
-          }
-        });
+        Lab.hookJava("javax.net.ssl.HttpsURLConnection", method, handedOver);
       });
+      if (tryUse("okhttp3.OkHttpClient$Builder") !== null) {
+        Lab.hookJava("okhttp3.OkHttpClient$Builder", "hostnameVerifier", handedOver);
+      }
     }
     if (webview !== null) {
       Lab.hookJava("android.webkit.WebView", "setWebViewClient", function (api, ret, args) {
         if (args[0] !== null && args[0] !== undefined) {
-          patchClass(patched, "webview", args[0].$className, factoryOf(args[0]), "onReceivedSslError",
-            webviewImpl, true);
+          later(patched, "webview", args[0].$className, "onReceivedSslError", webviewImpl, true);
         }
       });
     }
