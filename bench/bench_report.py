@@ -1,4 +1,5 @@
-"""Report generation time and peak memory for 10k, 100k and 1M synthetic flows.
+"""Report generation time and peak memory for 10k, 100k and 1M synthetic flows, and the
+HTML report's size and render time (with its verdict, phases and timers).
 
 Target (issue 9): 1M flows in under 20 s and under 4 GB. Each size is generated into a
 temporary capture, then analysed and written (html, json, parquet; csv optional) in a
@@ -24,6 +25,10 @@ from bench.peak_rss import peak_rss_mb
 
 HOSTS = 400
 APPS = 30
+PHASES = ("first start", "SIM insertion", "idle", "open Settings")
+# the code that opens connections: a tracker SDK (named by its code signature) or app code
+STACK_SDKS = ("com.appsflyer.internal.AFc1.send(AFc1.java:3)", "com.app.net.Client.post(Client.java:9)",
+              "com.google.firebase.analytics.FirebaseAnalytics.log(F.java:2)")
 
 
 def generate(root: Path, n: int, seed: int = 1) -> Path:
@@ -59,7 +64,9 @@ def generate(root: Path, n: int, seed: int = 1) -> Path:
             h = (i * 7 + seed) % HOSTS
             fh.write(json.dumps({"type": "net:connect", "ts": t0 + i * 0.01 - 0.05, "device": "SER1",
                                  "package": f"com.app{h % APPS}.x", "host": f"h{h}.cdn{h % 7}.example",
-                                 "ip": f"198.51.{h % 250}.{h % 200 + 1}", "port": 443}) + "\n")
+                                 "ip": f"198.51.{h % 250}.{h % 200 + 1}", "port": 443,
+                                 "stack": ["java.net.Socket.connect(Socket.java:1)", STACK_SDKS[h % len(STACK_SDKS)]]})
+                     + "\n")
         for a in range(APPS):
             fh.write(json.dumps({"type": "hook:event", "ts": t0 + a, "device": "SER1",
                                  "package": f"com.app{a}.x", "api": "android.telephony.TelephonyManager.getImei",
@@ -70,7 +77,8 @@ def generate(root: Path, n: int, seed: int = 1) -> Path:
     (root / "run.json").write_text(json.dumps({
         "format": "lab-harness-capture", "format_version": 1, "run_id": f"bench-{n}", "status": "ok",
         "started": t0, "ended": t0 + n * 0.01, "device": {"serial": "SER1", "model": "Bench"},
-        "steps": [{"kind": "launch", "package": "com.app0.x", "start": t0, "end": t0 + n * 0.01}],
+        "steps": [{"index": k + 1, "kind": "idle", "phase": PHASES[k], "start": t0 + k * n * 0.01 / len(PHASES),
+                   "end": t0 + (k + 1) * n * 0.01 / len(PHASES)} for k in range(len(PHASES))],
     }))
     return root
 
@@ -85,6 +93,12 @@ def measure(capture: Path, formats: str) -> dict:
     t_analyse = time.perf_counter() - t
     paths = write_analysis(analysis, formats.split(","), capture / "report")
     total = time.perf_counter() - t
+    from harness.report.html import render_html
+    from harness.report.tables import build_tables
+
+    t = time.perf_counter()
+    render_html(analysis, build_tables(analysis))  # the HTML alone, tables included
+    t_html = time.perf_counter() - t
     from harness.analysis.export import export_analysis
 
     t = time.perf_counter()
@@ -92,6 +106,8 @@ def measure(capture: Path, formats: str) -> dict:
     t_export = time.perf_counter() - t
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return {"analyse_s": round(t_analyse, 2), "total_s": round(total, 2), "export_s": round(t_export, 2),
+            "html_s": round(t_html, 2), "verdict_lines": len(analysis.verdict), "phases": len(analysis.phases),
+            "timers": len(analysis.recurring),
             "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
             "peak_rss_mb": peak_rss_mb(),
             "files": len(paths), "html_kb": round((capture / "report" / "report.html").stat().st_size / 1024)
@@ -126,7 +142,8 @@ def main(argv: list[str] | None = None) -> None:
                   f"analyse {r['analyse_s']:6.2f} s, analyse+write {r['total_s']:6.2f} s, "
                   f"+ Parquet export {r['export_s']:5.2f} s "
                   f"(CPU {r['cpu_s']:6.2f} s, load {os.getloadavg()[0]:.1f}), "
-                  f"peak RSS {r['peak_rss_mb']:7.1f} MB, html {r['html_kb']} kB")
+                  f"peak RSS {r['peak_rss_mb']:7.1f} MB, html {r['html_kb']} kB rendered in {r['html_s']:.2f} s "
+                  f"({r['verdict_lines']} verdict lines, {r['phases']} phases, {r['timers']} timers)")
 
 
 if __name__ == "__main__":

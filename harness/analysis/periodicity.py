@@ -312,8 +312,4 @@ def recurring_frame(flows: pd.DataFrame, bypassed: pd.DataFrame | None = None) -
 
 def _distinct(values: np.ndarray) -> str:
     """The distinct non-empty values, in order of first appearance, joined."""
-    seen: dict[str, None] = {}
-    for v in values:
-        if isinstance(v, str) and v:
-            seen.setdefault(v, None)
-    return ", ".join(seen)
+    return ", ".join(v for v in pd.unique(values) if isinstance(v, str) and v)

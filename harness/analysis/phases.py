@@ -44,24 +44,25 @@ def phases_frame(flows: pd.DataFrame, findings: pd.DataFrame, reads: pd.DataFram
     """One row per (run, phase), in the order the phases ran (see the module doc)."""
     order = _order(steps)
     rows = []
-    flow_groups = dict(tuple(flows.groupby(["run_id", "phase"], sort=False))) if len(flows) else {}
+    per = _per_destination(flows)
+    flow_groups = dict(tuple(per.groupby(["run_id", "phase"], sort=False))) if len(per) else {}
     finding_groups = dict(tuple(findings.groupby(["run_id", "phase"], sort=False))) if len(findings) else {}
     read_groups = dict(tuple(reads.groupby(["run_id", "phase"], sort=False))) if len(reads) else {}
     keys = list(order) + sorted(k for k in set(flow_groups) | set(finding_groups) | set(read_groups)
                                 if k not in order)
     for key in keys:
         run_id, phase = key
-        f = flow_groups.get(key, flows.iloc[0:0])
+        f = flow_groups.get(key, per.iloc[0:0])
         s = order.get(key)
-        start = s["start"] if s else (float(f["ts_start"].min()) if len(f) else None)
-        end = s["end"] if s and np.isfinite(s["end"]) else (float(f["ts_start"].max()) if len(f) else None)
+        start = s["start"] if s else (float(f["first"].min()) if len(f) else None)
+        end = s["end"] if s and np.isfinite(s["end"]) else (float(f["last"].max()) if len(f) else None)
         sent = finding_groups.get(key)
         read = read_groups.get(key)
         rows.append({
             "run_id": run_id, "phase": phase, "steps": s["steps"] if s else "",
             "start": start, "end": end,
             "duration_s": round(end - start, 1) if start is not None and end is not None else None,
-            "flows": len(f), "bytes_up": int(f["request_bytes"].sum()), "bytes_down": int(f["response_bytes"].sum()),
+            "flows": int(f["flows"].sum()), "bytes_up": int(f["up"].sum()), "bytes_down": int(f["down"].sum()),
             "destinations": _destinations(f), "foreign_destinations": _destinations(f, foreign=True),
             "identifiers_sent": _types(sent, identifiers=True), "data_types_sent": _types(sent, identifiers=False),
             "data_types_read": ", ".join(sorted({str(t) for t in read["data_type"].dropna()})) if read is not None else "",
@@ -96,16 +97,28 @@ def _ranges(numbers: list[int]) -> str:
     return ", ".join(f"{a}-{b}" if a != b else str(a) for a, b in runs)
 
 
+def _per_destination(flows: pd.DataFrame) -> pd.DataFrame:
+    """Flows, bytes, first and last start, and whether foreign, per (run, phase, destination):
+    the phases are told from this (small) frame, not from every flow again."""
+    cols = ["run_id", "phase", "destination", "flows", "up", "down", "first", "last", "foreign"]
+    if flows.empty:
+        return pd.DataFrame(columns=cols)
+    f = flows[["run_id", "phase", "destination", "request_bytes", "response_bytes", "ts_start"]].assign(
+        foreign=flows["flags"].astype(str).str.contains("foreign", regex=False).to_numpy(dtype=bool))
+    out = f.groupby(["run_id", "phase", "destination"], sort=False).agg(
+        flows=("ts_start", "size"), up=("request_bytes", "sum"), down=("response_bytes", "sum"),
+        first=("ts_start", "min"), last=("ts_start", "max"), foreign=("foreign", "any")).reset_index()
+    return out[cols]
+
+
 def _destinations(f: pd.DataFrame, foreign: bool = False) -> str:
+    """The destinations of a phase, most bytes first (the first SHOWN, then how many more)."""
+    if foreign:
+        f = f[f["foreign"].astype(bool)]
     if f.empty:
         return ""
-    if foreign:
-        f = f[f["flags"].astype(str).str.contains("foreign", regex=False)]
-        if f.empty:
-            return ""
-    by = (f.assign(_b=f["request_bytes"] + f["response_bytes"]).groupby("destination")["_b"].sum()
-          .sort_values(ascending=False, kind="stable"))
-    names = [str(d) for d in by.index[:SHOWN]]
+    by = f.assign(_b=f["up"] + f["down"]).sort_values("_b", ascending=False, kind="stable")["destination"]
+    names = [str(d) for d in by.iloc[:SHOWN]]
     more = f" (+{len(by) - SHOWN} more)" if len(by) > SHOWN else ""
     return ", ".join(names) + more
 

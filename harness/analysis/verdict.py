@@ -99,12 +99,14 @@ def _ids(values: list[str]) -> str:
 
 
 def _periods(flows: pd.DataFrame) -> dict[str, str]:
-    """flow id -> `every 10 s +/- 0.3 s`: the timer the flow is a beat of."""
+    """flow id -> `every 10 s +/- 0.3 s`: the timer the flow is a beat of (flows with
+    findings only: no other is cited by a data line)."""
     if "recurrence" not in flows:
         return {}
-    beats = flows[flows["recurrence"].astype(str) != ""]
-    return dict(zip(beats["flow_id"].astype(str), beats["recurrence"].astype(str).str.split(",").str[0],
-                    strict=True))
+    cited = flows["n_findings"].to_numpy(dtype="int64", na_value=0) > 0 if "n_findings" in flows else slice(None)
+    beats = flows.loc[cited, ["flow_id", "recurrence"]]
+    return {str(f): str(r).split(",")[0] for f, r in zip(beats["flow_id"], beats["recurrence"], strict=True)
+            if isinstance(r, str) and r}
 
 
 def _period_of(flow_ids: list[str], periods: dict[str, str]) -> str | None:
