@@ -165,12 +165,12 @@ def measure(store: Path, out: Path) -> dict:
     """In this process: the campaign report of `store`, phase by phase."""
     from harness.analysis.campaign import campaign_figures
     from harness.analysis.export import export_missing
-    from harness.analysis.store import open_store
+    from harness.analysis.store import scan_store
     from harness.analysis.store_db import store_database
     from harness.report.campaign import write_files
 
     t0 = time.perf_counter()
-    opened = open_store(store)
+    opened = scan_store(store)
     outcome = export_missing(opened.captures)
     t1 = time.perf_counter()
     with store_database(opened) as db:

@@ -38,7 +38,7 @@ SELECT r.handset, r.manufacturer, r.model, p.org_country,
        sum(p.flows)::BIGINT AS flows, sum(p.flows_with_data)::BIGINT AS flows_with_data,
        sum(p.bytes_up)::BIGINT AS bytes_up, sum(p.bytes_down)::BIGINT AS bytes_down,
        count(DISTINCT r.run_id) AS runs
-FROM per_run AS p JOIN runs AS r ON r.run_id = p.run_id
+FROM per_run AS p JOIN counted_runs AS r ON r.run_id = p.run_id
 GROUP BY ALL ORDER BY r.handset, flows DESC, p.org_country
 """
 
@@ -53,14 +53,14 @@ SELECT r.manufacturer, r.model, r.firmware, r.build_id, r.android_release, r.sec
        coalesce(string_agg(DISTINCT f.org_country, ', ' ORDER BY f.org_country), '') AS org_countries,
        coalesce(string_agg(DISTINCT f.country, ', ' ORDER BY f.country), '') AS server_countries,
        coalesce(string_agg(DISTINCT f.encoding, ', ' ORDER BY f.encoding), '') AS encodings
-FROM findings AS f JOIN runs AS r ON r.run_id = f.run_id
+FROM findings AS f JOIN counted_runs AS r ON r.run_id = f.run_id
 GROUP BY ALL ORDER BY r.manufacturer, r.model, r.security_patch, r.firmware, transmissions DESC, f.data_type
 """
 
 FIRMWARES = """
 SELECT manufacturer, model, firmware, max(security_patch) AS security_patch, min(started) AS first_run,
        count(*) AS runs
-FROM runs WHERE firmware IS NOT NULL GROUP BY ALL
+FROM counted_runs WHERE firmware IS NOT NULL GROUP BY ALL
 """
 
 FIRMWARE_DESTINATIONS = """
@@ -69,7 +69,7 @@ SELECT r.manufacturer, r.model, r.firmware, d.destination,
        coalesce(string_agg(DISTINCT d.org_country, ', ' ORDER BY d.org_country), '') AS org_country,
        coalesce(string_agg(DISTINCT d.country, ', ' ORDER BY d.country), '') AS country,
        sum(d.flows + d.bypassed)::BIGINT AS connections
-FROM destinations AS d JOIN runs AS r ON r.run_id = d.run_id
+FROM destinations AS d JOIN counted_runs AS r ON r.run_id = d.run_id
 WHERE r.firmware IS NOT NULL GROUP BY ALL
 """
 
@@ -77,7 +77,7 @@ FIRMWARE_TYPES_ABROAD = """
 SELECT r.manufacturer, r.model, r.firmware, f.data_type,
        string_agg(DISTINCT f.destination, ', ' ORDER BY f.destination) AS destinations,
        coalesce(string_agg(DISTINCT f.org_country, ', ' ORDER BY f.org_country), '') AS org_country
-FROM findings AS f JOIN runs AS r ON r.run_id = f.run_id
+FROM findings AS f JOIN counted_runs AS r ON r.run_id = f.run_id
 WHERE r.firmware IS NOT NULL AND list_contains(f.flags, 'foreign') GROUP BY ALL
 """
 
@@ -95,14 +95,14 @@ SELECT CASE max(v.rank) WHEN 4 THEN 'critical' WHEN 3 THEN 'high' WHEN 2 THEN 'm
        sum(v.flows)::BIGINT AS flows, sum(v.hook_events)::BIGINT AS hook_events,
        array_to_string(list_sort(list_distinct(flatten(list(v.requirements)))), ', ') AS requirements,
        min(v.finding) AS example
-FROM v JOIN runs AS r ON r.run_id = v.run_id
+FROM v JOIN counted_runs AS r ON r.run_id = v.run_id
 GROUP BY v.kind, v.data_type, v.destination, v.app, v.library, v.sdk
 ORDER BY max(v.rank) DESC, runs DESC, flows DESC, example
 """
 
 RUNS = """
-SELECT run_id, capture, campaign_id, status, profile, handset, manufacturer, model, firmware, security_patch,
-       started, ended, flows, findings, destinations, foreign_destinations
+SELECT run_id, capture, campaign_id, status, superseded, profile, handset, manufacturer, model, firmware,
+       security_patch, started, ended, flows, findings, destinations, foreign_destinations
 FROM runs ORDER BY manufacturer, model, security_patch, handset, started, run_id
 """
 
@@ -191,14 +191,16 @@ def _missing_runs(db: Database) -> pd.DataFrame:
         ORDER BY c.status, c.run_id""").df()
 
 
-def _summary(db: Database, runs: pd.DataFrame) -> dict[str, Any]:
-    ((flows, findings),) = db.con.sql("SELECT (SELECT count(*) FROM flows), (SELECT count(*) FROM findings)").fetchall()
+def _summary(db: Database, all_runs: pd.DataFrame) -> dict[str, Any]:
+    runs = all_runs[~all_runs["superseded"].astype(bool)]
+    flows, findings = (int(runs[c].fillna(0).sum()) for c in ("flows", "findings"))  # each export's own counts
     index = db.store.index
     return {
         "store": str(db.store.root),
         "campaign_ids": sorted({str(c) for c in runs["campaign_id"].dropna()} | (
             {index.campaign_id} if index.campaign_id else set())),
-        "captures": len(db.store.captures), "captures_reported": len(db.exported),
+        "captures": len(db.store.captures), "captures_reported": len(runs),
+        "captures_superseded": int(len(all_runs) - len(runs)),
         "captures_without_export": [db.store.relative(p) for p in db.missing],
         "runs_by_status": {str(k): int(v) for k, v in runs["status"].fillna("unknown").value_counts().items()},
         "handsets": int(runs["handset"].nunique()), "manufacturers": int(runs["manufacturer"].nunique()),
@@ -209,7 +211,9 @@ def _summary(db: Database, runs: pd.DataFrame) -> dict[str, Any]:
 
 
 def campaign_figures(db: Database) -> CampaignFigures:
+    """The figures over the store's runs but the attempts a retry superseded."""
     con = db.con
+    con.execute("CREATE OR REPLACE TEMP VIEW counted_runs AS SELECT * FROM runs WHERE NOT superseded")
     runs = con.sql(RUNS).df()
     handset_countries = con.sql(HANDSET_COUNTRIES).df()
     changes = firmware_changes(con.sql(FIRMWARES).df(), con.sql(FIRMWARE_DESTINATIONS).df(),

@@ -125,11 +125,24 @@ def _fingerprint_part(fingerprint: str, index: int) -> str | None:
     return fields[index] if len(fields) > index and fields[index] else None
 
 
-def _campaign_id(run: dict[str, Any]) -> str | None:
+def _text(value: Any) -> str | None:
+    return str(value) if isinstance(value, str | int) and not isinstance(value, bool) and str(value) else None
+
+
+def _campaign(run: dict[str, Any]) -> tuple[str | None, str | None]:
+    """(campaign id, run key) from run.json's `campaign` ({id, run}, or a bare id)."""
     campaign = run.get("campaign", run.get("campaign_id"))
     if isinstance(campaign, dict):
-        campaign = campaign.get("id") or campaign.get("campaign_id") or campaign.get("name")
-    return str(campaign) if isinstance(campaign, str | int) and str(campaign) else None
+        return _text(campaign.get("id") or campaign.get("campaign_id") or campaign.get("name")), _text(campaign.get("run"))
+    return _text(campaign), None
+
+
+def _host(run: dict[str, Any]) -> str | None:
+    """Where the run ran: run.json's `host` ({name, worker}): the worker's name when it has one."""
+    host = run.get("host")
+    if isinstance(host, dict):
+        return _text(host.get("worker")) or _text(host.get("name"))
+    return _text(host)
 
 
 def _label(run: dict[str, Any], serials: tuple[Any, ...]) -> str | None:
@@ -151,8 +164,10 @@ def run_row(analysis: Analysis, run: dict[str, Any], masker: Masker) -> dict[str
     tools = run.get("tools") if isinstance(run.get("tools"), dict) else {}
     counts = analysis.summary.get("counts", {})
     label = _label(run, (serial, requested))
+    campaign_id, run_key = _campaign(run)
     return {
-        "run_id": info["run_id"], "campaign_id": _campaign_id(run), "status": info.get("status"),
+        "run_id": info["run_id"], "campaign_id": campaign_id, "run_key": run_key, "host": _host(run),
+        "status": info.get("status"),
         "profile": info.get("profile") or None,
         "handset": masker.text(label or requested or serial),
         "serial": masker.text(serial),

@@ -60,7 +60,11 @@ _GEO = (
 RUNS = Table("runs", "one row per capture (a run of a profile on a handset)", (
     _c("run_id", S, "the run's id (the capture folder's name when it was made)"),
     _c("capture", S, "the capture folder, relative to the store (added by the store, not in the file)"),
+    _c("superseded", B, "an earlier attempt of a run the campaign retried (campaign.json); left out of "
+                         "the campaign report's figures (added by the store)"),
     _c("campaign_id", S, "the campaign the run belongs to (run.json `campaign`, else the store's campaign.json)"),
+    _c("run_key", S, "the campaign's name for the run: PROFILE/HANDSET/REPETITION"),
+    _c("host", S, "the host that ran it (its `lab worker` name when a campaign placed it)"),
     _c("status", S, "ok | partial | failed | interrupted | imported | incomplete"),
     _c("profile", S, "the profile's name"),
     _c("handset", S, "the lab's label for the handset (lab.yaml devices), else its serial (masked)"),
@@ -199,10 +203,11 @@ VERDICTS = Table("verdicts", "the single-run report's verdict lines (issue 22), 
 ), optional=True)
 
 TABLES: dict[str, Table] = {t.name: t for t in (RUNS, FLOWS, FINDINGS, READS, DESTINATIONS, VERDICTS)}
-STORE_ONLY = {"runs": ("capture",)}  # columns the store adds when it reads the files
+STORE_ONLY = {"runs": ("capture", "superseded")}  # columns the store adds when it reads the files
 
 CAMPAIGN_RUNS = Table("campaign_runs", "the runs the store's campaign.json lists (none without one)", (
     _c("campaign_id", S, "the campaign's id"),
+    _c("key", S, "the campaign's name for the run: PROFILE/HANDSET/REPETITION"),
     _c("run_id", S, "-> runs.run_id, when the run left a capture"),
     _c("status", S, "the run's status as the campaign recorded it"),
     _c("host", S, "the host (Dask worker) that ran it"),

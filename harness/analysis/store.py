@@ -4,9 +4,10 @@ campaign index (`campaign.json`, written by `lab campaign run`).
 A folder holding run.json (or, for a run killed before it, flows.jsonl) is a capture;
 nothing below a capture is searched, nor any hidden folder, and no link is followed (a
 store given as one capture folder is a store of that capture).
-The index is read for what the analytics need and tolerated when it is partial: the
-campaign's id, and its runs (id, status, host, profile, capture path, error), so the
-campaign report can name runs that left no capture.
+The index (harness/capture/store.py writes it) is read for what the analytics need and
+tolerated when it is partial: the campaign's id; its runs (key, run id, status, host,
+profile, capture path, error), so the campaign report can name runs that left no
+capture; and the captures of attempts a retry superseded, which the figures leave out.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from harness.capture import FLOWS_JSONL, REPORT_DIR, RUN_JSON, read_json
 from harness.errors import CaptureError
 
 CAMPAIGN_JSON = "campaign.json"
-INDEX_FIELDS = ("run_id", "status", "host", "profile", "capture", "error")
+INDEX_FIELDS = ("key", "run_id", "status", "host", "profile", "capture", "error")
 
 
 @dataclass
@@ -30,11 +31,12 @@ class CampaignIndex:
 
     campaign_id: str | None = None
     runs: list[dict[str, str | None]] = field(default_factory=list)  # INDEX_FIELDS each
+    superseded: set[str] = field(default_factory=set)  # captures of attempts a retry replaced
     warnings: list[str] = field(default_factory=list)
 
 
 @dataclass
-class Store:
+class ScannedStore:
     root: Path
     captures: list[Path]  # capture folders, sorted
     index: CampaignIndex
@@ -43,14 +45,14 @@ class Store:
         return capture.relative_to(self.root).as_posix()
 
 
-def open_store(root: Path | str) -> Store:
+def scan_store(root: Path | str) -> ScannedStore:
     """The store at `root`: its capture folders and its campaign index."""
     root = Path(root).absolute()
     if not root.is_dir():
         raise CaptureError(f"{root}: not a capture store (no such folder)")
     captures: list[Path] = []
     _walk(root, captures, top=True)
-    return Store(root, sorted(captures), read_index(root / CAMPAIGN_JSON))
+    return ScannedStore(root, sorted(captures), read_index(root / CAMPAIGN_JSON))
 
 
 def _walk(folder: Path, captures: list[Path], top: bool = False) -> None:
@@ -94,7 +96,11 @@ def read_index(path: Path) -> CampaignIndex:
         if not isinstance(item, dict):
             continue
         capture = item.get("capture") or item.get("path") or item.get("capture_path")
+        superseded = item.get("superseded")
+        if isinstance(superseded, list):
+            index.superseded.update(s for s in superseded if isinstance(s, str))
         index.runs.append({
+            "key": _text(item.get("key")),
             "run_id": _text(item.get("run_id") or item.get("id")),
             "status": _text(item.get("status")),
             "host": _text(item.get("host") or item.get("worker")),

@@ -4,7 +4,7 @@ auditors (`lab query`). Only `runs`, one row per capture, is loaded (as a table)
 queries join it, and each view over a thousand files costs a few tenths of a second of
 file opening per query.
 
-    with store_database(open_store(path)) as db:
+    with store_database(scan_store(path)) as db:
         db.con.sql("SELECT model, count(*) FROM flows JOIN runs USING (run_id) GROUP BY ALL")
 
 A read-only database (`sandbox=True`) takes one SELECT at a time (DESCRIBE, SHOW and
@@ -25,7 +25,7 @@ import pyarrow as pa
 
 from harness.analysis.export import EXPORT_DIR, export_path, has_export
 from harness.analysis.export_schema import CAMPAIGN_RUNS, TABLES, Table, sql_type
-from harness.analysis.store import Store
+from harness.analysis.store import ScannedStore
 from harness.capture.contents import kind_of
 from harness.errors import QueryError
 
@@ -37,7 +37,7 @@ BATCH_ROWS = 65_536
 @dataclass
 class Database:
     con: duckdb.DuckDBPyConnection
-    store: Store
+    store: ScannedStore
     exported: list[Path] = field(default_factory=list)  # captures whose export the views read
     missing: list[Path] = field(default_factory=list)  # captures without an export (not in the views)
     files: dict[str, int] = field(default_factory=dict)  # table -> Parquet files its view reads
@@ -65,8 +65,11 @@ def _view(table: Table, files: list[str], root: Path) -> str:
     prefix, suffix = len(str(root)) + 1, len(f"/{EXPORT_DIR}/{table.file}")
     columns = []
     for c in table.columns:
+        capture = f"substr(r.filename, {prefix + 1}, length(r.filename) - {prefix + suffix})"
         if c.name == "capture":  # the file's folder, relative to the store
-            columns.append(f"substr(r.filename, {prefix + 1}, length(r.filename) - {prefix + suffix}) AS capture")
+            columns.append(f"{capture} AS capture")
+        elif c.name == "superseded":
+            columns.append(f"coalesce({capture} IN (SELECT capture FROM superseded_captures), false) AS superseded")
         elif c.name == "campaign_id":
             columns.append("coalesce(r.campaign_id, i.campaign_id) AS campaign_id")
         else:
@@ -76,14 +79,14 @@ def _view(table: Table, files: list[str], root: Path) -> str:
             "ON i.run_id = r.run_id")
 
 
-def _campaign_runs(store: Store) -> pa.Table:
+def _campaign_runs(store: ScannedStore) -> pa.Table:
     rows = [{"campaign_id": store.index.campaign_id, **run} for run in store.index.runs]
     schema = pa.schema([(c.name, c.type) for c in CAMPAIGN_RUNS.columns])
     return pa.Table.from_pylist(rows, schema=schema)
 
 
 @contextmanager
-def store_database(store: Store, *, sandbox: bool = False, memory_limit: str = MEMORY_LIMIT,
+def store_database(store: ScannedStore, *, sandbox: bool = False, memory_limit: str = MEMORY_LIMIT,
                    threads: int | None = None) -> Iterator[Database]:
     """An in-memory DuckDB database whose views read the store's exports."""
     with tempfile.TemporaryDirectory(prefix="lab-duckdb-") as spill:
@@ -100,6 +103,8 @@ def store_database(store: Store, *, sandbox: bool = False, memory_limit: str = M
             con.register("campaign_index", _campaign_runs(store))
             con.execute("CREATE TABLE campaign_runs AS SELECT * FROM campaign_index")
             con.unregister("campaign_index")
+            con.register("superseded_captures", pa.table({"capture": pa.array(sorted(store.index.superseded),
+                                                                                pa.string())}))
             files: list[str] = []
             for table in TABLES.values():
                 paths = [str(export_path(c) / table.file) for c in db.exported]
@@ -109,6 +114,7 @@ def store_database(store: Store, *, sandbox: bool = False, memory_limit: str = M
                 db.files[table.name] = len(paths)
                 kind = "TABLE" if table.name == "runs" else "VIEW"  # one row per capture, joined by most queries
                 con.execute(f"CREATE {kind} {table.name} AS {_view(table, paths, store.root)}")
+            con.unregister("superseded_captures")  # read once, into the runs table
             if sandbox:
                 con.execute(f"SET allowed_paths = [{', '.join(_quoted(f) for f in files)}]")
                 con.execute("SET enable_external_access = false")

@@ -100,7 +100,7 @@ def query(store: Path, sql: str | None, show_schema: bool, as_json: bool, as_csv
     capture without an export is left out and named on stderr: `lab campaign report
     STORE` (or `lab report CAPTURE`) writes it. Exit 2 on bad SQL or a write statement."""
     from harness.analysis.export_schema import schema_text
-    from harness.analysis.store import open_store
+    from harness.analysis.store import scan_store
     from harness.analysis.store_db import batches, read_only_query, store_database
 
     if show_schema:
@@ -110,7 +110,7 @@ def query(store: Path, sql: str | None, show_schema: bool, as_json: bool, as_csv
         raise click.UsageError("give a SQL query (or --schema)")
     if as_json and as_csv:
         raise click.UsageError("--json and --csv exclude each other")
-    with store_database(open_store(store), sandbox=True) as db:
+    with store_database(scan_store(store), sandbox=True) as db:
         if db.missing:
             click.echo(f"lab: warning: {len(db.missing)} capture(s) without a Parquet export are not queried "
                        f"(first: {db.store.relative(db.missing[0])}); `lab campaign report` writes them", err=True)

@@ -20,7 +20,7 @@ import pandas as pd
 
 from harness.analysis.campaign import CampaignFigures, campaign_figures
 from harness.analysis.export import ExportOutcome, export_missing
-from harness.analysis.store import open_store
+from harness.analysis.store import scan_store
 from harness.analysis.store_db import store_database
 from harness.config import Policy
 from harness.errors import CaptureError, ConfigError
@@ -144,7 +144,7 @@ def write_campaign_report(store_path: Path | str, out: Path | None = None,
                           rebuild_exports: bool = False) -> CampaignReport:
     """Export what lacks an export, compute the figures over the store, write the files."""
     formats = parse_formats(formats)
-    store = open_store(store_path)
+    store = scan_store(store_path)
     exports = export_missing(store.captures, policy, force=rebuild_exports)
     with store_database(store) as db:
         figures = campaign_figures(db)

@@ -14,7 +14,7 @@ from support.store_builder import ACME, VENDOR_10, VENDOR_11, build_store
 from harness.analysis import Analysis, analyse
 from harness.analysis.campaign import UNKNOWN_COUNTRY, campaign_figures
 from harness.analysis.export import export_capture, export_missing
-from harness.analysis.store import open_store
+from harness.analysis.store import scan_store
 from harness.analysis.store_db import store_database
 
 HANDSET_NAME = {VENDOR_10: "V1 bench phone A", VENDOR_11: VENDOR_11.serial, ACME: "AC****Z9"}
@@ -25,7 +25,7 @@ def store(tmp_path_factory):
     built = build_store(tmp_path_factory.mktemp("campaign") / "store")
     outcome = export_missing(list(built.captures.values()))
     assert not outcome.failed and len(outcome.written) == 6
-    with store_database(open_store(built.root)) as db:
+    with store_database(scan_store(built.root)) as db:
         figures = campaign_figures(db)
     singles = {run_id: analyse([path]) for run_id, path in built.captures.items()}
     return built, figures, singles
@@ -93,9 +93,9 @@ def test_the_store_finds_captures_at_any_depth_and_nothing_below_or_beside_them(
     build_capture(root / ".hidden" / "x")
     build_capture(root / "x" / "report" / "y")
     (root / "elsewhere").symlink_to(root / "top", target_is_directory=True)
-    store = open_store(root)
+    store = scan_store(root)
     assert [store.relative(c) for c in store.captures] == ["a/b/c/deep", "top"]
-    assert [c.name for c in open_store(root / "top").captures] == ["top"]  # a capture is a store of one
+    assert [c.name for c in scan_store(root / "top").captures] == ["top"]  # a capture is a store of one
 
 
 def test_the_campaign_index_names_missing_runs_and_lends_its_campaign_id(tmp_path):
@@ -108,7 +108,7 @@ def test_the_campaign_index_names_missing_runs_and_lends_its_campaign_id(tmp_pat
                  "not a run"],
     }))
     export_capture(built.captures[ids[0]])
-    with store_database(open_store(built.root)) as db:
+    with store_database(scan_store(built.root)) as db:
         figures = campaign_figures(db)
         campaigns = dict(db.con.sql("SELECT run_id, campaign_id FROM runs").fetchall())
     assert campaigns == {ids[0]: "camp-9"}  # run.json names no campaign; the index does
@@ -118,14 +118,14 @@ def test_the_campaign_index_names_missing_runs_and_lends_its_campaign_id(tmp_pat
     assert list(missing["run_id"]) == ["run-lost"] and list(missing["error"]) == ["worker died mid-run"]
     assert figures.summary["campaign_ids"] == ["camp-9"]
     (built.root / "campaign.json").write_text("{not json")
-    with store_database(open_store(built.root)) as db:
+    with store_database(scan_store(built.root)) as db:
         figures = campaign_figures(db)
     assert any("campaign.json" in w for w in figures.warnings) and figures.missing_runs.empty
 
 
 def test_an_empty_store_has_empty_figures(tmp_path):
     (tmp_path / "empty").mkdir()
-    with store_database(open_store(tmp_path / "empty")) as db:
+    with store_database(scan_store(tmp_path / "empty")) as db:
         figures = campaign_figures(db)
         assert db.con.sql("SELECT count(*) FROM flows").fetchall() == [(0,)]
     assert figures.summary["captures"] == 0 and figures.matrix.empty and figures.firmware_changes.empty
@@ -151,3 +151,36 @@ def test_verdict_lines_are_aggregated_over_the_runs(store):
     contact = got[got["data_type"] == "contact"].iloc[0]
     assert (contact["runs"], contact["handsets"], contact["models"]) == (2, 1, "Vendor V1")
     assert "sync.cloudbridge.example" in contact["example"] and contact["requirements"]
+
+
+def test_the_runners_index_is_read_and_a_superseded_attempt_left_out(tmp_path):
+    """campaign.json as `lab campaign run` writes it (harness.capture.store): a retried run's
+    earlier capture is counted nowhere; a run that left no capture is named."""
+    from harness.capture.store import RunRecord
+    from harness.capture.store import open_store as campaign_store
+
+    built = build_store(tmp_path / "store", campaign=None)
+    ids = sorted(built.captures)
+    retried, earlier = ids[0], ids[1]  # ids[1] stands for an earlier attempt of ids[0]'s run
+
+    def rel(run_id):
+        return built.captures[run_id].relative_to(built.root).as_posix()
+
+    campaign_store(built.root, {"id": "camp-5"}).update([
+        RunRecord(key="demo/A/1", profile="demo", handset="A", repetition=1, status="ok", host="host-a",
+                  run_id=retried, capture=rel(retried), superseded=[rel(earlier)], attempts=2),
+        RunRecord(key="idle/B/1", profile="idle", handset="B", repetition=1, status="failed", host="host-b",
+                  error="worker died mid-run"),
+    ])
+    export_missing(list(built.captures.values()))
+    with store_database(scan_store(built.root)) as db:
+        figures = campaign_figures(db)
+        runs = {r[0]: r[1:] for r in db.con.sql("SELECT run_id, superseded, campaign_id FROM runs").fetchall()}
+    assert runs[earlier] == (True, None) and runs[retried] == (False, "camp-5")
+    assert sum(s for s, _ in runs.values()) == 1
+    assert figures.summary["captures_superseded"] == 1 and figures.summary["captures_reported"] == 5
+    counted = [p for rid, p in built.captures.items() if rid != earlier]
+    assert figures.handset_countries["flows"].sum() == figures.summary["flows"] == sum(
+        len(analyse([p]).flows) for p in counted)
+    assert list(figures.missing_runs["key"]) == ["idle/B/1"]
+    assert list(figures.missing_runs["error"]) == ["worker died mid-run"]

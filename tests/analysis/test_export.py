@@ -178,3 +178,12 @@ def test_the_export_of_a_capture_without_findings_or_reads_has_empty_tables(tmp_
     assert pq.read_metadata(folder / "reads.parquet").num_rows == 0
     (flow,) = pq.read_table(folder / "flows.parquet").to_pylist()
     assert flow["flags"] == ["foreign"] and flow["n_findings"] == 0
+
+
+def test_a_campaign_runs_placement_is_in_the_run_table(tmp_path):
+    """run.json as a campaign's task writes it: `campaign` {id, run key} and `host` {name, worker}."""
+    builder = CaptureBuilder(tmp_path / "placed").vendor_scenario()
+    run = {**builder.run_json(), "campaign": {"id": "camp-3", "run": "demo/virtual:vendor-1.0/2"},
+           "host": {"name": "lab-pc-7", "worker": "bench-east"}}
+    (row,) = pq.read_table(export_capture(builder.write(run_json=run)) / "runs.parquet").to_pylist()
+    assert (row["campaign_id"], row["run_key"], row["host"]) == ("camp-3", "demo/virtual:vendor-1.0/2", "bench-east")
