@@ -28,6 +28,7 @@ from harness.devices.proxy_setting import undo_http_proxy, undo_reverse
 from harness.devices.scenario import undo_switch
 from harness.devices.virtual_launch import PREFIX, connect
 from harness.devices.virtual_runtime import RuntimeFolder, orphans, stop_orphan
+from harness.devices.wireguard import undo_appop, undo_setting, undo_settings, undo_tunnel, undo_up
 from harness.errors import (
     CaptureError,
     DeviceCommandError,
@@ -53,6 +54,11 @@ UNDO: dict[str, Callable[[Handset, dict], None]] = {
     "canary_clipboard": undo_clipboard,
     "canary_location": undo_location,
     "switch": undo_switch,  # a scenario step's location / Wi-Fi / Bluetooth / airplane mode
+    "wireguard_tunnel": undo_tunnel,  # full capture: the tunnel file in the WireGuard app
+    "wireguard_settings": undo_settings,  # its "Allow remote control apps" (DataStore file)
+    "wireguard_appop": undo_appop,  # VPN consent (ACTIVATE_VPN)
+    "wireguard_setting": undo_setting,  # always_on_vpn_app / always_on_vpn_lockdown
+    "wireguard_up": undo_up,  # the tunnel switched on
 }
 
 

@@ -24,6 +24,7 @@ import os
 import re
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 NETNS_RUN = Path("/run/netns")
@@ -121,10 +122,15 @@ class Netns:
     def routes(self) -> list[str]:
         return [line for line in self.ip("route", "show").splitlines() if line.strip()]
 
-    def enter(self) -> None:
+    def preexec(self) -> Callable[[], None]:
+        """For subprocess.Popen(preexec_fn=...): libc is loaded here, before the fork."""
+        c = libc()
+        return lambda: self.enter(c)
+
+    def enter(self, c: ctypes.CDLL | None = None) -> None:
         """Move the calling process (a child before exec) into the namespace, as `ip netns exec`:
         its network namespace, and a private mount namespace with the namespace's resolv.conf."""
-        c = libc()
+        c = c or libc()
         fd = os.open(self.path, os.O_RDONLY)
         try:
             if c.setns(fd, CLONE_NEWNET) != 0:

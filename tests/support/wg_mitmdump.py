@@ -27,6 +27,7 @@ def free_udp_port() -> int:
 class WgMitmdump:
     def __init__(self, tmp: Path) -> None:
         self.tmp = tmp
+        tmp.mkdir(parents=True, exist_ok=True)
         self.server_key, self.client_key = wireguard.genkey(), wireguard.genkey()
         self.port = free_udp_port()
         self.record_path = tmp / "seen.jsonl"

@@ -36,6 +36,8 @@ from harness.virtual.apps.behaviours import (
 )
 from harness.virtual.apps.control import ControlServer
 from harness.virtual.apps.jar import build_jar
+from harness.virtual.handset_network import HandsetNetwork
+from harness.virtual.wireguard_app import WireGuardApp
 
 MAIN_CLASS = "com.labvirt.runtime.AppMain"
 HOOKABLE_PACKAGES = ("android.*", "com.google.android.gms.*", "okhttp3.*", "com.android.org.conscrypt.*")
@@ -69,6 +71,8 @@ class AppRunner:
         self._training: tuple[subprocess.Popen[bytes], Path, Path] | None = None
         self._answers = StateAnswers(state, self._resolve, self._sends_for, self.pid_of)
         self._install_internet_ca()
+        self.network = HandsetNetwork(self.runtime_dir)  # where the JVMs run: host, or the handset's namespace
+        self.wireguard = WireGuardApp(state, self.network, self._move_apps)
 
     # --- setup -----------------------------------------------------------------------
     def _install_internet_ca(self) -> None:
@@ -118,12 +122,30 @@ class AppRunner:
                              internet_pin=getattr(self.internet, "ca_pin", None))
 
     def _resolve(self, host: str, port: int) -> str | None:
+        """The responder on 127.0.0.x; in the handset namespace the host's world IP, which
+        only the tunnel leads to (the proxy's containment answers it)."""
         if self.internet is None:
             return None
+        if self.network.contained:
+            zone = self.internet.hosts.get(host.lower())
+            return f"{zone.world_ip}:{port}" if zone is not None else None
         return self.internet.resolve(host, port)
+
+    def _move_apps(self) -> None:
+        """The running apps start again where the network now is (a VPN coming up or going
+        away resets every connection on a phone too)."""
+        for name in list(self.running()):
+            self.stop(name)
+            try:
+                reason = "boot" if self.behaviours(name).starts_at_boot else "launch"
+                self.start(name, reason=reason)
+            except (BehaviourError, LookupError, OSError) as e:
+                self._log_error(name, f"not restarted after a VPN change: {e}")
 
     # --- AppHost ---------------------------------------------------------------------
     def start(self, package: str, activity: str | None = None, reason: str = "launch") -> int:
+        if package not in self.running():
+            self.wireguard.sync()  # always-on lockdown written since the last start
         with self._lock:
             self._reap()
             proc = self._procs.get(package)
@@ -142,7 +164,7 @@ class AppRunner:
                      f"-Dlabvirt.reason={reason if reason in TRIGGERS else 'launch'}",
                      "-Djava.io.tmpdir=" + str(self.runtime_dir), "-cp", str(jar), MAIN_CLASS],
                     executable=self._java, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                    cwd=self.runtime_dir)
+                    cwd=self.runtime_dir, preexec_fn=self.network.preexec())
             finally:
                 log.close()
             self._procs[package] = proc
@@ -197,6 +219,7 @@ class AppRunner:
             return {name: p.pid for name, p in self._procs.items()}
 
     def boot(self) -> None:
+        self.wireguard.boot()
         for name in list(self.state.packages):
             try:
                 if self.behaviours(name).starts_at_boot:
@@ -240,6 +263,7 @@ class AppRunner:
                 self._after_exit(p)
         if control is not None:
             control.close()
+        self.wireguard.close()  # tunnel down, namespace gone; boot() brings an always-on tunnel back
 
     def close(self) -> None:
         """shutdown() and remove a runtime dir this runner created itself."""

@@ -171,6 +171,9 @@ def _broadcast(sh: Shell, args: list[str], io: IO) -> int:
         on = extras.get("state") == "true"
         sh.state.settings["global"]["airplane_mode_on"] = "1" if on else "0"
         fire(sh, "airplane_mode_on" if on else "airplane_mode_off")
+    wireguard = getattr(sh.host.apps, "wireguard", None)  # the WireGuard app's TunnelManager receiver
+    if wireguard is not None and wireguard.handles(action, intent["cmp"]):
+        wireguard.receive(action, intent["cmp"], extras, sh.uid)
     io.write("Broadcast completed: result=0\n")
     return 0
 

@@ -67,7 +67,10 @@ def appops(sh: Shell, argv: list[str], io: IO) -> int:
             raise Usage(
                 "Exception occurred while executing 'set':\n"
                 f"java.lang.IllegalArgumentException: Unknown package: {args[1]}", 255)
-        sh.state.appops[(args[1], op)] = args[3]
+        if args[3] == "default":  # back to the op's default: no longer listed
+            sh.state.appops.pop((args[1], op), None)
+        else:
+            sh.state.appops[(args[1], op)] = args[3]
         return 0
     if len(args) >= 2 and args[0] == "get":
         for (pkg, op), mode in sorted(sh.state.appops.items()):

@@ -74,6 +74,9 @@ def settings(sh: Shell, argv: list[str], io: IO) -> int:
         return 0
     else:
         raise Usage(SETTINGS_USAGE, 1)
+    wireguard = getattr(sh.host.apps, "wireguard", None)
+    if ns == "secure" and verb in ("put", "delete") and args[2].startswith("always_on_vpn") and wireguard is not None:
+        wireguard.sync()  # always-on lockdown switched: the apps' network follows at once
     return 0
 
 
