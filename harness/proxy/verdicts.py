@@ -98,13 +98,15 @@ def flow_host(flow: mflow.Flow) -> str | None:
     if isinstance(flow, dns.DNSFlow):
         question = flow.request.question
         return clean_host(question.name) if question else None
-    sni = flow.client_conn.sni or flow.server_conn.sni
-    if sni:
-        return clean_host(sni)
+    if flow.client_conn.sni:
+        return clean_host(flow.client_conn.sni)
     audit = flow.metadata.get(AUDIT) or {}
     for key in ("payload_sni", "dns_host"):  # a ClientHello we did not intercept; a DNS answer
         if audit.get(key):
             return clean_host(str(audit[key]))
+    sni = flow.server_conn.sni  # containment sets it to the address asked for, an IP included
+    if sni and not is_ip(sni):
+        return clean_host(sni)
     address = flow.server_conn.address
     return clean_host(address[0]) if address else None
 
