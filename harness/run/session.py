@@ -201,11 +201,11 @@ class HandsetSession:
         return self._info
 
     def proxy_info(self) -> dict[str, Any] | None:
-        """Where the proxy listened: analysis tells proxied from bypassing connects by it."""
+        """Where and how the proxy listened (mode, WireGuard endpoint, block_quic): analysis
+        tells proxied from bypassing connects by it."""
         if self.proxy is None:
             return None
-        return {"listen_host": self.proxy.listen_host, "port": self.proxy.port,
-                "network": self.proxy.lab.proxy.network.value}
+        return self.proxy.run_info()
 
     # --- teardown --------------------------------------------------------------------------
 
