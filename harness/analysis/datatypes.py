@@ -6,7 +6,7 @@ from __future__ import annotations
 # identifiers of the handset, the SIM or the user: sent, they let a receiver recognise the phone
 IDENTIFIERS = frozenset({
     "imei", "meid", "device_id", "imsi", "iccid", "serial", "android_id", "advertising_id",
-    "wifi_mac", "bt_mac", "bssid", "phone", "gsf_id", "subscriber_id", "account",
+    "wifi_mac", "bt_mac", "bssid", "phone", "gsf_id", "subscriber_id", "account", "mac",
 })
 
 NAMES = {
@@ -18,7 +18,8 @@ NAMES = {
     "subscriber_id": "the subscriber ID", "account": "the account name", "location": "the location",
     "contact": "a contact", "contacts": "the contacts", "sms": "an SMS", "call_log": "the call log",
     "clipboard": "the clipboard", "packages": "the list of installed apps", "email": "an e-mail address",
-    "fingerprint": "the build fingerprint", "model": "the model name",
+    "fingerprint": "the build fingerprint", "model": "the model name", "mac": "a MAC address",
+    "wifi": "the Wi-Fi networks", "accounts": "the accounts on the device",
 }
 
 

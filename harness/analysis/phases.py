@@ -39,10 +39,12 @@ def phase_at(run_ids: pd.Series, ts: pd.Series, steps: pd.DataFrame) -> np.ndarr
     return out
 
 
-def phases_frame(flows: pd.DataFrame, findings: pd.DataFrame, reads: pd.DataFrame, steps: pd.DataFrame,
-                 recurring: pd.DataFrame) -> pd.DataFrame:
-    """One row per (run, phase), in the order the phases ran (see the module doc)."""
+def phases_frame(flows: pd.DataFrame, findings: pd.DataFrame, reads: pd.DataFrame,
+                 steps: pd.DataFrame) -> pd.DataFrame:
+    """One row per (run, phase), in the order the phases ran (see the module doc). A flow's
+    `recurrence` (periodicity.recurring_frame) says the timer it is a beat of."""
     order = _order(steps)
+    timers = _timers(flows)
     rows = []
     per = _per_destination(flows)
     flow_groups = dict(tuple(per.groupby(["run_id", "phase"], sort=False))) if len(per) else {}
@@ -66,7 +68,7 @@ def phases_frame(flows: pd.DataFrame, findings: pd.DataFrame, reads: pd.DataFram
             "destinations": _destinations(f), "foreign_destinations": _destinations(f, foreign=True),
             "identifiers_sent": _types(sent, identifiers=True), "data_types_sent": _types(sent, identifiers=False),
             "data_types_read": ", ".join(sorted({str(t) for t in read["data_type"].dropna()})) if read is not None else "",
-            "recurring": _recurring(recurring, run_id, phase),
+            "recurring": timers.get(key, ""),
         })
     return pd.DataFrame(rows, columns=PHASE_COLUMNS)
 
@@ -132,9 +134,19 @@ def _types(sent: pd.DataFrame | None, identifiers: bool) -> str:
     return ", ".join(f"{t} ({e})" if e else str(t) for t, e in sorted(pairs.items()))
 
 
-def _recurring(recurring: pd.DataFrame, run_id: str, phase: str) -> str:
-    if recurring.empty:
-        return ""
-    mine = recurring[(recurring["run_id"] == run_id)
-                     & recurring["phases"].map(lambda p: phase in str(p).split(", "))]
-    return "; ".join(f"{r.destination}: {r.recurrence}" for r in mine.itertuples(index=False))
+def _timers(flows: pd.DataFrame) -> dict[tuple[str, str], str]:
+    """(run, phase) -> `host: every 5 s +/- 0.05 s (4 of its 11 beats)`, for each timer
+    with beats in the phase, most beats there first."""
+    if flows.empty or "recurrence" not in flows:
+        return {}
+    beats = flows[flows["recurrence"].astype(str) != ""]
+    if beats.empty:
+        return {}
+    counts = (beats.groupby(["run_id", "phase", "destination", "recurrence"], sort=False).size()
+              .rename("n").reset_index().sort_values("n", ascending=False, kind="stable"))
+    out: dict[tuple[str, str], list[str]] = {}
+    for r in counts.itertuples(index=False):
+        period, _, total = str(r.recurrence).partition(", ")
+        out.setdefault((r.run_id, r.phase), []).append(
+            f"{r.destination}: {period} ({r.n} of its {total.split(' ')[0]} beats)")
+    return {k: "; ".join(v) for k, v in out.items()}

@@ -35,7 +35,7 @@ def add_reading(a: Analysis, policy: Policy, table: RequirementTable, trackers: 
             a.data_flows["library"].where(~a.data_flows["library"].isin(("unknown (not hooked)", "unknown"))),
             a.data_flows["host"])
     a.recurring, flows["recurrence"] = recurring_frame(flows, a.bypassed)
-    a.phases = phases_frame(flows, findings, a.reads, a.steps, a.recurring)
+    a.phases = phases_frame(flows, findings, a.reads, a.steps)
     a.app_coverage = with_unpinning(app_coverage(flows, a.bypassed), a.hooks, flows)
     a.sdks = sdk_table(flows, a.reads, findings, trackers)
     a.verdict = verdict_frame(data_flows=a.data_flows, reads=a.reads, bypassed=a.bypassed,

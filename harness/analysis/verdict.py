@@ -119,26 +119,29 @@ def _period_of(flow_ids: list[str], periods: dict[str, str]) -> str | None:
 
 def _data_lines(data_flows: pd.DataFrame, reads: pd.DataFrame, periods: dict[str, str],
                 ranks: dict[str, int], trackers: TrackerIndex) -> list[dict[str, Any]]:
+    """A line per data type, destination and (organisation, server country); who sent it
+    is said in the line: each sender and reader, most transmissions first."""
     if data_flows.empty:
         return []
     df = data_flows.assign(_dest=data_flows["host"].where(data_flows["host"].astype(str) != "",
                                                           data_flows["server_ip"]))
     out = []
-    keys = ["data_type", "_dest", "app", "library", "org", "org_country", "country"]
-    for (dtype, dest, app, library, org, org_country, country), g in df.groupby(keys, sort=True):
+    keys = ["data_type", "_dest", "org", "org_country", "country"]
+    for (dtype, dest, org, org_country, country), g in df.groupby(keys, sort=True):
         flags = _flags(g["flags"]) | {Flag.SENSITIVE_DATA.value}
-        flow_ids = sorted({i for ev in g["evidence"] for i in str(ev).split() if i})
+        flow_ids = _flow_set(g)
         encodings = sorted({e for v in g["encodings"] for e in str(v).split(",") if e})
-        org, org_country, country = str(org), str(org_country), str(country)
-        reader = str(library)
-        tracker = trackers.of_class(reader) if reader not in NOT_READ else None
+        senders = _senders(g, reads, trackers, str(dest))
+        app, reader = senders[0]["app"], senders[0]["library"]
+        tracker = next((t["tracker"] for t in senders if t["tracker"] is not None), None)
         tracker = tracker or trackers.of_host(str(dest))
-        hooks = _read_hooks(reads, app, reader, set(g["canary_id"]))
-        who = _reader(str(app), reader, tracker.name if tracker else "", ", ".join(_distinct(g["possible_readers"])))
+        hooks = [h for sender in senders for h in sender["hooks"]]
+        who = "; ".join(sender["text"] + (f" ({_times(sender['n'])})" if len(senders) > 1 else "")
+                        for sender in senders)
         period = _period_of(flow_ids, periods)
-        clear = " over cleartext HTTP" if Flag.CLEARTEXT.value in flags or "http" == _scheme(g) else ""
+        clear = " over cleartext HTTP" if Flag.CLEARTEXT.value in flags else ""
         finding = (f"sent {spoken(dtype)} ({'+'.join(encodings) or 'plain'}) to {dest}{clear} — "
-                   f"{_where(org, org_country, country, flags)} — {_times(len(flow_ids))}"
+                   f"{_where(str(org), str(org_country), str(country), flags)} — {_times(len(flow_ids))}"
                    + (f" ({period})" if period else "") + f"; {who}")
         triggers = ["data_sent", "identifier_sent" if is_identifier(str(dtype)) else "personal_data_sent"]
         kind = "data"
@@ -162,8 +165,23 @@ def _data_lines(data_flows: pd.DataFrame, reads: pd.DataFrame, periods: dict[str
     return out
 
 
-def _scheme(g: pd.DataFrame) -> str:
-    return "http" if "scheme" in g and (g["scheme"] == "http").all() else ""
+def _flow_set(g: pd.DataFrame) -> list[str]:
+    return sorted({i for ev in g["evidence"] for i in str(ev).split() if i})
+
+
+def _senders(g: pd.DataFrame, reads: pd.DataFrame, trackers: TrackerIndex, dest: str) -> list[dict[str, Any]]:
+    """Who sent a line's data: per (app, reading library), most transmissions first, with
+    the words for it, its SDK and the hook events of its reads."""
+    out = []
+    for (app, library), s in g.groupby(["app", "library"], sort=True):
+        reader = str(library)
+        tracker = trackers.of_class(reader) if reader not in NOT_READ else None
+        sdk = tracker or trackers.of_host(dest)
+        out.append({"app": app, "library": reader, "n": len(_flow_set(s)), "tracker": tracker,
+                    "hooks": _read_hooks(reads, app, reader, set(s["canary_id"])),
+                    "text": _reader(str(app), reader, sdk.name if sdk else "",
+                                    ", ".join(_distinct(s["possible_readers"])))})
+    return sorted(out, key=lambda x: (-x["n"], str(x["app"]) in ("", "unattributed")))
 
 
 def _reader(app: str, library: str, sdk: str, possible: str) -> str:

@@ -112,3 +112,20 @@ def test_nothing_found_is_an_empty_verdict(tmp_path):
     a = analyse([b.write()])
     assert a.verdict.empty and list(a.verdict.columns) == VERDICT_COLUMNS
     assert set(a.requirements["status"]) == {"no finding"}
+
+
+def test_one_line_per_data_type_and_destination_naming_every_sender(tmp_path):
+    b = CaptureBuilder(tmp_path / "run").firmware_scenario()
+    geo = {"country": "US", "org": "Alibaba", "org_country": "CN"}
+    for at in (150.0, 160.0):  # the IMEI to the same host from another app, its read not hooked
+        b.flow(FW_TELEMETRY_HOST, at=at, server_ip="47.88.1.20", geo=geo, app="com.vendor.update",
+               flags=["foreign", "sensitive_data"],
+               findings=[{"type": "imei", "id": "imei", "where": "body:$.d", "encoding": "plain", "offset": 3}])
+    a = analyse([b.write()])
+    row = line(a, "the IMEI")
+    assert "(plain+sha256)" in row["finding"] and "— 15 times" in row["finding"]
+    assert row["finding"].endswith(
+        "read by com.vendor.telemetry.core.Reporter (Vendor Telemetry (virtual firmware)) in com.vendor.telemetry "
+        "(13 times); sent by com.vendor.update (Vendor Telemetry (virtual firmware)); the read was not seen "
+        "(not hooked); read on the device by com.vendor.telemetry (com.vendor.telemetry.core.Reporter) (2 times)")
+    assert (row["app"], row["flows"]) == ("com.vendor.telemetry", 15)
