@@ -11,7 +11,7 @@ from pathlib import Path
 
 from mitmproxy import ctx, dns, http
 
-ZONE = {"telemetry.vendor-cloud.example": "47.88.1.20", "watch.partner-metrics.example": "39.156.66.10"}
+ZONE = {"telemetry.vendor-cloud.example": "47.88.1.20", "collect.partner-metrics.example": "39.156.66.10"}
 
 
 class Recorder:
@@ -46,7 +46,8 @@ class Recorder:
 
     def request(self, flow: http.HTTPFlow):
         self._write(kind="http", host=flow.request.host, port=flow.request.port, path=flow.request.path,
-                    body=flow.request.get_text(strict=False), client=flow.client_conn.peername[0])
+                    body=flow.request.get_text(strict=False), client=flow.client_conn.peername[0],
+                    http_version=flow.request.http_version, authority=flow.request.pretty_host)
         flow.response = http.Response.make(200, b"ok", {"content-type": "text/plain"})
 
     def dns_request(self, flow):

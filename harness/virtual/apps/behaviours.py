@@ -26,6 +26,15 @@ Schema (every key optional; unknown keys are an error):
           # sdk, user_agent, trust_user_cas, ignore_proxy, pins, tls, certificate_transparency
           # may be overridden per send
 
+Sends that only full capture sees (they never read the proxy setting; in explicit mode
+they go to the zone's responders on the handset loopback, or nowhere):
+`tcp://host:port` (the fields, framed by `body`, over a raw TCP connection, e.g. a push
+channel on 5222), `udp://host:port` (one datagram), `dns://host` (a lookup through
+InetAddress: in the handset namespace it asks the tunnel's resolver; outside it asks only
+the virtual zone, never the machine's resolver), `quic://host[:port]/path` (an HTTP/3 POST:
+Java 17 has no QUIC client, so the app starts harness/virtual/quic_send.py, an aioquic
+client, in its own network namespace).
+
 `read` names one data type read through the Android stubs (READS); `encoding` is a chain
 of steps joined by "+" applied left to right (ENCODING_STEPS), e.g. "gzip+base64".
 
@@ -78,6 +87,8 @@ TRIGGERS = ("launch", "boot", *EVENTS)
 _EVERY = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)?$")
 _EVERY_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 DEFAULT_SDK = "com.labvirt.app.DefaultSdk"
+HTTP_SCHEMES = ("http", "https")
+RAW_SCHEMES = ("tcp", "udp", "dns", "quic")
 OKHTTP_UA = "okhttp/4.12.0"
 
 
@@ -169,10 +180,18 @@ class Send(_Net):
     @classmethod
     def _url(cls, v: str) -> str:
         parts = urlsplit(v)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"not an http(s) URL: {v!r}")
+        if parts.scheme not in HTTP_SCHEMES + RAW_SCHEMES or not parts.hostname:
+            raise ValueError(f"not an http(s), tcp, udp, dns or quic URL: {v!r}")
         if any(ord(c) <= 0x20 or ord(c) > 0x7e for c in v):
             raise ValueError("a URL is printable ASCII without spaces")
+        try:
+            port = parts.port
+        except ValueError as e:
+            raise ValueError(f"bad port in {v!r}") from e
+        if parts.scheme in ("tcp", "udp") and port is None:
+            raise ValueError(f"a {parts.scheme} send names its port: {v!r}")
+        if parts.scheme == "dns" and (port is not None or parts.path not in ("", "/")):
+            raise ValueError(f"a dns send names only the host to look up: {v!r}")
         return v
 
     @model_validator(mode="after")
@@ -181,6 +200,8 @@ class Send(_Net):
             raise ValueError("every is 0 (no timer) or at least 1 second")
         if self.body == "query" and self.gzip:
             raise ValueError("a query-string send has no body to gzip")
+        if self.body == "query" and urlsplit(self.url).scheme in RAW_SCHEMES:
+            raise ValueError("a tcp, udp, dns or quic send frames its fields as json, form or protobuf")
         return self
 
 

@@ -17,6 +17,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -47,6 +48,7 @@ JVM_OPTIONS = (
     "-XX:-UsePerfData", "-XX:CompileCommand=quiet",
     *(f"-XX:CompileCommand=dontinline,{p}::*" for p in HOOKABLE_PACKAGES),
 )
+SOURCE_ROOT = Path(__file__).resolve().parents[3]  # where `harness` is importable from
 STOP_GRACE = 5.0  # a training JVM writes its class-data archive on the way out
 
 
@@ -162,7 +164,8 @@ class AppRunner:
                 proc = subprocess.Popen(
                     [package, *JVM_OPTIONS, *cds, f"-Dlabvirt.ctl={control.path}", f"-Dlabvirt.pkg={package}",
                      f"-Dlabvirt.reason={reason if reason in TRIGGERS else 'launch'}",
-                     "-Djava.io.tmpdir=" + str(self.runtime_dir), "-cp", str(jar), MAIN_CLASS],
+                     "-Djava.io.tmpdir=" + str(self.runtime_dir), *self._network_options(),
+                     "-cp", str(jar), MAIN_CLASS],
                     executable=self._java, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                     cwd=self.runtime_dir, preexec_fn=self.network.preexec())
             finally:
@@ -175,6 +178,11 @@ class AppRunner:
         if started is not None:
             started(package)
         return pid
+
+    def _network_options(self) -> list[str]:
+        """In the handset namespace or not; the Python that runs quic:// sends (quic_send.py)."""
+        return [f"-Dlabvirt.netns={1 if self.network.contained else 0}", f"-Dlabvirt.python={sys.executable}",
+                f"-Dlabvirt.pythonpath={SOURCE_ROOT}"]
 
     def _cds_options(self, jar: Path) -> tuple[list[str], Path | None]:
         archive = _archive_path(jar)

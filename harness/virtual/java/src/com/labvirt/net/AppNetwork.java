@@ -15,6 +15,7 @@ public final class AppNetwork {
     private AppNetwork() {}
 
     public static int send(Context context, Request r) throws Exception {
+        if (RawSockets.handles(r.url)) return RawSockets.send(r);
         switch (r.tls) {
             case "webview":
                 return webview(context, r);

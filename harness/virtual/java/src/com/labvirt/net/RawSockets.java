@@ -1,0 +1,137 @@
+package com.labvirt.net;
+
+import com.labvirt.runtime.Device;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.DatagramPacket;
+import java.net.DatagramSocket;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.net.SocketTimeoutException;
+import java.net.URI;
+import java.net.UnknownHostException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Sends that never read the proxy setting (behaviours `tcp://`, `udp://`, `dns://`,
+ * `quic://`): a raw TCP push channel, a UDP datagram, a DNS lookup, an HTTP/3 upload.
+ * Inside the handset namespace (-Dlabvirt.netns=1) addresses are the zone's world IPs,
+ * reached only through the WireGuard tunnel, and DNS asks the tunnel's resolver; outside
+ * it the zone's responders on loopback, and DNS never leaves the virtual zone.
+ */
+public final class RawSockets {
+    private static final int TIMEOUT_MS = 3000;
+
+    private RawSockets() {}
+
+    public static boolean handles(String url) {
+        String scheme = URI.create(url).getScheme();
+        return scheme.equals("tcp") || scheme.equals("udp") || scheme.equals("dns") || scheme.equals("quic");
+    }
+
+    public static int send(Request r) throws IOException {
+        URI u = URI.create(r.url);
+        switch (u.getScheme()) {
+            case "tcp":
+                return tcp(u, r.body);
+            case "udp":
+                return udp(u, r.body);
+            case "dns":
+                return dns(u.getHost());
+            default:
+                return quic(u, r);
+        }
+    }
+
+    static boolean contained() {
+        return "1".equals(System.getProperty("labvirt.netns"));
+    }
+
+    /** The zone's address for host:port (the world IP in the namespace, else a responder). */
+    static InetSocketAddress address(String host, int port) throws UnknownHostException {
+        String addr = (String) Device.query("resolve", host + ":" + port);
+        if (addr == null) {
+            throw new UnknownHostException("Unable to resolve host \"" + host + "\": No address associated with hostname");
+        }
+        int colon = addr.lastIndexOf(':');
+        return new InetSocketAddress(addr.substring(0, colon), Integer.parseInt(addr.substring(colon + 1)));
+    }
+
+    private static int tcp(URI u, byte[] body) throws IOException {
+        try (Socket sock = new Socket()) {
+            sock.connect(address(u.getHost(), u.getPort()), TIMEOUT_MS);
+            sock.setSoTimeout(TIMEOUT_MS);
+            OutputStream out = sock.getOutputStream();
+            out.write(body == null ? new byte[0] : body);
+            out.flush();
+            sock.shutdownOutput();
+            return drain(sock.getInputStream());
+        }
+    }
+
+    private static int drain(InputStream in) throws IOException {
+        ByteArrayOutputStream got = new ByteArrayOutputStream();
+        byte[] buf = new byte[4096];
+        try {
+            int n;
+            while ((n = in.read(buf)) > 0 && got.size() < 65536) got.write(buf, 0, n);
+        } catch (SocketTimeoutException e) {
+            // the server keeps the channel open: what came so far is the answer
+        }
+        return got.size();
+    }
+
+    private static int udp(URI u, byte[] body) throws IOException {
+        byte[] data = body == null ? new byte[0] : body;
+        try (DatagramSocket sock = new DatagramSocket()) {
+            sock.send(new DatagramPacket(data, data.length, address(u.getHost(), u.getPort())));
+        }
+        return data.length;
+    }
+
+    private static int dns(String host) throws IOException {
+        if (!contained()) {
+            address(host, 443);  // the virtual zone only: never the machine's resolver
+            return 1;
+        }
+        return InetAddress.getAllByName(host).length;
+    }
+
+    private static int quic(URI u, Request r) throws IOException {
+        int port = u.getPort() < 0 ? 443 : u.getPort();
+        InetSocketAddress to = address(u.getHost(), port);
+        String python = System.getProperty("labvirt.python");
+        if (python == null) throw new IOException("no QUIC client (labvirt.python unset)");
+        List<String> argv = new ArrayList<>(List.of(python, "-m", "harness.virtual.quic_send",
+                "--connect", to.getHostString() + ":" + to.getPort(), "--url",
+                "https://" + u.getHost() + (u.getPort() < 0 ? "" : ":" + u.getPort()) + u.getRawPath()));
+        String ua = r.headers.get("User-Agent");
+        if (ua != null) argv.addAll(List.of("--user-agent", ua));
+        ProcessBuilder pb = new ProcessBuilder(argv).redirectError(ProcessBuilder.Redirect.DISCARD);
+        String path = System.getProperty("labvirt.pythonpath");
+        if (path != null) pb.environment().put("PYTHONPATH", path);
+        Process p = pb.start();
+        try (OutputStream in = p.getOutputStream()) {
+            in.write(r.body == null ? new byte[0] : r.body);
+        }
+        byte[] out = p.getInputStream().readAllBytes();
+        try {
+            if (!p.waitFor(15, TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+                throw new IOException("QUIC client timed out");
+            }
+        } catch (InterruptedException e) {
+            p.destroyForcibly();
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted");
+        }
+        String text = new String(out, java.nio.charset.StandardCharsets.UTF_8).trim();
+        if (p.exitValue() != 0) throw new IOException("HTTP/3 upload failed: " + text);
+        return Integer.parseInt(text.isEmpty() ? "0" : text.split("\\s+")[0]);
+    }
+}
