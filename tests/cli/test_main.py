@@ -97,7 +97,8 @@ def test_schema_prints_both(tmp_path):
 def test_schema_write(tmp_path):
     result = run("config", "schema", "--write", tmp_path / "s")
     assert result.exit_code == 0
-    assert sorted(p.name for p in (tmp_path / "s").iterdir()) == ["lab.schema.json", "profile.schema.json"]
+    assert sorted(p.name for p in (tmp_path / "s").iterdir()) == [
+        "campaign.schema.json", "lab.schema.json", "profile.schema.json"]
     committed = (ROOT / "schemas" / "profile.schema.json").read_text()
     assert (tmp_path / "s" / "profile.schema.json").read_text() == committed
 
