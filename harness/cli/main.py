@@ -19,6 +19,7 @@ from harness.cli.doctor import doctor
 from harness.cli.handsets import RUN_DEVICE_HELP, chosen, device_option, named
 from harness.cli.query import query
 from harness.cli.virtual import virtual
+from harness.cli.worker import worker
 from harness.errors import DeviceError, HarnessError, NotBuiltError
 
 
@@ -440,4 +441,5 @@ main.add_command(profiles)
 main.add_command(virtual)
 main.add_command(doctor)
 main.add_command(campaign)
+main.add_command(worker)
 main.add_command(query)

@@ -36,6 +36,8 @@ from harness.run.technician import NOBODY, Technician
 from harness.run.timeline import Timeline, failures_note
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+# Set by a campaign's task (harness/run/campaign_task.py) in its `lab run` child's environment.
+CAMPAIGN_ENV, CAMPAIGN_RUN_ENV, WORKER_ENV = "LAB_CAMPAIGN", "LAB_CAMPAIGN_RUN", "LAB_WORKER"
 
 
 class RunStatus(StrEnum):
@@ -191,8 +193,19 @@ class HandsetRun:
             "events": self.timeline.events_list(),
             "counts": counts,
             "canaries": CANARIES_JSON if (self.run_dir / CANARIES_JSON).exists() else None,
+            **placement(),
         }
         write_manifest(self.run_dir, manifest, self.lab.signing_key)
+
+
+def placement() -> dict[str, Any]:
+    """Where the run ran: this host (and the `lab worker` name a campaign placed it with),
+    and the campaign and run key when a campaign's task started it."""
+    env = os.environ
+    out: dict[str, Any] = {"host": {"name": platform.node(), "worker": env.get(WORKER_ENV) or None}}
+    if env.get(CAMPAIGN_ENV):
+        out["campaign"] = {"id": env[CAMPAIGN_ENV], "run": env.get(CAMPAIGN_RUN_ENV) or None}
+    return out
 
 
 def execute_into(run: HandsetRun, results: list[RunResult]) -> None:

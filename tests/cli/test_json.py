@@ -19,8 +19,9 @@ from harness.cli.main import main
 from harness.devices.journal import Journal
 
 LAB = str(Path(sys.executable).parent / "lab")
-# commands that print no data: a key file's path, JSON already, a long-running handset's serial
-NOT_DATA = {"keygen", "config schema", "virtual serve"}
+# commands that print no data: a key file's path, JSON already, a long-running handset's serial,
+# a long-running campaign worker's log
+NOT_DATA = {"keygen", "config schema", "virtual serve", "worker"}
 
 
 def leaves(group: click.Group, prefix: tuple[str, ...] = ()):
