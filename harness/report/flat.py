@@ -17,6 +17,7 @@ from harness.report.tables import FULL_TABLES, SUMMARY_TABLES, ReportTables, rec
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 MD_ROWS = 200
 MD_CELL_CHARS = 300
+VERDICT_CHARS = 4000  # a verdict line is said whole
 _MD_ENTITY = re.compile(r"&(?=#[0-9]+;|#[xX][0-9a-fA-F]+;|[A-Za-z][A-Za-z0-9]*;)")
 _MD_TAG_OPEN = re.compile(r"<(?=[A-Za-z/!?])")
 
@@ -84,7 +85,7 @@ def write_json(tables: ReportTables, out: Path) -> list[Path]:
     return [path]
 
 
-def md_cell(value: object) -> str:
+def md_cell(value: object, limit: int = MD_CELL_CHARS) -> str:
     """Markdown-safe text: no HTML, no table breaks, no links or code spans sneaking in.
 
     Read in a terminal as it is written: only what a renderer would act on is escaped.
@@ -96,8 +97,8 @@ def md_cell(value: object) -> str:
     if value is None or (isinstance(value, float) and value != value):
         return ""
     text = str(value).replace("\r", " ").replace("\n", " ")
-    if len(text) > MD_CELL_CHARS:
-        text = text[:MD_CELL_CHARS] + "… (truncated)"
+    if len(text) > limit:
+        text = text[:limit] + "… (truncated)"
     text = text.replace("\\", "\\\\")  # so no escape below can be undone by a backslash before it
     text = _MD_ENTITY.sub("&amp;", text)  # before `<`, whose own escape is an entity
     text = _MD_TAG_OPEN.sub("&lt;", text)
@@ -141,8 +142,8 @@ def verdict_lines(verdict: pd.DataFrame) -> list[str]:
     if verdict.empty:
         return lines + ["No finding.", ""]
     for v in verdict.head(MD_ROWS).itertuples(index=False):
-        reqs = f" ({md_cell(v.requirements)})" if v.requirements else ""
-        lines.append(f"{int(v.n)}. **{md_cell(v.severity)}** {md_cell(v.finding)}{reqs}")
+        reqs = f" ({md_cell(v.requirements, VERDICT_CHARS)})" if v.requirements else ""
+        lines.append(f"{int(v.n)}. **{md_cell(v.severity)}** {md_cell(v.finding, VERDICT_CHARS)}{reqs}")
     if len(verdict) > MD_ROWS:
         lines.append(f"\n{len(verdict) - MD_ROWS} more line(s) in verdict.csv.")
     return lines + [""]

@@ -152,3 +152,13 @@ def test_the_labs_table_and_law_decide_the_requirements(firmware, tmp_path):
     write_reports([firmware], ["json"], out=out)  # no lab: as the capture's lab (IN) recorded it
     ids = {r["requirement"] for r in json.loads((out / "report.json").read_text())["requirements"]}
     assert "DPDP Act 2023 s.16" in ids and "LAB-9" not in ids
+
+
+def test_markdown_says_a_long_verdict_line_whole(tmp_path):
+    b = CaptureBuilder(tmp_path / "run").firmware_scenario()
+    out = tmp_path / "out"
+    write_reports([b.write()], ["md", "json"], out=out)
+    first = json.loads((out / "report.json").read_text())["verdict"][0]
+    assert len(first["finding"] + first["requirements"]) > 300
+    md = (out / "report.md").read_text()
+    assert first["finding"] in md and first["requirements"] in md and "(truncated)" not in md.split("## Summary")[0]
