@@ -156,9 +156,13 @@ def test_the_labs_table_and_law_decide_the_requirements(firmware, tmp_path):
 
 def test_markdown_says_a_long_verdict_line_whole(tmp_path):
     b = CaptureBuilder(tmp_path / "run").firmware_scenario()
+    for at in (150.0, 160.0):  # a second sender makes the line long
+        b.flow("telemetry.vendor-cloud.example", at=at, server_ip="47.88.1.20", geo=_geo("US", "Alibaba", "CN"),
+               app="com.vendor.update", flags=["foreign", "sensitive_data"],
+               findings=[{"type": "imei", "id": "imei", "where": "body:$.d", "encoding": "plain", "offset": 3}])
     out = tmp_path / "out"
     write_reports([b.write()], ["md", "json"], out=out)
     first = json.loads((out / "report.json").read_text())["verdict"][0]
-    assert len(first["finding"] + first["requirements"]) > 300
+    assert len(first["finding"]) > 300 and len(first["requirements"]) > 100
     md = (out / "report.md").read_text()
     assert first["finding"] in md and first["requirements"] in md and "(truncated)" not in md.split("## Summary")[0]
