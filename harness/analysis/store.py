@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from harness.capture import FLOWS_JSONL, REPORT_DIR, RUN_JSON, read_json
+from harness.capture.store import CAMPAIGN_JSON
 from harness.errors import CaptureError
 
-CAMPAIGN_JSON = "campaign.json"
 INDEX_FIELDS = ("key", "run_id", "status", "host", "profile", "capture", "error")
 
 

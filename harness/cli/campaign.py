@@ -8,21 +8,12 @@ from typing import Any
 
 import click
 
-from harness.cli.common import emit_json, lab_option
+from harness.cli.common import emit_json, lab_option, load_lab_if_present
 
 
 @click.group()
 def campaign() -> None:
     """Campaigns: many handsets, profiles and firmware versions, one capture store."""
-
-
-def _policy(lab_path: Path) -> Any:
-    """lab.yaml's policy when the file is there (the default path may be absent): else None."""
-    from harness.config import load_lab
-
-    if lab_path == Path("lab.yaml") and not lab_path.exists():
-        return None
-    return load_lab(lab_path).policy
 
 
 @campaign.command("report")
@@ -44,7 +35,7 @@ def report(store: Path, out: Path | None, formats: str, rebuild_exports: bool, a
     where they lie."""
     from harness.report.campaign import write_campaign_report
 
-    result = write_campaign_report(store, out, formats, _policy(lab_path), rebuild_exports=rebuild_exports)
+    result = write_campaign_report(store, out, formats, _policy_of(load_lab_if_present(lab_path)), rebuild_exports=rebuild_exports)
     summary = result.figures.summary
     if as_json:
         emit_json({"summary": summary, "exported": [str(p) for p in result.exports.written],
@@ -95,7 +86,7 @@ def run(campaign_file: Path, store: Path | None, scheduler: str | None, wait_sec
     root = store or loaded.store
     if root is None:
         raise ConfigError(f"{campaign_file}: no store: give --store DIR, or store: in the campaign file")
-    lab = _lab_if_present(lab_path)
+    lab = load_lab_if_present(lab_path)
     if scheduler is None and lab is None:
         raise ConfigError(f"{lab_path}: no such lab file; the runs of this host need one (--lab)")
     logging.getLogger("distributed").setLevel(logging.ERROR)  # its log lines would break the display
@@ -123,16 +114,12 @@ def run(campaign_file: Path, store: Path | None, scheduler: str | None, wait_sec
     sys.exit(outcome.exit_code)
 
 
-def _lab_if_present(lab_path: Path) -> Any:
-    from harness.config import load_lab
-
-    if lab_path == Path("lab.yaml") and not lab_path.exists():
-        return None
-    return load_lab(lab_path)
-
-
 def _public_key(lab: Any) -> bytes | None:
     """The key the captures must be signed by (the lab's, when it signs its runs)."""
     from harness.capture.manifest import lab_public_key
 
     return lab_public_key(lab.signing_key) if lab is not None and lab.signing_key else None
+
+
+def _policy_of(lab: Any) -> Any:
+    return lab.policy if lab is not None else None

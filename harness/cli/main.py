@@ -13,7 +13,14 @@ import click
 
 from harness import __version__
 from harness.cli.campaign import campaign
-from harness.cli.common import EXIT_DEVICE, EXIT_FINDINGS, EXIT_OK, emit_json, lab_option
+from harness.cli.common import (
+    EXIT_DEVICE,
+    EXIT_FINDINGS,
+    EXIT_OK,
+    emit_json,
+    lab_option,
+    load_lab_if_present,
+)
 from harness.cli.config import config, profiles
 from harness.cli.doctor import doctor
 from harness.cli.handsets import RUN_DEVICE_HELP, chosen, device_option, named
@@ -266,7 +273,7 @@ def verify(run_dir: Path, key: Path | None, as_json: bool, lab_path: Path) -> No
     from harness.capture import verify as verify_capture
     from harness.cli.evidence import trusted_key, verify_lines
 
-    result = verify_capture(run_dir, trusted_key(key, _load_lab_if_present(lab_path) if key is None else None))
+    result = verify_capture(run_dir, trusted_key(key, load_lab_if_present(lab_path) if key is None else None))
     if as_json:
         emit_json(result.as_dict())
         sys.exit(EXIT_OK if result.ok else EXIT_FINDINGS)
@@ -332,22 +339,13 @@ def report(runs: tuple[Path, ...], formats: str, out: Path | None, reveal: bool,
     """Write the destination-server report of one or more captures."""
     from harness.report import write_reports
 
-    lab = _load_lab_if_present(lab_path)
+    lab = load_lab_if_present(lab_path)
     paths = write_reports(list(runs), formats, out=out, reveal=reveal, lab=lab)
     if as_json:
         emit_json({"runs": [str(r) for r in runs], "files": [str(p) for p in paths]})
         return
     for path in paths:
         click.echo(str(path))
-
-
-def _load_lab_if_present(lab_path: Path) -> Any:
-    """lab.yaml's policy when the file exists (the default path may be absent): else None."""
-    from harness.config import load_lab
-
-    if lab_path == Path("lab.yaml") and not lab_path.exists():
-        return None
-    return load_lab(lab_path)
 
 
 @main.command()
@@ -375,7 +373,7 @@ def diff(baseline: Path, new: Path, fmt: str, as_json: bool, junit: Path | None,
     from harness.cli.evidence import checked_inputs
     from harness.diff import RENDERERS, diff_captures, junit_xml
 
-    lab = _load_lab_if_present(lab_path)
+    lab = load_lab_if_present(lab_path)
     checked = checked_inputs([baseline], [new], no_verify=no_verify, key=key, lab=lab, junit=junit)
     result = diff_captures([baseline], [new], lab.policy if lab is not None else None, checked,
                            allow_partial=allow_partial)
