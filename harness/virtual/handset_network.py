@@ -40,10 +40,16 @@ class HandsetNetwork:
             self.netns = Netns(self.name).create()
         return self.netns
 
-    def release(self) -> None:
-        """Tunnel down and the namespace gone: the apps run as before."""
+    def detach(self) -> Netns | None:
+        """Tunnel down; apps started from now on run as before. The namespace is returned
+        for the caller to delete once its apps have moved out (delete kills what is left)."""
         self.down()
         ns, self.netns = self.netns, None
+        return ns
+
+    def release(self) -> None:
+        """Tunnel down and the namespace gone: the apps run as before."""
+        ns = self.detach()
         if ns is not None:
             ns.delete()
 

@@ -197,9 +197,12 @@ class WireGuardApp:
             return
         if want:
             self.network.contain()
-        else:
-            self.network.release()
-        self._move_apps()
+            self._move_apps()
+            return
+        old = self.network.detach()
+        self._move_apps()  # out first: deleting the namespace kills what is still in it
+        if old is not None:
+            old.delete()
 
     def boot(self) -> None:
         """At boot an always-on VPN app brings its last tunnel up; lockdown holds meanwhile."""

@@ -79,7 +79,9 @@ def test_procedure_captures_the_handset_locks_it_down_and_restore_undoes_it(virt
     finally:
         mitm.stop()
     assert _snapshot(vh) == before
-    assert wait_for(lambda: _pid(vh, "com.vendor.update") and _netns_of(_pid(vh, "com.vendor.update")) == "", 20)
+    services = ("com.vendor.telemetry", "com.vendor.update", "com.vendor.services")
+    assert wait_for(lambda: all(_pid(vh, p) and _netns_of(_pid(vh, p)) == "" for p in services), 20)
+    assert not wait_for(lambda: not all(_pid(vh, p) for p in services), 3)  # they stay up, out of the namespace
     assert ns not in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     assert not Path("/var/run/wireguard", f"wg{ns}.sock").exists()
 
