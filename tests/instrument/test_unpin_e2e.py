@@ -148,6 +148,8 @@ def test_a_trust_manager_handed_over_after_attach_is_patched(apps, mitm, tmp_pat
     state, runner = apps([app], loopback=LOOPBACK)
     _trust(state, mitm, "user")
     pid = runner.start(package)
+    # attached once the JVM runs the app (attaching while it starts up can time out)
+    assert wait_for(lambda: runner.log_path.exists() and f"Start proc {pid}:" in runner.log_path.read_text(), 30)
     with Instrumentation("local", f"virtual:{package}", tmp_path, (), [package],
                          options=AgentOptions(unpin_libraries=("trustmanager",))) as inst:
         inst.attach(package, pid)
