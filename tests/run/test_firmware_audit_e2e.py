@@ -109,3 +109,83 @@ def test_restore_switched_location_back_on(audit):
     assert [(e["undo"]["name"], e["undo"]["previous"]) for e in switches] == [("location", True),
                                                                               ("location", False)]
     assert all(e["state"] == "restored" for e in switches), switches
+
+
+# --- what the auditor reads (issue 22's acceptance): the report of that one run ------------
+
+
+@pytest.fixture(scope="module")
+def reading(audit):
+    from harness.analysis import analyse
+    from harness.config import Policy
+
+    _, _, run = audit
+    return analyse([run], Policy())
+
+
+def test_the_report_shows_each_phase_with_its_destinations_and_identifiers(reading):
+    phases = reading.phases.set_index("phase")
+    assert [p for p in PHASES if p in phases.index] == PHASES
+    sim = phases.loc["sim-insertion"]
+    assert "activation.vendor-cloud.example" in sim["destinations"]
+    assert {"imsi (plain)", "iccid (plain)"} <= {x.strip() for x in sim["identifiers_sent"].split(",")}
+    assert phases.loc["idle", "flows"] >= 3 and phases.loc["idle", "bytes_up"] > 0
+
+
+def test_the_report_finds_the_heartbeat_period_within_five_percent(reading):
+    (push,) = reading.recurring[reading.recurring["destination"] == "push.vendor-cloud.example"].itertuples()
+    assert abs(push.period_s - HEARTBEAT) <= 0.05 * HEARTBEAT, push.recurrence
+    assert push.beats >= 3 and "com.vendor.services" in push.apps
+
+
+def test_the_verdict_names_the_activation_upload_its_owner_requirements_and_sdk(reading):
+    verdict = reading.verdict
+    assert list(verdict["n"]) == list(range(1, len(verdict) + 1))  # numbered, most severe first
+    lines = verdict[verdict["destination"] == "activation.vendor-cloud.example"]
+    assert {"imsi", "iccid"} <= set(lines["data_type"])
+    line = lines[lines["data_type"] == "imsi"].iloc[0]
+    assert line["finding"].startswith("sent the IMSI (plain) to activation.vendor-cloud.example — run by ")
+    assert "(home country CN)" in line["finding"] and "com.vendor.services" in line["finding"]
+    assert "MASVS-PRIVACY-2" in line["requirements"] and line["evidence_flows"]
+    assert line["sdk"] == "Vendor Services (virtual firmware)"
+    assert set(reading.requirements["requirement"]) >= {"MASVS-NETWORK-1", "MASVS-PRIVACY-1"}
+
+
+SIM_PROFILE = """\
+name: sim-insertion
+description: the firmware's activation call, alone
+apps: [{package: com.vendor.services}]
+hooks: [sensitive, network]
+steps:
+  - sim: remove
+    phase: setup
+  - sim: insert
+    phase: sim-insertion
+  - wait: 6s
+    phase: sim-insertion
+"""
+
+
+def test_diff_of_the_two_firmwares_names_the_changed_activation_and_its_requirement(tmp_path, adb_server):
+    """vendor-1.1's activation call also sends the IMEI: `lab diff` fails on it and names
+    the requirement in the Markdown and as a JUnit test case."""
+    lab = {"name": "test-lab", "jurisdiction": "IN", "proxy": {"network": "contained"},
+           "captures_dir": str(tmp_path / "captures"), "state_dir": str(tmp_path / "state")}
+    (tmp_path / "lab.yaml").write_text(yaml.safe_dump(lab))
+    (tmp_path / "sim.yaml").write_text(SIM_PROFILE)
+    env = {**os.environ, **{k: adb_server.env[k] for k in
+                            ("ANDROID_ADB_SERVER_PORT", "ADB_MDNS", "ADB_MDNS_OPENSCREEN")}}
+    lab_bin = str(Path(sys.executable).parent / "lab")
+    ran = subprocess.run([lab_bin, "run", "sim.yaml", "--device", "virtual:vendor-1.0", "--device",
+                          "virtual:vendor-1.1", "--quiet", "--json"], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=300, check=False)
+    assert ran.returncode == 0, ran.stderr + ran.stdout
+    runs = {r["run_dir"].split("virtual_")[-1].rsplit("-", 1)[0]: r["run_dir"] for r in json.loads(ran.stdout)}
+    diff = subprocess.run([lab_bin, "diff", runs["vendor-1.0"], runs["vendor-1.1"], "--junit", "junit.xml"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert diff.returncode == 1, diff.stderr + diff.stdout
+    changed = [line for line in diff.stdout.splitlines() if "activation.vendor-cloud.example" in line]
+    assert any("imei" in line and "MASVS-PRIVACY" in line for line in changed), diff.stdout
+    junit = (tmp_path / "junit.xml").read_text()
+    assert 'classname="lab.diff.requirements"' in junit and "MASVS-PRIVACY-2" in junit
+    assert "<failure" in junit
