@@ -29,7 +29,8 @@ def test_zone_json_is_the_documented_contract(inet):
     assert set(doc["hosts"]) == {h.hostname for h in ZONE}
     for name, entry in doc["hosts"].items():
         assert ipaddress.ip_address(entry["world_ip"]).is_global
-        assert set(entry["ports"]) == {"80", "443"}
+        raw = {s.partition("/")[2] for s in next(h for h in ZONE if h.hostname == name).raw}
+        assert set(entry["ports"]) == {"80", "443"} | raw
         for addr in entry["ports"].values():
             ip, _, port = addr.rpartition(":")
             assert ipaddress.ip_address(ip).is_loopback and int(port) > 0
@@ -113,3 +114,16 @@ def test_server_certificates_embed_scts_from_both_virtual_ct_logs(tmp_path):
     scts = cert.extensions.get_extension_for_class(x509.PrecertificateSignedCertificateTimestamps).value
     assert [s.log_id for s in scts] == [hashlib.sha256(name.encode()).digest() for name in CT_LOGS]
     assert all(s.version == x509.certificate_transparency.Version.v1 for s in scts)
+
+
+def test_raw_services_answer_tcp_and_udp(inet):
+    """The push channel (TCP 5222) and the beacon sink (UDP 9999) the full-capture sends use."""
+    host, _, port = inet.resolve("push.vendor-cloud.example", 5222).rpartition(":")
+    with socket.create_connection((host, int(port)), timeout=5) as s:
+        s.sendall(b"<iq/>")
+        assert s.recv(64) == b"<ok/>"
+    host, _, port = inet.resolve("beacon.adsdk.example", 9999).rpartition(":")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(5)
+        s.sendto(b"ping", (host, int(port)))
+        assert s.recv(64) == b"pong"

@@ -1,4 +1,6 @@
-"""HTTP and HTTPS responders of the virtual internet, one pair per zone host on 127.0.0.x.
+"""HTTP and HTTPS responders of the virtual internet, one pair per zone host on 127.0.0.x,
+and a host's raw services (ZoneHost.raw): a TCP push channel that reads what the client
+sends and answers `<ok/>`, a UDP sink that answers each datagram with `pong`.
 
 One asyncio loop in one daemon thread serves every listener. Each answers any request
 with 200 and a small JSON body, HTTP/1.1 keep-alive, and records nothing.
@@ -30,6 +32,7 @@ class Responders:
         self.bindings: dict[str, dict[int, str]] = {}
         self._loop = asyncio.new_event_loop()
         self._servers: list[asyncio.Server] = []
+        self._datagrams: list[asyncio.DatagramTransport] = []
         self._conns: dict[asyncio.Task, asyncio.StreamWriter] = {}
         self._thread = threading.Thread(target=self._loop.run_forever, name="virtual-internet", daemon=True)
 
@@ -51,6 +54,29 @@ class Responders:
                 80: f"{ip}:{plain.sockets[0].getsockname()[1]}",
                 443: f"{ip}:{tls.sockets[0].getsockname()[1]}",
             }
+            for service in host.raw:
+                proto, _, port = service.partition("/")
+                self.bindings[host.hostname][int(port)] = await self._raw(proto, ip)
+
+    async def _raw(self, proto: str, ip: str) -> str:
+        if proto == "udp":
+            transport, _ = await self._loop.create_datagram_endpoint(_Pong, local_addr=(ip, 0))
+            self._datagrams.append(transport)
+            return f"{ip}:{transport.get_extra_info('sockname')[1]}"
+
+        async def push(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            try:
+                await asyncio.wait_for(reader.read(MAX_HEADER), IDLE_TIMEOUT)
+                writer.write(b"<ok/>")
+                await writer.drain()
+            except (ConnectionError, TimeoutError, OSError):
+                pass
+            finally:
+                writer.close()
+
+        server = await asyncio.start_server(push, ip, 0)
+        self._servers.append(server)
+        return f"{ip}:{server.sockets[0].getsockname()[1]}"
 
     def _serve_factory(self, hostname: str):
         async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -118,6 +144,8 @@ class Responders:
         async def close_all() -> None:
             for s in self._servers:
                 s.close()
+            for d in self._datagrams:
+                d.close()
             for w in list(self._conns.values()):
                 w.transport.abort()
             await asyncio.gather(*self._conns, return_exceptions=True)
@@ -132,3 +160,11 @@ class Responders:
         self._thread.join(timeout=10)
         if not self._thread.is_alive():
             self._loop.close()
+
+
+class _Pong(asyncio.DatagramProtocol):
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        self.transport.sendto(b"pong", addr)  # type: ignore[attr-defined]

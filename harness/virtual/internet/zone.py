@@ -16,6 +16,7 @@ class ZoneHost:
     world_ip: str
     country: str  # what the offline geo databases say (iptocc/geoip2fast; "US/JP" when they differ)
     role: str
+    raw: tuple[str, ...] = ()  # non-HTTP services: "tcp/5222" (a push channel), "udp/9999" (a beacon sink)
 
 
 ZONE: tuple[ZoneHost, ...] = (
@@ -24,7 +25,8 @@ ZONE: tuple[ZoneHost, ...] = (
     ZoneHost("telemetry.vendor-cloud.example", "47.88.1.20", "US", "system telemetry service"),
     ZoneHost("update.vendor-cloud.example", "47.74.1.10", "US/JP", "firmware update checks"),
     ZoneHost("activation.vendor-cloud.example", "47.88.1.30", "US", "SIM activation (firmware services)"),
-    ZoneHost("push.vendor-cloud.example", "47.88.1.40", "US", "firmware keep-alive heartbeat"),
+    ZoneHost("push.vendor-cloud.example", "47.88.1.40", "US", "firmware keep-alive heartbeat and push channel",
+             raw=("tcp/5222",)),
     ZoneHost("lbs.vendor-cloud.example", "47.88.1.50", "US", "location upload (firmware services)"),
     ZoneHost("config.vendor-cloud.example", "47.88.1.60", "US", "remote configuration (firmware services)"),
     ZoneHost("account.vendor-cloud.example", "47.88.2.10", "US", "account binding (firmware services)"),
@@ -32,7 +34,8 @@ ZONE: tuple[ZoneHost, ...] = (
     ZoneHost("cdn1.vendorcdn.example", "104.16.1.1", "US", "CDN shard 1"),
     ZoneHost("cdn2.vendorcdn.example", "151.101.1.1", "US", "CDN shard 2"),
     # An ad SDK that ignores the proxy; the two databases disagree on its address.
-    ZoneHost("beacon.adsdk.example", "8.209.64.20", "SG/DE", "ad SDK beacon (direct)"),
+    ZoneHost("beacon.adsdk.example", "8.209.64.20", "SG/DE", "ad SDK beacon (direct, and over UDP)",
+             raw=("udp/9999",)),
     # Watch-list country: the new destination of firmware 1.1.
     ZoneHost("collect.partner-metrics.example", "39.156.66.10", "CN", "partner data collection"),
     # Domestic (India) servers.
