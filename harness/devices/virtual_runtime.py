@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
+import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +30,8 @@ from harness.errors import DeviceError
 FOLDER = "virtual"
 OWNER_JSON = "owner.json"
 READY_JSON = "ready.json"
+NETNS_NAME = "netns"  # the handset's network namespace while it has one (harness/virtual/handset_network.py)
+_NETNS = re.compile(r"labv[0-9a-f]{8}")
 
 
 def runtime_root(state_dir: Path) -> Path:
@@ -113,8 +117,24 @@ def stop_orphan(folder: RuntimeFolder, timeout: float = 15.0) -> list[int]:
     if left:
         raise DeviceError(f"virtual handset {folder.serial or folder.handset}: processes {left} "
                           f"did not stop; {folder.path} kept")
+    remove_netns(folder.path)
     remove_runtime(folder.path)
     return members
+
+
+def remove_netns(path: Path) -> None:
+    """The network namespace a killed handset left (full capture), once its processes are gone."""
+    try:
+        name = (path / NETNS_NAME).read_text().strip()
+    except OSError:
+        return
+    if not _NETNS.fullmatch(name):
+        return
+    if Path("/run/netns", name).exists():
+        done = subprocess.run(["ip", "netns", "delete", name], capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise DeviceError(f"cannot delete the virtual handset's network namespace {name}: {done.stderr.strip()}")
+    shutil.rmtree(Path("/etc/netns", name), ignore_errors=True)
 
 
 def remove_runtime(path: Path) -> None:

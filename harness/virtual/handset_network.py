@@ -15,6 +15,8 @@ from pathlib import Path
 from harness.virtual.netns import Netns, NetnsError, unavailable_reason
 from harness.virtual.wg_client import TunnelClient, TunnelConfig
 
+NETNS_FILE = "netns"  # devices/virtual_runtime.py NETNS_NAME reads it
+
 
 class HandsetNetwork:
     def __init__(self, runtime_dir: Path) -> None:
@@ -37,6 +39,8 @@ class HandsetNetwork:
         if self.reason is not None:
             raise NetnsError(self.reason)
         if self.netns is None:
+            self.runtime_dir.mkdir(parents=True, exist_ok=True)
+            (self.runtime_dir / NETNS_FILE).write_text(self.name)  # lab restore deletes it after a kill -9
             self.netns = Netns(self.name).create()
         return self.netns
 
@@ -45,6 +49,7 @@ class HandsetNetwork:
         for the caller to delete once its apps have moved out (delete kills what is left)."""
         self.down()
         ns, self.netns = self.netns, None
+        (self.runtime_dir / NETNS_FILE).unlink(missing_ok=True)
         return ns
 
     def release(self) -> None:

@@ -19,6 +19,7 @@ import pytest
 
 from harness.devices.processes import alive, start_time
 from harness.devices.virtual_runtime import (
+    NETNS_NAME,
     OWNER_JSON,
     RuntimeFolder,
     orphans,
@@ -140,3 +141,27 @@ def test_an_orphan_with_nothing_running_is_only_removed(tmp_path):
     (orphan,) = orphans(tmp_path)
     assert stop_orphan(orphan) == []
     assert not folder.exists() and runtime_folders(tmp_path) == []
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not Path("/run").is_dir(), reason="network namespaces need root")
+def test_the_network_namespace_of_a_killed_handset_is_deleted(tmp_path):
+    """Full capture: a handset killed with its namespace (labvXXXXXXXX) leaves it behind;
+    stop_orphan deletes it with its resolv.conf folder. Other names in the file are ignored."""
+    import secrets
+
+    name = "labv" + secrets.token_hex(4)
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    Path("/etc/netns", name).mkdir(parents=True, exist_ok=True)
+    folder = tmp_path / "vendor-1.0-1-1"
+    folder.mkdir()
+    (folder / NETNS_NAME).write_text(name)
+    try:
+        stop_orphan(RuntimeFolder.read(folder), timeout=1)
+        assert not Path("/run/netns", name).exists() and not Path("/etc/netns", name).exists()
+        assert not folder.exists()
+    finally:
+        subprocess.run(["ip", "netns", "delete", name], capture_output=True)
+    other = tmp_path / "vendor-1.0-2-2"
+    other.mkdir()
+    (other / NETNS_NAME).write_text("lo; reboot")
+    stop_orphan(RuntimeFolder.read(other), timeout=1)  # not a handset namespace name: left alone
