@@ -139,10 +139,29 @@ def plant_location(handset: Handset, journal: Journal, record: CanaryRecord, lat
     rng = random.SystemRandom()
     lat = round(min(89.9, max(-89.9, lat + rng.uniform(-0.001, 0.001))), 6)
     lon = round(min(179.9, max(-179.9, lon + rng.uniform(-0.001, 0.001))), 6)
+    problem = set_test_location(handset, journal, lat, lon)
+    if problem is not None:
+        record.skip("location", problem)
+        return
+    record.planted.append({"type": "location", "id": "location-1", "value": f"{lat:.6f},{lon:.6f}",
+                           "lat": lat, "lon": lon})
+
+
+def replant_location(handset: Handset, journal: Journal, planted: list[dict]) -> str | None:
+    """After a reboot: the location service keeps test providers in memory only, so the
+    planted location is gone; set it again, same value, so canaries.json still matches
+    what the apps read. A problem is returned as text (the run goes on without it)."""
+    for item in planted:
+        if item.get("type") == "location":
+            return set_test_location(handset, journal, float(item["lat"]), float(item["lon"]))
+    return None
+
+
+def set_test_location(handset: Handset, journal: Journal, lat: float, lon: float) -> str | None:
+    """The `gps` test provider at (lat, lon), journaled; None, or why it could not be set."""
     before = handset.sh(cmd(W("appops"), W("get"), W(SHELL_PKG), W(MOCK_OP)), check=False)
     if not before.ok:
-        record.skip("location", f"appops unavailable: {before.output.strip()[:200]}")
-        return
+        return f"appops unavailable: {before.output.strip()[:200]}"
     entry = journal.begin("canary_location", appops_previous=appops_mode(before.stdout), provider="gps")
     steps = [
         cmd(W("appops"), W("set"), W(SHELL_PKG), W(MOCK_OP), W("allow")),
@@ -155,11 +174,9 @@ def plant_location(handset: Handset, journal: Journal, record: CanaryRecord, lat
         result = handset.sh(line, check=False)
         if not result.ok:
             journal.done(entry)  # partly applied: restore undoes it
-            record.skip("location", f"`{line}` failed: {result.output.strip()[:200]}")
-            return
+            return f"`{line}` failed: {result.output.strip()[:200]}"
     journal.done(entry)
-    record.planted.append({"type": "location", "id": "location-1", "value": f"{lat:.6f},{lon:.6f}",
-                           "lat": lat, "lon": lon})
+    return None
 
 
 def plant_all(handset: Handset, journal: Journal, config: CanaryConfig, suffix: str) -> CanaryRecord:

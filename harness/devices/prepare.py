@@ -18,7 +18,7 @@ from harness.capture import CANARIES_JSON, make_private_dir, write_json_atomic
 from harness.config import DeviceEntry, FridaMode, LabConfig, Profile
 from harness.devices import apps
 from harness.devices.ca import SYSTEM_METHODS, CaMethod, install_ca
-from harness.devices.canaries import CanaryRecord, plant_all, run_suffix
+from harness.devices.canaries import CanaryRecord, plant_all, replant_location, run_suffix
 from harness.devices.frida_server import ensure_frida_server, restart_frida_server
 from harness.devices.handset import Handset
 from harness.devices.identifiers import Identifiers, read_identifiers
@@ -143,8 +143,9 @@ def _write_canaries(prepared: Prepared, lab: LabConfig, capture_dir: Path | None
 
 
 def after_reboot(handset: Handset, prepared: Prepared, proxy_port: int | None = None,
-                 ca_pem: bytes | None = None) -> None:
-    """Re-apply what a reboot dropped (CA mounts, reverse forward, frida-server), journaled."""
+                 ca_pem: bytes | None = None) -> list[str]:
+    """Re-apply what a reboot dropped (CA mounts, reverse forward, frida-server, the test
+    location provider of the location canary), journaled; returns notes for the step."""
     journal = prepared.journal
     try:
         if ca_pem is not None and prepared.ca_method in SYSTEM_METHODS:  # the CA first, as in prepare
@@ -153,5 +154,7 @@ def after_reboot(handset: Handset, prepared: Prepared, proxy_port: int | None = 
             ensure_reverse(handset, journal, proxy_port)
         if prepared.frida_server_version is not None:
             restart_frida_server(handset, journal, prepared.frida_server_version)
+        problem = replant_location(handset, journal, prepared.canaries.planted)
     except DeviceLostError as e:
         raise DeviceLostError(f"{e}; after the reboot: {journal.summary()}") from e
+    return [] if problem is None else [f"location canary not planted again: {problem}"]

@@ -166,8 +166,10 @@ class HandsetSession:
         for package in list(self._hooked):
             self.unhook(package)
         seconds = self.handset.reboot()
-        after_reboot(self.handset, self.prepared, self.proxy.port if self.proxy else None, self._ca_pem)
+        problems = after_reboot(self.handset, self.prepared, self.proxy.port if self.proxy else None,
+                                self._ca_pem)
         notes.append(f"rebooted in {seconds:.1f}s; proxy forward and CA re-applied")
+        notes.extend(problems)
         self.hook_profile_apps(notes)
 
     def hook_profile_apps(self, notes: list[Any]) -> None:

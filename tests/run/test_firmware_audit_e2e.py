@@ -96,6 +96,8 @@ def test_enabling_location_uploads_it_and_signing_in_binds_the_account(audit):
     _, flows, _ = audit
     (upload,) = flows_in(audit, "location", "lbs.vendor-cloud.example")
     assert ("android_id", "plain") in {(f["type"], f["encoding"]) for f in upload["findings"]}
+    # the planted location, set again after the first-start reboot (test providers live in memory)
+    assert "location" in {f["type"] for f in upload["findings"]}, upload["findings"]
     assert [f for f in flows if f["host"] == "lbs.vendor-cloud.example"] == [upload]  # only once location is on
     (bind,) = flows_in(audit, "account", "account.vendor-cloud.example")
     assert b"lab.tester@example.com" in json.dumps(bind).encode() or any(
