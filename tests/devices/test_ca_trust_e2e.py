@@ -1,5 +1,6 @@
 """After prepare, a virtual app's HTTPS request through an intercepting mitmproxy succeeds:
-the CA is where that Android version reads it (SDK 33 tmpfs overlay, SDK 34 conscrypt APEX).
+the CA is where that Android version reads it (SDK 33 tmpfs overlay, SDK 34-36 conscrypt APEX,
+inside the app's own mount namespace).
 
 mitmproxy runs in-process on 127.0.0.1 with lazy upstream connections and answers every
 request itself, so nothing leaves the machine; the handset reaches it through
@@ -98,7 +99,8 @@ def spec_with_weather_app(tmp_path: Path, base: str) -> Path:
     return path
 
 
-@pytest.mark.parametrize("base", ["vendor-1.0", "rooted-a14"])
+# SDK 33 (tmpfs overlay), 34, 35 and 36 (the conscrypt APEX, bound in every app's mount namespace)
+@pytest.mark.parametrize("base", ["vendor-1.0", "rooted-a14", "rooted-a15", "rooted-a16"])
 def test_prepared_handset_app_trusts_the_proxy_ca(virtual_handset, adb_server, mitm, tmp_path, base):
     vh = virtual_handset(str(spec_with_weather_app(tmp_path, base)))
     lab = LabConfig.model_validate({"name": "t", "jurisdiction": "IN", "state_dir": tmp_path / "state"})
