@@ -99,3 +99,25 @@ def test_the_shell_user_cannot_switch_the_tunnel(virtual_handset):
     vh.shell("su -c " + shlex.quote(broadcast_command(ACTION_UP, "lab")))
     logcat, _ = vh.shell("logcat -d")
     assert "remote control intents are disabled" in logcat
+
+
+def test_always_on_brings_the_tunnel_back_at_boot(virtual_handset, adb_server, tmp_path):
+    """Always-on with lockdown: after a reboot the apps start in the namespace and the app
+    brings its tunnel up again, so traffic goes on through the proxy; then restore."""
+    vh = virtual_handset("vendor-1.0")
+    lab = LabConfig.model_validate({"name": "t", "jurisdiction": "IN", "state_dir": tmp_path / "state"})
+    handset = open_device(vh.serial, lab, client=adb_server.client)
+    journal = Journal.create(handset.serial, tmp_path / "state")
+    mitm = WgMitmdump(tmp_path / "mitm")
+    try:
+        set_up(handset, journal, "lab", mitm.client_config())
+        handset.reboot(timeout=60)
+        assert wait_for(lambda: _pid(vh, "com.vendor.update") and _netns_of(_pid(vh, "com.vendor.update")), 20)
+        ns = _netns_of(_pid(vh, "com.vendor.update"))
+        assert len(_wireguard_go_in(ns)) == 1  # the tunnel is up again
+        seen = len(mitm.records())
+        assert mitm.wait_for(lambda rs: len(rs) > seen, 30)[seen:], "nothing through the tunnel after boot"
+        restore(handset, journal)
+    finally:
+        mitm.stop()
+    assert wait_for(lambda: _pid(vh, "com.vendor.update") and _netns_of(_pid(vh, "com.vendor.update")) == "", 20)

@@ -85,3 +85,21 @@ def test_raw_sends_outside_the_namespace_stay_on_loopback(apps):
             "quic://lbs.vendor-cloud.example/v1/report failed: java.io.IOException: HTTP/3 upload failed: ")
     assert wait_for(lambda: all(w in _log(runner) for w in want), 30), _log(runner)
     assert runner.pid_of("com.vendor.pushd") == pid  # the app goes on
+
+
+@pytest.mark.e2e
+def test_without_namespaces_the_tunnel_stays_down_and_the_apps_run_as_before(apps):
+    """A machine that cannot make namespaces: the WireGuard app logs why, nothing moves."""
+    state, runner = apps([RAW_APP, {"name": "com.wireguard.android", "activities": [".activity.MainActivity"]}])
+    runner.network.reason = "network namespaces need root (run as root, as CI does)"
+    app = runner.wireguard
+    state.files.write("/data/data/com.wireguard.android/files/lab.conf",
+                      b"[Interface]\nPrivateKey = a\nAddress = 10.0.0.1/32\n[Peer]\nPublicKey = b\n"
+                      b"Endpoint = 127.0.0.1:51820\nAllowedIPs = 0.0.0.0/0\n")
+    state.appops[("com.wireguard.android", "android:activate_vpn")] = "allow"
+    state.settings["secure"].update(always_on_vpn_app="com.wireguard.android", always_on_vpn_lockdown="1")
+    pid = runner.start("com.vendor.pushd")
+    message = app.set_up("lab")
+    assert message.startswith("tunnel lab not started: network namespaces need root"), message
+    assert not runner.network.contained and runner.pid_of("com.vendor.pushd") == pid
+    assert any(tag == "WireGuard/TunnelManager" and "not started" in msg for *_, tag, msg in state.log)

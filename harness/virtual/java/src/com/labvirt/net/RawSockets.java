@@ -102,9 +102,25 @@ public final class RawSockets {
         return InetAddress.getAllByName(host).length;
     }
 
+    /** Outside the namespace the zone has no QUIC responder: the port unreachable that a
+     * connected UDP socket reports ends the upload at once (a QUIC client would retry). */
+    private static void refusedFast(InetSocketAddress to) throws IOException {
+        try (DatagramSocket probe = new DatagramSocket()) {
+            probe.connect(to);
+            probe.setSoTimeout(300);
+            probe.send(new DatagramPacket(new byte[1], 1));
+            probe.receive(new DatagramPacket(new byte[64], 64));
+        } catch (java.net.PortUnreachableException e) {
+            throw new IOException("HTTP/3 upload failed: " + to + " refused (port unreachable)");
+        } catch (SocketTimeoutException e) {
+            // something may listen there: let the QUIC client try
+        }
+    }
+
     private static int quic(URI u, Request r) throws IOException {
         int port = u.getPort() < 0 ? 443 : u.getPort();
         InetSocketAddress to = address(u.getHost(), port);
+        if (!contained()) refusedFast(to);
         String python = System.getProperty("labvirt.python");
         if (python == null) throw new IOException("no QUIC client (labvirt.python unset)");
         List<String> argv = new ArrayList<>(List.of(python, "-m", "harness.virtual.quic_send",
