@@ -64,7 +64,7 @@ def with_unpinning(coverage: pd.DataFrame, hooks: pd.DataFrame, flows: pd.DataFr
         extra["coverage"] = "no connection seen"
         out = pd.concat([out, extra[out.columns]], ignore_index=True) if len(out) else extra
     apps = out["app"] if "app" in out else pd.Series(dtype=object)
-    out["unpin_applied"] = apps.map(applied).fillna("")
-    out["unpin_fired"] = apps.map(fired).fillna("")
-    out["pinned_destinations"] = apps.map(pinned).fillna("")
+    out["unpin_applied"] = apps.map(applied).astype(object).fillna("")
+    out["unpin_fired"] = apps.map(fired).astype(object).fillna("")
+    out["pinned_destinations"] = apps.map(pinned).astype(object).fillna("")
     return out.reset_index(drop=True)
