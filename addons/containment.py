@@ -7,9 +7,17 @@ a responder on loopback. A server connection to a zone host (by name or by world
 redirected to its responder and verified against the zone's CA; the flow keeps the
 world IP (flow.metadata["audit"]["world_ip"]) so it is classified as if it had gone out.
 A host not in the zone is refused before any connection or DNS lookup: nothing leaves
-the lab, and the flow is recorded with a note. The same holds for raw TCP, UDP and QUIC
-connections (WireGuard mode): a zone IP and port go to its responder, anything else is
-refused. DNS queries, to the tunnel's resolver or any other, are answered from the zone
+the lab, and the flow is recorded with a note.
+
+An HTTP request to a zone host is sent to its responder at the request (its host and port,
+not its Host header, until the response's headers arrive), so that mitmproxy asks for a
+connection to the responder and reuses it for the next request: had only the connection
+been redirected, no request would ever match it again, and with mitmproxy's 5 open
+connections per address the 6th request on one keep-alive client would wait forever.
+Such a connection still presents the host's name as SNI and is verified as that name.
+
+Raw TCP, UDP and QUIC connections (WireGuard mode) are redirected at the connection: a
+zone IP and port go to its responder, anything else is refused. DNS queries, to the tunnel's resolver or any other, are answered from the zone
 (A: the world IP; other types: no data; a name not in the zone: NXDOMAIN) and mitmproxy's
 own resolver is taken out, so no real resolver is ever asked.
 """
@@ -38,6 +46,11 @@ class Containment:
         self.zone: Zone | None = None
         # server connection id -> (world ip, world port, responder)
         self._routes: OrderedDict[str, tuple[str, int, str]] = OrderedDict()
+        # (client connection id, responder) -> (world ip, world port, SNI) of the HTTP request
+        # just sent there, for the connection that request may open
+        self._asked: OrderedDict[tuple[str, tuple[str, int]], tuple[str, int, str]] = OrderedDict()
+        # flow id -> the (host, port) its request asked for, put back once it was sent
+        self._redirected: dict[str, tuple[str, int]] = {}
 
     def load(self, loader):
         loader.add_option(
@@ -55,8 +68,41 @@ class Containment:
         if self.zone is not None and self.zone.ca is not None and not ctx.options.ssl_verify_upstream_trusted_ca:
             ctx.options.update(ssl_verify_upstream_trusted_ca=str(self.zone.ca))
 
+    def requestheaders(self, flow: http.HTTPFlow) -> None:
+        # before mitmproxy asks for a server connection (after this hook if the body streams)
+        if self.zone is None or not flow.live or flow.response is not None:
+            return
+        request = flow.request
+        host = clean_host(request.host)
+        entry = self.zone.lookup(host) if host else None
+        responder = entry.ports.get(request.port) if entry else None
+        if entry is None or responder is None:
+            return  # not a zone host: refused at server_connect; or already at a responder
+        sni = clean_host(flow.client_conn.sni) or host
+        self._asked[(flow.client_conn.id, responder)] = (entry.world_ip, request.port, sni)
+        if len(self._asked) > 100_000:
+            self._asked.popitem(last=False)
+        self._redirected[flow.id] = (request.host, request.port)
+        request.data.host, request.data.port = responder
+
+    def _put_back(self, flow: http.HTTPFlow) -> None:
+        asked = self._redirected.pop(flow.id, None)
+        if asked is not None:
+            flow.request.data.host, flow.request.data.port = asked
+
+    def responseheaders(self, flow: http.HTTPFlow) -> None:
+        self._put_back(flow)
+
     def server_connect(self, data: server_hooks.ServerConnectionHookData) -> None:
         if self.zone is None or data.server.address is None:
+            return
+        address = (str(data.server.address[0]), int(data.server.address[1]))
+        asked = self._asked.pop((data.client.id, address), None)
+        if asked is not None:  # an HTTP request sent to this responder by requestheaders
+            world_ip, world_port, sni = asked
+            self._route(data.server.id, world_ip, world_port, address)
+            # mitmproxy chose the responder's IP as SNI: verify it as the host asked for
+            data.server.sni = sni
             return
         host, port = clean_host(data.server.address[0]), data.server.address[1]
         entry = self.zone.lookup(host)
@@ -65,13 +111,16 @@ class Containment:
             data.server.error = f"{REFUSED} ({host}:{port}); nothing left the lab"
             logger.info("contained: refused %s:%s (not in the zone)", host, port)
             return
-        self._routes[data.server.id] = (entry.world_ip, port, f"{responder[0]}:{responder[1]}")
-        if len(self._routes) > 100_000:
-            self._routes.popitem(last=False)
+        self._route(data.server.id, entry.world_ip, port, responder)
         if not data.server.sni:
             # verify the responder as the host the client asked for, not as 127.0.0.x
             data.server.sni = host
         data.server.address = responder
+
+    def _route(self, server_id: str, world_ip: str, world_port: int, responder: tuple[str, int]) -> None:
+        self._routes[server_id] = (world_ip, world_port, f"{responder[0]}:{responder[1]}")
+        if len(self._routes) > 100_000:
+            self._routes.popitem(last=False)
 
     def running(self) -> None:
         self._no_real_resolver()
@@ -132,6 +181,7 @@ class Containment:
         self._mark(flow)
 
     def error(self, flow: http.HTTPFlow) -> None:
+        self._put_back(flow)
         self._mark(flow)
 
     def http_connect_error(self, flow: http.HTTPFlow) -> None:

@@ -3,8 +3,10 @@ world IP (so a CIDR override to a watch-list country applies), other hosts are r
 
 from __future__ import annotations
 
+import http.client
 import json
 import shutil
+import ssl
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -110,3 +112,36 @@ def test_host_outside_the_zone_is_refused_and_recorded(proxy: Proxy, responders:
     assert record["kind"] == "error"
     assert record["server_ip"] is None or record["server_ip"] == "198.51.100.20"
     assert [len(s.seen) for s in responders] == before
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_keep_alive_client_gets_every_answer(proxy: Proxy, responders: tuple[Server, Server], scheme: str) -> None:
+    """One keep-alive client, 12 requests to one zone host: containment's redirect must
+    not leave a dead upstream connection per request (mitmproxy allows 5 per address,
+    the 6th request would wait forever)."""
+    https, plain = responders
+    responder = https if scheme == "https" else plain
+    conn: http.client.HTTPConnection
+    if scheme == "https":
+        tls = ssl.create_default_context(cafile=str(proxy.ca_cert_path))
+        conn = http.client.HTTPSConnection(proxy.listen_host, proxy.port, timeout=5, context=tls)
+        conn.set_tunnel(ZONE_HOST, 443)
+    else:
+        conn = http.client.HTTPConnection(proxy.listen_host, proxy.port, timeout=5)
+    urls = [f"{scheme}://{ZONE_HOST}/keep-alive/{i}" for i in range(12)]
+    try:
+        for url in urls:
+            conn.request("GET", url if scheme == "http" else url.removeprefix(f"https://{ZONE_HOST}"),
+                         headers={"Host": ZONE_HOST})
+            answer = conn.getresponse()
+            assert (answer.status, answer.read()) == (200, b"ok"), url
+    finally:
+        conn.close()
+    assert [s.headers["Host"] for s in responder.seen if "/keep-alive/" in s.path][-12:] == [ZONE_HOST] * 12
+    for url in urls:
+        record = wait_for(flows(proxy), lambda r, url=url: r["url"] == url)
+        assert (record["server_ip"], record["server_port"]) == (WORLD_IP, 443 if scheme == "https" else 80)
+        assert record["connected_ip"] == responder.host
+        assert record["host"] == ZONE_HOST
+        if scheme == "https":
+            assert record["sni"] == ZONE_HOST
