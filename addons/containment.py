@@ -73,17 +73,27 @@ class Containment:
         if self.zone is None or not flow.live or flow.response is not None:
             return
         request = flow.request
+        asked_for = (request.host, request.port)
+        route = self._routes.get(flow.server_conn.id)
+        if route is not None and asked_for == flow.server_conn.address:
+            # in a tunnel (CONNECT, WireGuard) mitmproxy took the request's host from the
+            # tunnel's connection, already at the responder: should that one be closed, the
+            # new connection is to the responder's address and must be routed as the host
+            self._ask(flow, asked_for, route[0], route[1], flow.server_conn.sni or "")
+            return
         host = clean_host(request.host)
         entry = self.zone.lookup(host) if host else None
         responder = entry.ports.get(request.port) if entry else None
         if entry is None or responder is None:
-            return  # not a zone host: refused at server_connect; or already at a responder
-        sni = clean_host(flow.client_conn.sni) or host
-        self._asked[(flow.client_conn.id, responder)] = (entry.world_ip, request.port, sni)
+            return  # not a zone host: refused at server_connect
+        self._ask(flow, responder, entry.world_ip, request.port, clean_host(flow.client_conn.sni) or host)
+        self._redirected[flow.id] = asked_for
+        request.data.host, request.data.port = responder
+
+    def _ask(self, flow: http.HTTPFlow, responder: tuple[str, int], world_ip: str, world_port: int, sni: str) -> None:
+        self._asked[(flow.client_conn.id, responder)] = (world_ip, world_port, sni)
         if len(self._asked) > 100_000:
             self._asked.popitem(last=False)
-        self._redirected[flow.id] = (request.host, request.port)
-        request.data.host, request.data.port = responder
 
     def _put_back(self, flow: http.HTTPFlow) -> None:
         asked = self._redirected.pop(flow.id, None)
@@ -102,7 +112,7 @@ class Containment:
             world_ip, world_port, sni = asked
             self._route(data.server.id, world_ip, world_port, address)
             # mitmproxy chose the responder's IP as SNI: verify it as the host asked for
-            data.server.sni = sni
+            data.server.sni = sni or data.server.sni
             return
         host, port = clean_host(data.server.address[0]), data.server.address[1]
         entry = self.zone.lookup(host)

@@ -6,8 +6,11 @@ from __future__ import annotations
 import http.client
 import json
 import shutil
+import socket
 import ssl
 import subprocess
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +24,8 @@ from harness.proxy.master import Proxy
 pytestmark = pytest.mark.e2e
 ZONE_HOST = "analytics.vendor-cloud.example"
 WORLD_IP = "203.0.113.10"
+CLOSING_HOST = "sync.vendor-cloud.example"
+CLOSING_WORLD_IP = "203.0.113.11"
 
 
 @pytest.fixture(scope="module")
@@ -32,15 +37,61 @@ def responders(workdir: Path, test_ca: TestCA) -> Iterator[tuple[Server, Server]
     plain.close()
 
 
+class ClosingResponder:
+    """An HTTPS/1.1 responder that answers one request per connection, then closes it
+    without saying so (no Connection: close), as a server's idle timeout would."""
+
+    def __init__(self, host: str, cert: tuple[Path, Path]) -> None:
+        self.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.tls.load_cert_chain(str(cert[0]), str(cert[1]))
+        self.tls.set_alpn_protocols(["http/1.1"])
+        self.sock = socket.create_server((host, 0))
+        self.host, self.port = host, self.sock.getsockname()[1]
+        self.connections = 0
+        threading.Thread(target=self._serve, name="closing-responder", daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            try:
+                with self.tls.wrap_socket(conn, server_side=True) as tls:
+                    head = b""
+                    while b"\r\n\r\n" not in head:
+                        chunk = tls.recv(4096)
+                        if not chunk:
+                            break
+                        head += chunk
+                    if head:
+                        tls.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 2\r\n\r\nok")
+            except (ssl.SSLError, OSError):
+                continue
+
+    def close(self) -> None:
+        self.sock.close()
+
+
 @pytest.fixture(scope="module")
-def proxy(workdir: Path, test_ca: TestCA, canaries_file: Path, responders: tuple[Server, Server]) -> Iterator[Proxy]:
+def closing(workdir: Path, test_ca: TestCA) -> Iterator[ClosingResponder]:
+    responder = ClosingResponder("127.0.0.10", test_ca.issue(workdir, [CLOSING_HOST]))
+    yield responder
+    responder.close()
+
+
+@pytest.fixture(scope="module")
+def proxy(workdir: Path, test_ca: TestCA, canaries_file: Path, responders: tuple[Server, Server],
+          closing: ClosingResponder) -> Iterator[Proxy]:
     https, plain = responders
     zone = workdir / "zone.json"
     zone.write_text(json.dumps({
         "version": 1,
         "ca": str(test_ca.cert_path),
         "hosts": {ZONE_HOST: {"world_ip": WORLD_IP,
-                              "ports": {"443": f"127.0.0.8:{https.port}", "80": f"127.0.0.9:{plain.port}"}}},
+                              "ports": {"443": f"127.0.0.8:{https.port}", "80": f"127.0.0.9:{plain.port}"}},
+                  CLOSING_HOST: {"world_ip": CLOSING_WORLD_IP, "ports": {"443": f"127.0.0.10:{closing.port}"}}},
     }))
     lab = LabConfig.model_validate({
         "name": "contained-lab",
@@ -145,3 +196,28 @@ def test_keep_alive_client_gets_every_answer(proxy: Proxy, responders: tuple[Ser
         assert record["host"] == ZONE_HOST
         if scheme == "https":
             assert record["sni"] == ZONE_HOST
+
+
+def test_https_tunnel_reconnects_after_the_responder_closed(proxy: Proxy, closing: ClosingResponder) -> None:
+    """Inside a CONNECT tunnel mitmproxy takes a request's host from the tunnel's server
+    connection, which containment already sent to the responder: when the responder has
+    closed it, the next request's new connection is to the responder's own address, and
+    must still be routed as the zone host, not refused."""
+    tls = ssl.create_default_context(cafile=str(proxy.ca_cert_path))
+    conn = http.client.HTTPSConnection(proxy.listen_host, proxy.port, timeout=5, context=tls)
+    conn.set_tunnel(CLOSING_HOST, 443)
+    paths = [f"/after-close/{i}" for i in range(3)]
+    try:
+        for path in paths:
+            conn.request("GET", path, headers={"Host": CLOSING_HOST})
+            answer = conn.getresponse()
+            assert (answer.status, answer.read()) == (200, b"ok"), path
+            time.sleep(0.2)  # let the responder's close reach the proxy
+    finally:
+        conn.close()
+    assert closing.connections >= len(paths)
+    for path in paths:
+        record = wait_for(flows(proxy), lambda r, path=path: r["url"] == f"https://{CLOSING_HOST}{path}")
+        assert (record["server_ip"], record["server_port"]) == (CLOSING_WORLD_IP, 443)
+        assert record["connected_ip"] == closing.host
+        assert record["host"] == CLOSING_HOST and record["sni"] == CLOSING_HOST
