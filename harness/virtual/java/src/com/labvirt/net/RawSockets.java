@@ -89,7 +89,8 @@ public final class RawSockets {
     private static int udp(URI u, byte[] body) throws IOException {
         byte[] data = body == null ? new byte[0] : body;
         try (DatagramSocket sock = new DatagramSocket()) {
-            sock.send(new DatagramPacket(data, data.length, address(u.getHost(), u.getPort())));
+            sock.connect(address(u.getHost(), u.getPort()));  // connect(2): the Frida connect hook sees it
+            sock.send(new DatagramPacket(data, data.length));
         }
         return data.length;
     }
