@@ -93,6 +93,8 @@ GOOD = {
     "check_action": "android.intent.action.VIEW",
     "check_uri": "https://x.example/",
     "check_adb_socket": "tcp:8080",
+    "check_account_name": "lab.tester@example.com",
+    "check_account_type": "com.google",
 }
 
 
