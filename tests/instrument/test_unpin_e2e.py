@@ -12,8 +12,10 @@ from cryptography import x509
 from support.apps_kit import Mitm, apps, internet  # noqa: F401 - fixtures
 
 from harness.capture.folder import iter_jsonl
+from harness.errors import InstrumentError
 from harness.instrument import Instrumentation
 from harness.instrument.instrumentation import AgentOptions
+from harness.run.session import ATTACH_TRIES
 from harness.virtual.apps.runner import wait_for
 from harness.virtual.internet.ca import subject_hash_old
 
@@ -64,7 +66,13 @@ def _unpinned(apps_factory: Any, mitm: Any, tmp_path: Path, package: str, path: 
     assert not _read(mitm, path)
     with Instrumentation("local", f"virtual:{package}", tmp_path, (), [package],
                          options=AgentOptions(unpin_libraries=libraries)) as inst:
-        inst.attach(package, pid)
+        for attempt in range(1, ATTACH_TRIES + 1):  # as the run session does: a loaded machine
+            try:                                     # can time out an attach ("sync up with agent")
+                inst.attach(package, pid)
+                break
+            except InstrumentError:
+                if attempt == ATTACH_TRIES:
+                    raise
         assert wait_for(lambda: _read(mitm, path), 30), runner.log_path.read_text()[-800:]
         inst.flush()
     records = list(iter_jsonl(inst.hooks_path))
