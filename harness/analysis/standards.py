@@ -11,9 +11,7 @@ order; the report's requirements section lists every row with the findings that 
 
 from __future__ import annotations
 
-import csv
 import functools
-import io
 from collections.abc import Iterable
 from importlib import resources
 from typing import Any
@@ -21,6 +19,7 @@ from typing import Any
 import pandas as pd
 from pydantic import ValidationError
 
+from harness.config.csv_table import csv_rows
 from harness.config.requirements import Requirement, RequirementsConfig
 from harness.errors import ConfigError
 
@@ -32,15 +31,9 @@ REQUIREMENT_COLUMNS = ["requirement", "standard", "title", "status", "findings",
 def parse_requirement_table(text: str, origin: str = "requirements.csv") -> tuple[Requirement, ...]:
     """Rows `id,standard,title,applies_to,jurisdiction,source` (applies_to: triggers separated
     by spaces); `#` lines are comments. A bad row is a ConfigError naming it."""
-    lines = [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
-    rows = list(csv.reader(io.StringIO("\n".join(lines))))
-    if not rows or [c.strip() for c in rows[0]] != HEADER:
-        raise ConfigError(f"{origin}: the first row must be {','.join(HEADER)}")
     out = []
-    for number, row in enumerate(rows[1:], start=2):
-        if len(row) != len(HEADER):
-            raise ConfigError(f"{origin}: row {number}: expected {len(HEADER)} columns, got {len(row)}")
-        cells = dict(zip(HEADER, (c.strip() for c in row), strict=True))
+    for number, row in csv_rows(text, HEADER, origin):
+        cells = dict(zip(HEADER, row, strict=True))
         try:
             out.append(Requirement.model_validate({
                 **cells, "applies_to": cells["applies_to"].split(),

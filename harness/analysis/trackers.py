@@ -10,9 +10,7 @@ name under it, is ("network"). The longest prefix or domain wins, so a specific 
 
 from __future__ import annotations
 
-import csv
 import functools
-import io
 from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
@@ -20,6 +18,7 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 
+from harness.config.csv_table import csv_rows
 from harness.errors import ConfigError
 
 HEADER = ["name", "category", "code_signature", "network_signature", "source"]
@@ -38,15 +37,9 @@ class Tracker:
 
 def parse_tracker_table(text: str, origin: str = "trackers.csv") -> tuple[Tracker, ...]:
     """Rows `name,category,code_signature,network_signature,source`; `#` lines are comments."""
-    lines = [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
-    rows = list(csv.reader(io.StringIO("\n".join(lines))))
-    if not rows or [c.strip() for c in rows[0]] != HEADER:
-        raise ConfigError(f"{origin}: the first row must be {','.join(HEADER)}")
     out = []
-    for number, row in enumerate(rows[1:], start=2):
-        if len(row) != len(HEADER):
-            raise ConfigError(f"{origin}: row {number}: expected {len(HEADER)} columns, got {len(row)}")
-        name, category, code, network, source = (cell.strip() for cell in row)
+    for number, row in csv_rows(text, HEADER, origin):
+        name, category, code, network, source = row
         prefixes = tuple(p.strip() for p in code.split("|") if p.strip())
         domains = tuple(d.strip().lower().strip(".") for d in network.split("|") if d.strip())
         if not name or not source or not (prefixes or domains):

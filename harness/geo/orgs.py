@@ -9,15 +9,14 @@ expression searched case-insensitively), the organisation's name and its ISO cou
 
 from __future__ import annotations
 
-import csv
 import functools
-import io
 import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 from harness.config.countries import is_country
+from harness.config.csv_table import csv_rows
 from harness.errors import ConfigError
 
 
@@ -36,14 +35,9 @@ class OrgMatch:
 
 def parse_org_table(text: str, origin: str = "orgs.csv") -> tuple[OrgRule, ...]:
     """Rows `pattern,org,home_country`; lines starting with `#` are comments."""
-    lines = [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
     rules: list[OrgRule] = []
-    for number, row in enumerate(csv.reader(io.StringIO("\n".join(lines))), start=1):
-        if number == 1 and row == ["pattern", "org", "home_country"]:
-            continue
-        if len(row) != 3:
-            raise ConfigError(f"{origin}: row {number}: expected pattern,org,home_country, got {row!r}")
-        pattern, org, country = (cell.strip() for cell in row)
+    for number, row in csv_rows(text, ["pattern", "org", "home_country"], origin, header_optional=True):
+        pattern, org, country = row
         if not is_country(country):
             raise ConfigError(f"{origin}: row {number}: {country!r} is not a country code")
         try:
