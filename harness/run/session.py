@@ -10,11 +10,13 @@ from __future__ import annotations
 import logging
 import shutil
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 from harness.capture import CANARIES_JSON, ZONE_JSON
 from harness.config import DeviceEntry, FridaMode, LabConfig, NetworkMode, Profile
+from harness.config.lab import CaptureMode
 from harness.devices import (
     Handset,
     Prepared,
@@ -24,6 +26,7 @@ from harness.devices import (
     open_device,
     prepare,
     restore,
+    wireguard,
 )
 from harness.errors import DeviceError, HarnessError, InstrumentError, PreflightError
 from harness.instrument import Instrumentation
@@ -34,6 +37,8 @@ from harness.run.timeline import Timeline
 log = logging.getLogger(__name__)
 
 ATTACH_TRIES = 3
+TUNNEL_NAME = "lab"  # the tunnel's name in the handset's WireGuard app
+TUNNEL_PROBE_SECONDS = 30.0  # a tunnel that is up carries some flow by then (DNS, a heartbeat)
 
 
 def lab_for_handset(lab: LabConfig, virtual: bool) -> LabConfig:
@@ -99,11 +104,16 @@ class HandsetSession:
         if zone is not None and Path(zone).is_file():
             shutil.copyfile(zone, self.run_dir / ZONE_JSON)
             (self.run_dir / ZONE_JSON).chmod(0o600)
+        # auto stays explicit here: whether a virtual handset can make a tunnel is known only
+        # to harness.virtual (network namespaces), which the run does not import
+        mode = lab.proxy.capture_mode(tunnel_possible=False)
         self.proxy = Proxy(lab, capture_dir=self.run_dir, device=self.serial,
-                           canaries=None, zone=Path(zone) if zone else None).start()
-        self._ca_pem = self.proxy.ca_cert_path.read_bytes()
-        self.prepared = prepare(self.handset, self.lab, self.profile, self.proxy.port, self._ca_pem,
+                           canaries=None, zone=Path(zone) if zone else None, mode=mode).start()
+        self._ca_pem = self.proxy.ca_cert_path.read_bytes()  # intercepted TLS needs the CA in both modes
+        self.prepared = prepare(self.handset, self.lab, self.profile, self.proxy_port, self._ca_pem,
                                 self.run_dir, entry=self.entry)
+        if self.full_capture:
+            self.tunnel_up()
         ids = self.prepared.identifiers  # run.json says which identifier matches were impossible
         self._info = {**(self._info or {}), "identifiers_missing": dict(ids.missing),
                       "identifiers_source": dict(ids.sources)}
@@ -115,6 +125,35 @@ class HandsetSession:
             self.profile.unpin,
         )
         self.hook_profile_apps([])
+
+    @property
+    def full_capture(self) -> bool:
+        return self.proxy is not None and self.proxy.mode == CaptureMode.WIREGUARD
+
+    @property
+    def proxy_port(self) -> int | None:
+        """The port the handset's proxy setting and adb reverse point at (None: WireGuard mode)."""
+        return None if self.proxy is None or self.full_capture else self.proxy.port
+
+    def tunnel_up(self, timeout: float = TUNNEL_PROBE_SECONDS) -> None:
+        """Install the tunnel through the WireGuard app (journaled), then wait until the
+        proxy has recorded a flow that came through it: the profile starts on a tunnel
+        that carries traffic, or not at all (DeviceError naming the fix)."""
+        assert self.handset is not None and self.prepared is not None and self.proxy is not None
+        tunnel = self.proxy.tunnel
+        before = self.proxy.stats.snapshot()["flows"]
+        started = time.monotonic()
+        wireguard.set_up(self.handset, self.prepared.journal, TUNNEL_NAME, tunnel.wg_quick())
+        while self.proxy.stats.snapshot()["flows"] == before:
+            if time.monotonic() - started > timeout:
+                raise DeviceError(
+                    f"{self.serial}: the WireGuard tunnel {TUNNEL_NAME!r} carried no traffic to the proxy "
+                    f"({tunnel.endpoint}) within {timeout:.0f} s: check that the WireGuard app shows it "
+                    "on and that the handset reaches that address (a phone needs proxy.wireguard_interface "
+                    "and client_allowlist in lab.yaml), or set proxy.mode: explicit")
+            time.sleep(0.2)
+        seconds = round(time.monotonic() - started, 2)
+        self.timeline.event("wireguard_tunnel", name=TUNNEL_NAME, endpoint=tunnel.endpoint, up_after=seconds)
 
     # --- hooks ---------------------------------------------------------------------------
 
@@ -166,9 +205,10 @@ class HandsetSession:
         for package in list(self._hooked):
             self.unhook(package)
         seconds = self.handset.reboot()
-        problems = after_reboot(self.handset, self.prepared, self.proxy.port if self.proxy else None,
-                                self._ca_pem)
-        notes.append(f"rebooted in {seconds:.1f}s; proxy forward and CA re-applied")
+        problems = after_reboot(self.handset, self.prepared, self.proxy_port, self._ca_pem)
+        notes.append(f"rebooted in {seconds:.1f}s; " + (
+            "CA re-applied (always-on VPN brings the tunnel back)" if self.full_capture
+            else "proxy forward and CA re-applied"))
         notes.extend(problems)
         self.hook_profile_apps(notes)
 
