@@ -39,7 +39,7 @@ from mitmproxy.tools.dump import DumpMaster
 from addons.audit import Audit
 from addons.flowlog import FlowLog
 from harness.config import LabConfig, NetworkMode
-from harness.config.lab import CaptureMode
+from harness.config.proxy import CaptureMode
 from harness.errors import ProxyError
 from harness.names import file_name
 from harness.proxy.drain import drain

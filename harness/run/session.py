@@ -16,7 +16,7 @@ from typing import Any
 
 from harness.capture import CANARIES_JSON, ZONE_JSON
 from harness.config import DeviceEntry, FridaMode, LabConfig, NetworkMode, Profile
-from harness.config.lab import CaptureMode
+from harness.config.proxy import CaptureMode
 from harness.devices import (
     Handset,
     Prepared,

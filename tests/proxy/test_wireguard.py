@@ -10,7 +10,8 @@ from pathlib import Path
 import mitmproxy_rs
 import pytest
 
-from harness.config.lab import CaptureMode, LabConfig
+from harness.config.lab import LabConfig
+from harness.config.proxy import CaptureMode
 from harness.errors import ProxyError
 from harness.proxy.master import Proxy
 from harness.proxy.wireguard import handset_keys, keys_path
