@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from support.full_capture import around_the_proxy
 
 from harness.capture.folder import FLOWS_JSONL, iter_jsonl
 from harness.config.lab import LabConfig
@@ -29,18 +30,6 @@ def _records(capture) -> list[dict]:
     return list(iter_jsonl(path)) if path.exists() else []
 
 
-def _seen(records: list[dict]) -> dict[str, dict]:
-    out = {}
-    for r in records:
-        if r["kind"] == "dns" and (r.get("dns") or {}).get("name") == "collect.partner-metrics.example":
-            out["dns"] = r
-        elif r["kind"] == "tcp" and r.get("server_port") == 5222:
-            out["tcp"] = r
-        elif r["kind"] == "udp" and r.get("server_port") == 9999:
-            out["udp"] = r
-        elif r.get("http_version") == "HTTP/3" and "/v1/h3/report" in (r.get("url") or ""):
-            out["h3"] = r  # contained: the zone has no QUIC responder, so the exchange ends in an error
-    return out
 
 
 def test_firmware_traffic_around_the_proxy_is_recorded_through_the_tunnel(virtual_handset, adb_server, tmp_path):
@@ -59,10 +48,10 @@ def test_firmware_traffic_around_the_proxy_is_recorded_through_the_tunnel(virtua
         vh.shell("am start -n com.vendor.adsdk/.AdActivity")
         vh.shell("cmd location set-location-enabled false")
         vh.shell("cmd location set-location-enabled true")  # the firmware uploads the fix over HTTP/3
-        assert wait_for(lambda: set(_seen(_records(capture))) == {"dns", "tcp", "udp", "h3"}, 60), \
+        assert wait_for(lambda: set(around_the_proxy(_records(capture))) == {"dns", "tcp", "udp", "h3"}, 60), \
             sorted({(r["kind"], r.get("server_port")) for r in _records(capture)})
         restore(handset, journal)
-    seen = _seen(_records(capture))
+    seen = around_the_proxy(_records(capture))
     assert seen["tcp"]["server_ip"] == "47.88.1.40"
     assert ("imei", "base64") in {(f["id"], f.get("encoding")) for f in seen["tcp"]["findings"]}, seen["tcp"]
     assert seen["udp"]["server_ip"] == "8.209.64.20"

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from support.full_capture import around_the_proxy
 
 from harness.capture.folder import iter_jsonl
 from harness.devices.journal import EntryState, Journal, JournalStatus
@@ -36,18 +37,6 @@ WIREGUARD_ENTRIES = ["wireguard_tunnel", "wireguard_settings", "wireguard_appop"
                      "wireguard_setting", "wireguard_up"]
 
 
-def _seen(records: list[dict]) -> dict[str, dict]:
-    out = {}
-    for r in records:
-        if r["kind"] == "dns" and (r.get("dns") or {}).get("name") == "collect.partner-metrics.example":
-            out["dns"] = r
-        elif r["kind"] == "tcp" and r.get("server_port") == 5222:
-            out["tcp"] = r
-        elif r["kind"] == "udp" and r.get("server_port") == 9999:
-            out["udp"] = r
-        elif r.get("http_version") == "HTTP/3" and "/v1/h3/report" in (r.get("url") or ""):
-            out["h3"] = r
-    return out
 
 
 def _state(handset) -> dict:
@@ -79,7 +68,7 @@ def test_lab_run_in_wireguard_mode_records_what_goes_around_the_proxy(tmp_path, 
     (tunnel,) = [e for e in manifest["events"] if e["kind"] == "wireguard_tunnel"]
     assert tunnel["up_after"] < manifest["steps"][0]["start"] - manifest["started"]
 
-    seen = _seen(list(iter_jsonl(run / "flows.jsonl")))
+    seen = around_the_proxy(list(iter_jsonl(run / "flows.jsonl")))
     assert set(seen) == {"dns", "tcp", "udp", "h3"}, sorted(seen)
     assert seen["dns"]["dns"]["answered_by"] == "zone"
     assert seen["tcp"]["server_ip"] == "47.88.1.40"
