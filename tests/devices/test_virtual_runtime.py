@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.devices.processes import alive, start_time
+from harness.devices.processes import alive, processes, start_time
 from harness.devices.virtual_runtime import (
     NETNS_NAME,
     OWNER_JSON,
@@ -54,16 +54,8 @@ def started():
 
 
 def _session(sid: int) -> set[int]:
-    out = set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except (OSError, IndexError):
-                continue
-            if int(fields[3]) == sid and fields[0] != "Z":
-                out.add(int(entry.name))
-    return out
+    """PIDs of the live processes in session `sid` (a virtual handset and its JVMs)."""
+    return {p.pid for p in processes() if p.session == sid and p.state != "Z"}
 
 
 def _wait(predicate, timeout: float = 10.0) -> bool:

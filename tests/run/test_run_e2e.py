@@ -13,6 +13,7 @@ import pytest
 
 from harness.capture.folder import JsonlStats, iter_jsonl
 from harness.devices.journal import EntryState, Journal, JournalStatus
+from harness.devices.processes import processes
 
 pytestmark = pytest.mark.e2e
 
@@ -152,16 +153,7 @@ def test_sigkill_then_lab_restore_restores_the_handset(tmp_path, adb_env, virtua
 
 def _session(sid: int) -> set[int]:
     """PIDs of the live processes in session `sid` (a virtual handset and its JVMs)."""
-    out = set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except (OSError, IndexError):
-                continue
-            if int(fields[3]) == sid and fields[0] != "Z":
-                out.add(int(entry.name))
-    return out
+    return {p.pid for p in processes() if p.session == sid and p.state != "Z"}
 
 
 def _kill_session(sid: int) -> None:
