@@ -168,8 +168,15 @@ def app_folder(handset: Handset) -> AppFolder:
     return AppFolder(_check(_UID, out[0], "uid"), _check(_CONTEXT, out[1], "SELinux context"))
 
 
+def installed(handset: Handset) -> bool:
+    """The WireGuard app is installed: `pm path` prints its APK as `package:/...apk` (one line
+    per split; nothing, exit 1, for a package that is not installed)."""
+    out = handset.sh(cmd(W("pm"), W("path"), check_package(PACKAGE)), check=False).stdout
+    return any(line.strip().startswith("package:/") for line in out.splitlines())
+
+
 def require_app(handset: Handset) -> None:
-    if not handset.sh(cmd(W("pm"), W("path"), check_package(PACKAGE)), check=False).stdout.strip():
+    if not installed(handset):
         raise DeviceCommandError(f"{handset.serial}: the WireGuard app ({PACKAGE}) is not installed")
 
 
