@@ -182,8 +182,13 @@ def attribute(flows: pd.DataFrame, events: pd.DataFrame, steps: pd.DataFrame) ->
                 break
             keys = _combine([np.concatenate([lc, rc]) for lc, rc in parts])
             by_time = window == PROXY_WINDOW
-            match = _asof(ts, keys[:n], open_rows, right_ts, keys[n:], package, kind, window,
-                          one_to_one=by_time)
+            if by_time:  # a connect() to the proxy is one client connection: its first flow
+                conn, first = _connections(out, open_rows)
+                match = _asof(_connect_times(out, ts), keys[:n], first, right_ts, keys[n:], package, kind,
+                              window, one_to_one=True)
+                match = _spread(match, conn, open_rows)
+            else:
+                match = _asof(ts, keys[:n], open_rows, right_ts, keys[n:], package, kind, window)
             if match.empty:
                 continue
             rows = match["_row"].to_numpy(dtype=int)
@@ -221,6 +226,40 @@ def attribute(flows: pd.DataFrame, events: pd.DataFrame, steps: pd.DataFrame) ->
     out["step_kind"] = step_kind
     out["phase"] = step_phase
     return out
+
+
+def _connect_times(flows: pd.DataFrame, ts: np.ndarray) -> np.ndarray:
+    """When each flow's client connection reached the proxy (`ts_client_connect`), else its
+    start: an HTTPS request starts only after CONNECT and two TLS handshakes, which on a
+    loaded machine can be seconds after the app's connect()."""
+    if "ts_client_connect" not in flows:
+        return ts
+    accepted = flows["ts_client_connect"].to_numpy(dtype=float, na_value=np.nan)
+    return np.where(np.isnan(accepted), ts, accepted)
+
+
+def _connections(flows: pd.DataFrame, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For the given rows: a client-connection number each (run, device, client port and
+    accept time; a flow without them is a connection of its own), and the first row of each."""
+    if not len(rows):
+        return np.array([], dtype=np.int64), rows
+    cols = ["run_id", "device", "client_port", "ts_client_connect"]
+    frame = pd.DataFrame({c: (flows[c].to_numpy(dtype=object)[rows] if c in flows else None) for c in cols})
+    known = frame["client_port"].notna() & frame["ts_client_connect"].notna()
+    frame.loc[~known, "client_port"] = -1 - np.arange(int((~known).sum()))  # a connection each
+    conn = frame.fillna("").astype(str).groupby(cols, sort=False).ngroup().to_numpy(dtype=np.int64)
+    _, first = np.unique(conn, return_index=True)
+    return conn, rows[first]
+
+
+def _spread(match: pd.DataFrame, conn: np.ndarray, rows: np.ndarray) -> pd.DataFrame:
+    """A match of a connection's first flow, given to every open flow of that connection."""
+    if match.empty:
+        return match
+    of_row = dict(zip(rows.tolist(), conn.tolist(), strict=True))
+    by_conn = match.assign(_conn=[of_row[r] for r in match["_row"].tolist()]).drop(columns="_row")
+    members = pd.DataFrame({"_row": rows, "_conn": conn})
+    return members.merge(by_conn, on="_conn", how="inner")[["_row", "package", "_gap", "type", "_eid"]]
 
 
 def _opening_library(events: pd.DataFrame, event_of: np.ndarray) -> np.ndarray:

@@ -40,7 +40,7 @@ NETWORK_EVENTS = ("net:connect", "net:request", "net:resolve")
 SEVERITY_RANK = {s.value: i for i, s in enumerate(Severity)}  # info 0 .. critical 4
 
 FLOW_SCALARS = (
-    "id", "ts_start", "ts_end", "device", "client_ip", "host", "sni", "server_ip", "server_port",
+    "id", "ts_start", "ts_end", "device", "client_ip", "client_port", "ts_client_connect", "host", "sni", "server_ip", "server_port",
     "scheme", "method", "url", "http_version", "status", "request_bytes", "response_bytes",
     "country", "country_confidence", "org", "org_country", "app", "kind",
 )

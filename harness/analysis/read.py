@@ -47,9 +47,12 @@ FINDING_TYPE = pa.struct([
     ("encoding", pa.string()), ("offset", pa.int64()),
 ])
 
+DNS_ANSWER = pa.struct([("name", pa.string()), ("type", pa.string()), ("data", pa.string()), ("ttl", pa.int64())])
+
 FLOW_SCHEMA = pa.schema([
     ("id", pa.string()), ("ts_start", pa.float64()), ("ts_end", pa.float64()),
-    ("device", pa.string()), ("client_ip", pa.string()), ("host", pa.string()),
+    ("device", pa.string()), ("client_ip", pa.string()), ("client_port", pa.int64()),
+    ("ts_client_connect", pa.float64()), ("host", pa.string()),
     ("sni", pa.string()), ("server_ip", pa.string()), ("server_port", pa.int64()),
     ("scheme", pa.string()), ("method", pa.string()), ("url", pa.string()),
     ("http_version", pa.string()), ("status", pa.int64()),
@@ -63,6 +66,11 @@ FLOW_SCHEMA = pa.schema([
     ("app", pa.string()),
     ("attribution", pa.struct([("method", pa.string()), ("confidence", pa.string())])),
     ("kind", pa.string()), ("notes", pa.list_(pa.string())),
+    # full-device capture (WireGuard mode): raw TCP/UDP/QUIC and DNS records
+    ("protocol", pa.string()), ("transport", pa.string()), ("payload_sni", pa.string()),
+    ("dns_names", pa.list_(pa.string())),
+    ("dns", pa.struct([("name", pa.string()), ("type", pa.string()), ("answers", pa.list_(DNS_ANSWER)),
+                       ("rcode", pa.string()), ("resolver", pa.string())])),
 ])
 
 HOOK_SCHEMA = pa.schema([

@@ -187,6 +187,10 @@ def flow_record(flow: mflow.Flow, device: str | None = None) -> dict[str, Any]:
         "ts_end": ts_end,
         "device": audit.get("device") or device,
         "client_ip": str(client.peername[0]) if client.peername else None,
+        "client_port": int(client.peername[1]) if client.peername else None,
+        # when the proxy accepted the client's connection: what a connect() seen by Frida
+        # is matched against (ts_start waits for CONNECT and both TLS handshakes)
+        "ts_client_connect": float(client.timestamp_start) if client.timestamp_start else None,
         "host": audit["host"] if "host" in audit else flow_host(flow),
         "sni": clean_host(client.sni),
         "server_ip": audit["server_ip"] if "server_ip" in audit else audit.get("world_ip") or connected,

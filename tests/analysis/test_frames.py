@@ -268,6 +268,26 @@ def test_a_connect_to_the_proxy_explains_one_flow_only(tmp_path):
     assert analyse([b.root]).bypassed.empty
 
 
+def test_a_connect_to_the_proxy_is_matched_by_when_the_proxy_accepted_it(tmp_path):
+    """On a loaded machine an HTTPS request starts seconds after the app's connect() (CONNECT,
+    then both TLS handshakes): the proxy's accept time is what matches, and every request
+    of that client connection belongs to the app; another connection does not."""
+    b = CaptureBuilder(tmp_path / "run")
+    b.connect("com.vendor.telemetry", None, "127.0.0.1", PROXY_PORT, at=100.0, api="libc.connect")
+    t0 = b.t0
+    for at in (103.5, 104.2):  # two requests on one keep-alive connection, accepted at 100.02
+        b.flow("partner.example", at=at, server_ip="198.51.100.1", geo=_geo("CN", "X", "CN"),
+               client_port=40001, ts_client_connect=t0 + 100.02)
+    b.flow("other.example", at=103.6, server_ip="198.51.100.2", geo=_geo("US", "Y", "US"),
+           client_port=40002, ts_client_connect=t0 + 103.55)
+    b.write()
+    f = analyse([b.root]).flows
+    partner = f[f["host"] == "partner.example"]
+    assert partner["app"].tolist() == ["com.vendor.telemetry"] * 2
+    assert set(partner["attribution_method"]) == {"frida_proxy_connect_time"}
+    assert f.loc[f["host"] == "other.example", "app"].tolist() == ["unattributed"]
+
+
 def test_host_seen_with_one_app_attributes_its_other_flows(tmp_path):
     b = CaptureBuilder(tmp_path / "run")
     cn = _geo("CN", "Example Watch-list Cloud", "CN")

@@ -129,6 +129,9 @@ def test_zone_host_over_https_is_flagged_by_its_world_ip(proxy: Proxy, responder
     record = wait_for(flows(proxy), lambda r: r["url"] == url)
     assert (record["server_ip"], record["server_port"]) == (WORLD_IP, 443)
     assert record["connected_ip"] == "127.0.0.8"
+    # the client connection: its port and when the proxy accepted it (before the request)
+    assert isinstance(record["client_port"], int) and record["client_port"] > 0
+    assert record["ts_client_connect"] <= record["ts_start"]
     assert record["country"] == "CN"
     assert record["country_sources"]["overrides"] == "CN"
     assert (record["org"], record["org_country"]) == ("Watch Cloud", "CN")
