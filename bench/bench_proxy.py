@@ -42,7 +42,7 @@ from pathlib import Path
 from mitmproxy import options
 from mitmproxy.tools.dump import DumpMaster
 
-async def main(kind, workdir):
+async def main(kind, workdir, extra):
     opts = options.Options()
     master = DumpMaster(opts, with_termlog=False, with_dumper=False)
     if kind == "audit":
@@ -69,11 +69,12 @@ async def main(kind, workdir):
                     audit_capture_dir=str(Path(workdir) / kind), audit_device="bench")
     if kind == "audit":
         opts.update(audit_canaries=str(Path(workdir) / "canaries.json"))
+    opts.update(**json.loads(extra))  # e.g. WireGuard mode (bench_proxy_wireguard.py)
     loop = asyncio.get_running_loop()
     loop.add_reader(sys.stdin, master.shutdown)  # stdin closed: stop
     await master.run()
 
-asyncio.run(main(sys.argv[1], sys.argv[2]))
+asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else "{}"))
 """
 
 
@@ -102,9 +103,10 @@ def backend() -> tuple[object, int]:
     return server, server.server_address[1]
 
 
-def start(kind: str, workdir: Path) -> tuple[subprocess.Popen[str], int]:
+def start(kind: str, workdir: Path, extra: dict[str, object] | None = None) -> tuple[subprocess.Popen[str], int]:
+    """A proxy child of `kind`; `extra`: more mitmproxy options (set last)."""
     proc = subprocess.Popen(
-        [sys.executable, "-c", SERVE, kind, str(workdir)], cwd=ROOT,
+        [sys.executable, "-c", SERVE, kind, str(workdir), json.dumps(extra or {})], cwd=ROOT,
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )
     assert proc.stdout is not None
