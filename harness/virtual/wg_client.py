@@ -3,7 +3,7 @@ wg-quick file (the tunnel the WireGuard app holds, the one mitmproxy prints).
 
 up(): the relay to the file's Endpoint (udp_relay.py), wireguard-go in the namespace
 (foreground, reaped by us), `wg set` with the file's key and peer (endpoint: the relay on
-127.0.0.1 inside), the file's addresses, MTU 1420, default routes through the interface,
+127.0.0.1 inside), the file's addresses, MTU 1420, default routes through the interface (quickack),
 and the namespace's resolv.conf pointed at the file's DNS. down(): all of it removed, so the
 namespace has no route out again.
 """
@@ -126,7 +126,10 @@ class TunnelClient:
         for net in config.allowed_ips:
             family = "-6" if ":" in net else "-4"
             if any((":" in a) == (":" in net) for a in config.addresses):
-                ns.ip(family, "route", "replace", "default" if net.endswith("/0") else net, "dev", self.interface)
+                # quickack: ACK at once; mitmproxy's TCP stack holds a response's body until its
+                # head is ACKed, and a delayed ACK stalled keep-alive requests ~40 ms each
+                ns.ip(family, "route", "replace", "default" if net.endswith("/0") else net, "dev", self.interface,
+                      "quickack", "1")
         if config.dns:
             ns.resolv_conf.write_text("".join(f"nameserver {d}\n" for d in config.dns))
 
