@@ -245,6 +245,8 @@ def run(profile: Path, serials: tuple[str, ...], out: Path | None, quiet: bool, 
     else:
         for r in results:
             click.echo(f"{r.serial}: {r.status} -> {r.run_dir}" + (f" ({r.error})" if r.error else ""))
+            if r.capture:
+                click.echo(f"  {r.capture}")
             for path in reports.get(r.serial, []):
                 click.echo(f"report: {path}")
     sys.exit(_run_exit_code([r.status for r in results]))

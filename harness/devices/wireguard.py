@@ -168,11 +168,15 @@ def app_folder(handset: Handset) -> AppFolder:
     return AppFolder(_check(_UID, out[0], "uid"), _check(_CONTEXT, out[1], "SELinux context"))
 
 
+def path_listed(pm_path_output: str) -> bool:
+    """`pm path PACKAGE` named an APK: `package:/data/app/.../base.apk`, one line per split;
+    nothing (exit 1) for a package that is not installed."""
+    return any(line.strip().startswith("package:/") for line in pm_path_output.splitlines())
+
+
 def installed(handset: Handset) -> bool:
-    """The WireGuard app is installed: `pm path` prints its APK as `package:/...apk` (one line
-    per split; nothing, exit 1, for a package that is not installed)."""
-    out = handset.sh(cmd(W("pm"), W("path"), check_package(PACKAGE)), check=False).stdout
-    return any(line.strip().startswith("package:/") for line in out.splitlines())
+    """The WireGuard app is installed on the handset (`pm path com.wireguard.android`)."""
+    return path_listed(handset.sh(cmd(W("pm"), W("path"), check_package(PACKAGE)), check=False).stdout)
 
 
 def require_app(handset: Handset) -> None:

@@ -54,6 +54,7 @@ class RunResult:
     status: RunStatus
     error: str | None = None
     counts: dict[str, int] = field(default_factory=dict)
+    capture: str | None = None  # the capture mode and why ("wireguard capture: auto: ..."), once chosen
 
     def __post_init__(self) -> None:  # a status read back from JSON (a child's result) is a value
         object.__setattr__(self, "status", RunStatus(self.status))
@@ -117,7 +118,7 @@ class HandsetRun:
     def execute(self) -> RunResult:
         status, error = RunStatus.OK, None
         session = HandsetSession(self.lab, self.profile, self.serial, self.run_dir, self.timeline,
-                                 doctor=self.doctor)
+                                 doctor=self.doctor, technician=self.technician, stop=self.stop)
         self.progress.counters = session.counters
         try:
             self.progress.update(phase="connecting")
@@ -146,7 +147,7 @@ class HandsetRun:
             self.progress.update(phase="exporting")
             export_after_run(self.run_dir, self.lab.policy)  # report/export/, outside the manifest; never raises
             self.progress.update(phase="done", status=status)
-        return RunResult(session.serial, self.run_dir, status, error, counts)
+        return RunResult(session.serial, self.run_dir, status, error, counts, session.capture_line())
 
     def _judge_steps(self, status: RunStatus, error: str | None) -> tuple[RunStatus, str | None]:
         """A run whose steps failed is not ok: `failed` if none succeeded, else `partial`."""

@@ -31,7 +31,9 @@ from harness.devices import (
 from harness.errors import DeviceError, HarnessError, InstrumentError, PreflightError
 from harness.instrument import Instrumentation
 from harness.proxy.master import Proxy
+from harness.run.capture_choice import resolve_capture_mode
 from harness.run.doctor import preflight
+from harness.run.technician import NOBODY, Technician
 from harness.run.timeline import Timeline
 
 log = logging.getLogger(__name__)
@@ -39,6 +41,7 @@ log = logging.getLogger(__name__)
 ATTACH_TRIES = 3
 TUNNEL_NAME = "lab"  # the tunnel's name in the handset's WireGuard app
 TUNNEL_PROBE_SECONDS = 30.0  # a tunnel that is up carries some flow by then (DNS, a heartbeat)
+TECHNICIAN_SECONDS = 300.0  # an unrooted handset: the technician scans the tunnel's QR code meanwhile
 
 
 def lab_for_handset(lab: LabConfig, virtual: bool) -> LabConfig:
@@ -50,8 +53,10 @@ def lab_for_handset(lab: LabConfig, virtual: bool) -> LabConfig:
 
 class HandsetSession:
     def __init__(self, lab: LabConfig, profile: Profile, serial: str, run_dir: Path, timeline: Timeline,
-                 doctor: bool = True):
+                 doctor: bool = True, technician: Technician = NOBODY, stop: threading.Event | None = None):
         self.doctor = doctor  # the quick pre-flight checks before anything changes (run/doctor.py)
+        self.technician = technician  # imports the tunnel on an unrooted handset (a QR code)
+        self.stop = stop or threading.Event()
         self.lab = lab
         self.profile = profile
         self.requested = serial
@@ -67,6 +72,7 @@ class HandsetSession:
         self._hooked: dict[str, int] = {}
         self._lock = threading.Lock()
         self._info: dict[str, Any] | None = None
+        self.capture_reason: str | None = None  # why this capture mode (lab.yaml, or auto resolved)
 
     # --- bring-up ---------------------------------------------------------------------
 
@@ -104,9 +110,7 @@ class HandsetSession:
         if zone is not None and Path(zone).is_file():
             shutil.copyfile(zone, self.run_dir / ZONE_JSON)
             (self.run_dir / ZONE_JSON).chmod(0o600)
-        # auto stays explicit here: whether a virtual handset can make a tunnel is known only
-        # to harness.virtual (network namespaces), which the run does not import
-        mode = lab.proxy.capture_mode(tunnel_possible=False)
+        mode, self.capture_reason = resolve_capture_mode(self.handset, lab, self.is_virtual)
         self.proxy = Proxy(lab, capture_dir=self.run_dir, device=self.serial,
                            canaries=None, zone=Path(zone) if zone else None, mode=mode).start()
         self._ca_pem = self.proxy.ca_cert_path.read_bytes()  # intercepted TLS needs the CA in both modes
@@ -135,15 +139,17 @@ class HandsetSession:
         """The port the handset's proxy setting and adb reverse point at (None: WireGuard mode)."""
         return None if self.proxy is None or self.full_capture else self.proxy.port
 
-    def tunnel_up(self, timeout: float = TUNNEL_PROBE_SECONDS) -> None:
-        """Install the tunnel through the WireGuard app (journaled), then wait until the
-        proxy has recorded a flow that came through it: the profile starts on a tunnel
-        that carries traffic, or not at all (DeviceError naming the fix)."""
+    def tunnel_up(self, timeout: float | None = None) -> None:
+        """Install the tunnel through the WireGuard app (journaled; on an unrooted handset the
+        technician scans it as a QR code), then wait until the proxy has recorded a flow that
+        came through it: the profile starts on a tunnel that carries traffic, or not at all
+        (DeviceError naming the fix)."""
         assert self.handset is not None and self.prepared is not None and self.proxy is not None
+        timeout = TUNNEL_PROBE_SECONDS if timeout is None else timeout
         tunnel = self.proxy.tunnel
         before = self.proxy.stats.snapshot()["flows"]
+        wireguard.set_up(self.handset, self.prepared.journal, TUNNEL_NAME, tunnel.wg_quick(), show=self._show_tunnel)
         started = time.monotonic()
-        wireguard.set_up(self.handset, self.prepared.journal, TUNNEL_NAME, tunnel.wg_quick())
         while self.proxy.stats.snapshot()["flows"] == before:
             if time.monotonic() - started > timeout:
                 raise DeviceError(
@@ -154,6 +160,19 @@ class HandsetSession:
             time.sleep(0.2)
         seconds = round(time.monotonic() - started, 2)
         self.timeline.event("wireguard_tunnel", name=TUNNEL_NAME, endpoint=tunnel.endpoint, up_after=seconds)
+
+    def _show_tunnel(self, qr_text: str) -> bool:
+        """An unrooted handset: the technician imports the tunnel from its QR code and switches
+        it on; unconfirmed, the run stops here (DeviceError with the reason and the fix)."""
+        answer = self.technician.ask(qr_text, TECHNICIAN_SECONDS, self.stop)
+        self.timeline.event("wireguard_technician", name=TUNNEL_NAME, confirmed=answer.confirmed,
+                            asked=answer.asked, answered=answer.answered, reason=answer.reason)
+        if not answer.confirmed:
+            raise DeviceError(
+                f"{self.serial}: unrooted handset: the WireGuard tunnel {TUNNEL_NAME!r} is imported by the "
+                f"technician from a QR code, and was not ({answer.reason}): run `lab run` on a terminal "
+                "at the handset without --yes, or set proxy.mode: explicit")
+        return True
 
     # --- hooks ---------------------------------------------------------------------------
 
@@ -247,7 +266,14 @@ class HandsetSession:
         tells proxied from bypassing connects by it."""
         if self.proxy is None:
             return None
-        return self.proxy.run_info()
+        return {**self.proxy.run_info(), "configured_mode": self.lab.proxy.mode.value,
+                "mode_reason": self.capture_reason}
+
+    def capture_line(self) -> str | None:
+        """The capture mode and why, for the run's console line (None before the proxy ran)."""
+        if self.proxy is None:
+            return None
+        return f"{self.proxy.mode.value} capture: {self.capture_reason}"
 
     # --- teardown --------------------------------------------------------------------------
 

@@ -17,7 +17,10 @@ procedure over adb (WireGuard/wireguard-android):
   (whether a shell write takes effect at once on a real phone is not established). At boot an
   always-on app brings its last tunnel up again.
 
-Bringing a tunnel up runs wireguard-go in the handset namespace (handset_network.py).
+Bringing a tunnel up runs wireguard-go in the handset namespace (handset_network.py). On a
+machine that cannot make that namespace (HandsetNetwork.reason) the handset is a phone
+without the app: `pm path` / `pm list packages` do not list it, so `proxy.mode: auto`
+resolves to the proxy setting there (harness/run/capture_choice.py).
 """
 
 from __future__ import annotations
@@ -102,6 +105,8 @@ class WireGuardApp:
         self._move_apps = move_apps
         self.up_tunnel: str | None = None
         self.last_tunnel: str | None = None  # restored at boot by an always-on app
+        if network.reason is not None:  # this machine cannot make the tunnel: a phone without the app
+            state.packages.pop(PACKAGE, None)
         self._ensure_data_dir()
 
     @property

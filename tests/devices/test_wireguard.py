@@ -19,6 +19,7 @@ from harness.devices.wireguard import (
     broadcast_command,
     check_tunnel_name,
     install_command,
+    path_listed,
     put_setting_command,
     tunnel_path,
     tunnel_qr_text,
@@ -98,3 +99,15 @@ def test_qr_for_the_technician_holds_the_instructions_and_a_code():
     text = tunnel_qr_text("lab", "[Interface]\nPrivateKey = x\n")
     assert "Scan from QR code" in text and "Block connections without VPN" in text
     assert sum(1 for line in text.splitlines() if "██" in line) >= 21  # a version-1 code at least
+
+
+def test_pm_path_output_says_whether_the_app_is_installed():
+    """The reference's `pm path` lines (pm-list-packages.txt): base.apk, then splits; a
+    package that is not installed prints nothing (exit 1)."""
+    base = "package:/data/app/~~JqssgF-sdhI3iEpU-lY8kg==/com.wireguard.android-2H0efwML7LMn_1G9pgMV6w==/base.apk"
+    split = base.replace("base.apk", "split_config.arm64_v8a.apk")
+    assert path_listed(base + "\n")
+    assert path_listed(f"{base}\r\n{split}\r\n")
+    assert path_listed("package:/system/app/WireGuard/WireGuard.apk\n")
+    assert not path_listed("")
+    assert not path_listed("Error: package com.wireguard.android not found\n")

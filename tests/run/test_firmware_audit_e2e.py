@@ -28,7 +28,7 @@ HEARTBEAT = 5.0  # vendor-1.0's com.vendor.services keepalive
 def audit(tmp_path_factory, adb_server):
     """One `lab run` of the shipped profile, its stdin no terminal (nothing is asked here)."""
     root = tmp_path_factory.mktemp("audit")
-    lab = {"name": "test-lab", "jurisdiction": "IN", "proxy": {"network": "contained"},
+    lab = {"name": "test-lab", "jurisdiction": "IN", "proxy": {"mode": "explicit", "network": "contained"},
            "devices": [{"serial": "virtual:vendor-1.0", "frida": "local"}],
            "captures_dir": str(root / "captures"), "state_dir": str(root / "state")}
     (root / "lab.yaml").write_text(yaml.safe_dump(lab))
@@ -171,7 +171,7 @@ steps:
 def test_diff_of_the_two_firmwares_names_the_changed_activation_and_its_requirement(tmp_path, adb_server):
     """vendor-1.1's activation call also sends the IMEI: `lab diff` fails on it and names
     the requirement in the Markdown and as a JUnit test case."""
-    lab = {"name": "test-lab", "jurisdiction": "IN", "proxy": {"network": "contained"},
+    lab = {"name": "test-lab", "jurisdiction": "IN", "proxy": {"mode": "explicit", "network": "contained"},
            "captures_dir": str(tmp_path / "captures"), "state_dir": str(tmp_path / "state")}
     (tmp_path / "lab.yaml").write_text(yaml.safe_dump(lab))
     (tmp_path / "sim.yaml").write_text(SIM_PROFILE)

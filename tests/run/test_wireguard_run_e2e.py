@@ -8,18 +8,28 @@ beacon and the HTTP/3 location upload. Restore leaves the handset as it was."""
 from __future__ import annotations
 
 import json
+import os
+import select
 import shlex
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 import yaml
+from click.testing import CliRunner
 from support.full_capture import around_the_proxy
 
 from harness.capture.folder import iter_jsonl
-from harness.devices.journal import EntryState, Journal, JournalStatus
+from harness.cli.main import main
+from harness.devices.journal import EntryState, Journal, JournalStatus, pending_journals
+from harness.run import session as run_session
 from harness.virtual.netns import unavailable_reason
+from harness.virtual.spec import HANDSETS_DIR
 
 REASON = unavailable_reason()
+LAB_BIN = str(Path(sys.executable).parent / "lab")
 pytestmark = [pytest.mark.e2e,
               pytest.mark.skipif(REASON is not None, reason=f"no handset namespace here: {REASON}")]
 
@@ -35,8 +45,22 @@ PROFILE = {
 }
 WIREGUARD_ENTRIES = ["wireguard_tunnel", "wireguard_settings", "wireguard_appop", "wireguard_setting",
                      "wireguard_setting", "wireguard_up"]
+WIREGUARD_APP = {"name": "com.wireguard.android", "version_code": 502, "version_name": "1.0.20231018",
+                 "activities": [".activity.MainActivity"]}
 
 
+def _spec(tmp_path: Path, name: str, **changes) -> str:
+    """A built-in handset's spec with changes (a fault, no root, an app), as a file."""
+    spec = {**yaml.safe_load((HANDSETS_DIR / f"{name}.yaml").read_text()), **changes}
+    path = tmp_path / f"{name}-changed.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return str(path)
+
+
+def _wireguard_lab(files) -> None:
+    lab = yaml.safe_load(files.lab.read_text())
+    lab["proxy"]["mode"] = "wireguard"
+    files.lab.write_text(yaml.safe_dump(lab))
 
 
 def _state(handset) -> dict:
@@ -105,3 +129,96 @@ def test_a_handset_without_the_wireguard_app_fails_before_the_profile_and_is_res
     journal = Journal.load(Path(summary["run_dir"]) / "journal.json")
     assert journal.status == JournalStatus.RESTORED and "ca" in {e.kind for e in journal.entries}
     assert handset.state_dump() == before
+
+
+def test_a_tunnel_that_carries_nothing_stops_the_run_with_the_fix_and_restores_the_handset(
+        tmp_path, adb_env, virtual_handset, lab_files, monkeypatch):
+    """The app brings the tunnel up, but no datagram reaches the proxy's WireGuard server (a
+    firewall on the lab network: faults.wireguard_blocked): the probe gives up before the
+    profile, naming the fix; exit 3; the journal undoes everything."""
+    handset = virtual_handset(_spec(tmp_path, "vendor-1.0", faults={"wireguard_blocked": True}))
+    files = lab_files(tmp_path / "lab", adb_env, [{"serial": handset.serial, "frida": "local"}],
+                      handset.process.zone_path, {"name": "never", "steps": [{"idle": "1s"}]})
+    _wireguard_lab(files)
+    before = _state(handset)
+    monkeypatch.setattr(run_session, "TUNNEL_PROBE_SECONDS", 3.0)  # 30 s in a real run
+    started = time.monotonic()
+    result = CliRunner().invoke(main, ["run", "--lab", str(files.lab), str(files.profile), "--device", handset.serial,
+                                       "--quiet", "--json", "--skip-doctor"],
+                                env={"ANDROID_ADB_SERVER_PORT": adb_env["ANDROID_ADB_SERVER_PORT"],
+                                     "ANDROID_SERIAL": None}, catch_exceptions=False)
+    assert result.exit_code == 3, result.output
+    (summary,) = json.loads(result.stdout)
+    manifest = json.loads((Path(summary["run_dir"]) / "run.json").read_text())
+    assert manifest["status"] == "failed" and manifest["steps"] == []
+    assert manifest["error"].startswith(f"{handset.serial}: the WireGuard tunnel 'lab' carried no traffic to the "
+                                        "proxy (127.0.0.1:"), manifest["error"]
+    assert "within 3 s: check that the WireGuard app shows it on" in manifest["error"]
+    assert "proxy.wireguard_interface" in manifest["error"] and "proxy.mode: explicit" in manifest["error"]
+    assert not [e for e in manifest["events"] if e["kind"] == "wireguard_tunnel"]
+    journal = Journal.load(Path(summary["run_dir"]) / "journal.json")
+    assert journal.status == JournalStatus.RESTORED
+    assert [e.kind for e in journal.entries if e.kind.startswith("wireguard_")] == WIREGUARD_ENTRIES
+    assert {e.state for e in journal.entries} == {EntryState.RESTORED}
+    assert pending_journals(files.state, handset.serial) == []
+    assert _state(handset) == before
+    assert time.monotonic() - started < 25
+
+
+def _read_until(master: int, marker: bytes, timeout: float) -> bytes:
+    seen = b""
+    deadline = time.monotonic() + timeout
+    while marker not in seen and time.monotonic() < deadline:
+        if select.select([master], [], [], 0.2)[0]:
+            try:
+                seen += os.read(master, 65536)
+            except OSError:  # EIO: the program closed the terminal
+                break
+    return seen
+
+
+def test_an_unrooted_handset_shows_the_tunnel_as_a_qr_code_and_waits_for_the_technician(
+        tmp_path, adb_env, virtual_handset, lab_files):
+    """No root: the run cannot write the app's files, so the technician imports the tunnel
+    from a QR code on the terminal; one who skips stops the run (exit 3) before the
+    profile, the VPN consent and always-on settings undone."""
+    packages = yaml.safe_load((HANDSETS_DIR / "reference.yaml").read_text())["packages"]
+    handset = virtual_handset(_spec(tmp_path, "reference", packages=[*packages, WIREGUARD_APP]))
+    files = lab_files(tmp_path / "lab", adb_env, [{"serial": handset.serial, "frida": "local"}],
+                      handset.process.zone_path, {"name": "never", "steps": [{"idle": "1s"}]})
+    _wireguard_lab(files)
+    before = {**handset.state_dump(), "appops": handset.device.shell("appops get com.wireguard.android")}
+    master, slave = os.openpty()
+    proc = subprocess.Popen(["setsid", "--ctty", LAB_BIN, "run", "profile.yaml", "--device", handset.serial,
+                             "--quiet", "--json"], env=files.env, cwd=files.root, stdin=slave, stdout=slave,
+                            stderr=slave)
+    os.close(slave)
+    try:
+        shown = _read_until(master, b"press Enter when done", 60)
+        assert b"in the WireGuard app: + > Scan from QR code, name it lab" in shown, shown[-3000:]
+        qr = [line for line in shown.decode("utf-8", "replace").splitlines() if "\u2588\u2588" in line]
+        assert len(qr) > 20, shown[-3000:]  # the tunnel as a terminal QR code
+        time.sleep(1.0)
+        assert proc.poll() is None  # waiting for the technician
+        # meanwhile the shell user's part is done: VPN consent, always-on with lockdown
+        assert "ACTIVATE_VPN: allow" in handset.device.shell("appops get com.wireguard.android")
+        assert handset.device.shell("settings get secure always_on_vpn_lockdown").strip() == "1"
+        os.write(master, b"s\n")
+        rest = _read_until(master, b'"run_dir"', 60)
+        assert proc.wait(60) == 3, rest[-3000:]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
+    (run,) = files.runs()
+    manifest = json.loads((run / "run.json").read_text())
+    assert manifest["status"] == "failed" and manifest["steps"] == []
+    assert "unrooted handset: the WireGuard tunnel 'lab' is imported by the technician from a QR code, " \
+           "and was not (skipped by the technician)" in manifest["error"], manifest["error"]
+    (asked,) = [e for e in manifest["events"] if e["kind"] == "wireguard_technician"]
+    assert asked["confirmed"] is False and asked["answered"] - asked["asked"] >= 0.9
+    journal = Journal.load(run / "journal.json")
+    assert journal.status == JournalStatus.RESTORED
+    assert [e.kind for e in journal.entries if e.kind.startswith("wireguard_")] == [
+        "wireguard_appop", "wireguard_setting", "wireguard_setting"]  # no tunnel file: the technician's
+    assert {**handset.state_dump(), "appops": handset.device.shell("appops get com.wireguard.android")} == before
