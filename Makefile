@@ -22,9 +22,14 @@ wireguard:  # best effort: full-device capture needs userspace WireGuard (root, 
 demo: $(STAMP) wireguard
 	$(BIN)/lab run profiles/demo.yaml --device virtual:vendor-1.0 --report
 
+# Two pytest-xdist workers, each given whole test files (a file's module fixtures stay in one
+# process; each worker's session starts its own adb server). `make test TEST_WORKERS=0` runs
+# everything in one process.
+TEST_WORKERS ?= 2
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q --durations=15
+	@echo "pytest: $(TEST_WORKERS) worker processes (pytest-xdist, --dist loadfile)"
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=15
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -61,6 +61,7 @@ def request_flow(path: str = "/", body: bytes = b"", headers: dict[str, str] | N
         ("/", b"name=CANARYc0ntact7Q", {"content-type": "application/x-www-form-urlencoded"},
          ("contact-1", "body:name", "plain")),
     ],
+    ids=["url-query", "gzip-json-sha256", "cookie", "form-body"],  # fixed: gzip bytes carry the time
 )
 def test_request_findings(addon_ctx, path: str, body: bytes, headers: dict, expected: tuple) -> None:
     addon, _ = addon_ctx
@@ -125,6 +126,7 @@ def _payload(size: int) -> bytes:
         (_payload(THREAD_BYTES_COMPRESSED), "identity", False),
         (gzip.compress(_payload(1000)), "gzip", False),
     ],
+    ids=["plain-under-1mb", "gzip-header", "gzip-magic", "identity", "small-gzip"],  # fixed for pytest-xdist
 )
 def test_which_bodies_go_to_the_worker_thread(canaries_file: Path, body: bytes, encoding: str | None,
                                               threaded: bool) -> None:
