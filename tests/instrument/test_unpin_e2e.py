@@ -167,3 +167,49 @@ def test_a_trust_manager_handed_over_after_attach_is_patched(apps, mitm, tmp_pat
     assert not [r for r in records if r["type"] == "hook:error"]
     assert "android.webkit.WebView$ChromiumVerifier.checkServerTrusted" in {
         r["api"] for r in records if r["type"] == "unpin:applied" and r["library"] == "trustmanager"}
+
+
+# (name, tls shape and its extras, what the app logs when it fails, the bypass that fixes it);
+# the HostnameVerifier's send fails at the trust anchor first, then at the verifier
+SHAPES = [
+    ("conscrypt", {"pins": ["internet-ca"], "user_agent": "okhttp"}, "Trust anchor for certification path not found",
+     "conscrypt"),
+    ("hostname", {"tls": "hostname_verifier", "pins": ["internet-ca"]}, "Trust anchor for certification path not found",
+     "hostname-verifier"),
+    ("native", {"tls": "boringssl"}, "net::ERR_CERT_AUTHORITY_INVALID", "boringssl-symbol"),
+]
+
+
+@pytest.mark.parametrize("sdk", [33, 34, 35, 36])
+def test_every_trust_check_shape_is_unpinned_on_each_release(apps, mitm, tmp_path, sdk):  # noqa: F811
+    """One app per release with the Conscrypt List overload (under OkHttp's pins), a pinning
+    HostnameVerifier and a native BoringSSL client, CA only in the user store (Android 16's
+    Certificate Transparency has its own test). All bypasses loaded: every send is read."""
+    package = f"com.vendor.sdk{sdk}"
+    paths = [f"/sdk{sdk}/{name}" for name, *_ in SHAPES]  # the proxy is shared by the module's tests
+    sends = [{"id": f"s{i}", "url": f"https://{HOST}{path}", "every": 1, **net,
+              "fields": [{"name": "imei", "read": "imei"}]} for i, (path, (_, net, _, _)) in enumerate(zip(paths, SHAPES, strict=True))]
+    state, runner = apps([{"name": package, "behaviours": {"sdk": "com.vendor.shop.Api", "sends": sends}}],
+                         sdk=sdk, loopback=LOOPBACK)
+    _trust(state, mitm, "user")
+    pid = runner.start(package)
+    log = lambda: runner.log_path.read_text() if runner.log_path.exists() else ""  # noqa: E731
+    assert wait_for(lambda: all(f"{HOST}{path} failed: " in log() and failure in log()
+                                for path, (_, _, failure, _) in zip(paths, SHAPES, strict=True)), 60), log()[-800:]
+    assert not any(_read(mitm, path) for path in paths)
+    libraries = ("conscrypt", "okhttp3", "hostname-verifier", "boringssl-symbol")
+    with Instrumentation("local", f"virtual:{package}", tmp_path, (), [package],
+                         options=AgentOptions(unpin_libraries=libraries)) as inst:
+        for attempt in range(1, ATTACH_TRIES + 1):
+            try:
+                inst.attach(package, pid)
+                break
+            except InstrumentError:
+                if attempt == ATTACH_TRIES:
+                    raise
+        assert wait_for(lambda: all(_read(mitm, path) for path in paths), 30), log()[-800:]
+        inst.flush()
+    records = list(iter_jsonl(inst.hooks_path))
+    assert not [r for r in records if r["type"] == "hook:error"]
+    fired = {r["library"] for r in records if r["type"] == "unpin:bypassed"}
+    assert {library for *_, library in SHAPES} <= fired, fired
