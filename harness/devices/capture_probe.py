@@ -5,7 +5,8 @@ In explicit mode the handset's apps reach a proxy bound to the host's loopback t
 listener of its own standing in for the proxy: a journaled reverse forward, then on the
 handset `echo 'GET http://lab-doctor.invalid/TOKEN HTTP/1.0' | nc -w 5 127.0.0.1 PORT`
 (toybox nc), and the listener must see that request line (it answers 204, as a proxy
-would); the forward is removed again. WireGuard capture is not built yet: not applicable.
+would); the forward is removed again. In WireGuard mode the capture path is the tunnel's
+(run/tunnel_probe.py).
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ class ProbeListener:
         self._sock.close()
 
 
-def check_capture_path(handset: Handset, journal: Journal) -> list[Check]:
+def check_capture_path(handset: Handset, journal: Journal) -> Check:
     listener = ProbeListener()
     token = secrets.token_hex(8)
     request = f"GET http://{PROBE_HOST}/{token} HTTP/1.0"
@@ -81,29 +82,22 @@ def check_capture_path(handset: Handset, journal: Journal) -> list[Check]:
     except DeviceLostError:
         raise
     except DeviceError as e:
-        return [Check("capture path", Status.FAIL, f"adb reverse tcp:{listener.port} failed: {e}",
-                      "reconnect the cable, `adb kill-server`, then `adb reverse --list` must work"),
-                _wireguard()]
+        return Check("capture path", Status.FAIL, f"adb reverse tcp:{listener.port} failed: {e}",
+                     "reconnect the cable, `adb kill-server`, then `adb reverse --list` must work")
     finally:
         listener.close()
     if any(token in line for line in listener.lines):
-        return [passed("capture path", f"a request from the handset to 127.0.0.1:{listener.port} reached a "
-                       "listener on this computer through adb reverse (as the explicit proxy is reached)",
-                       port=listener.port), _wireguard()]
+        return passed("capture path", f"a request from the handset to 127.0.0.1:{listener.port} reached a "
+                      "listener on this computer through adb reverse (as the explicit proxy is reached)",
+                      port=listener.port)
     if result.exit_status == 127:
-        return [Check("capture path", Status.WARN, "the handset has no `nc` to send a probe with "
-                      f"({result.output.strip()[:80]})", "check by hand: a browser on the phone with the "
-                      "proxy set shows http://mitm.it"), _wireguard()]
+        return Check("capture path", Status.WARN, "the handset has no `nc` to send a probe with "
+                     f"({result.output.strip()[:80]})", "check by hand: a browser on the phone with the "
+                     "proxy set shows http://mitm.it")
     said = result.output.strip()[:120] or "no answer"
-    return [Check("capture path", Status.FAIL,
-                  f"a connection from the handset to 127.0.0.1:{listener.port} did not reach this computer "
-                  f"through adb reverse ({said}): apps' traffic would not reach the proxy",
-                  "check `adb reverse --list`; a firewall or VPN app on the phone (AFWall+, NetGuard, an "
-                  "always-on VPN) may block the loopback: `adb shell su -c 'iptables -S OUTPUT'`; "
-                  "reconnect the cable, `adb kill-server`", {"port": listener.port, "nc": said}),
-            _wireguard()]
-
-
-def _wireguard() -> Check:
-    return Check("capture path (WireGuard)", Status.NOT_APPLICABLE, "WireGuard capture is not built yet; "
-                 "the explicit proxy is the capture path")
+    return Check("capture path", Status.FAIL,
+                 f"a connection from the handset to 127.0.0.1:{listener.port} did not reach this computer "
+                 f"through adb reverse ({said}): apps' traffic would not reach the proxy",
+                 "check `adb reverse --list`; a firewall or VPN app on the phone (AFWall+, NetGuard, an "
+                 "always-on VPN) may block the loopback: `adb shell su -c 'iptables -S OUTPUT'`; "
+                 "reconnect the cable, `adb kill-server`", {"port": listener.port, "nc": said})

@@ -5,7 +5,9 @@ server lists as unauthorized or offline is a failed `adb` check, not an error) a
 every check: the quick ones (devices/doctor.py), then those that try the real thing and
 undo it, journaled like a run (a kill -9 leaves a journal for `lab restore`): the Java
 bridge in an app (frida-server started for it on a real phone if none runs), a probe CA
-in the apps' mount namespaces, a request from the handset through adb reverse.
+in the apps' mount namespaces, and the capture path of the mode a run would use
+(run/capture_choice.py): a request from the handset through adb reverse (explicit), or
+through a probe WireGuard tunnel to a probe proxy (run/tunnel_probe.py).
 `preflight(handset, lab, entry)` is the quick subset `lab run` runs before it prepares;
 a failure stops the run with the doctor's message (PreflightError).
 """
@@ -16,6 +18,7 @@ import frida
 from adbutils import AdbClient
 
 from harness.config import DeviceEntry, FridaMode, LabConfig
+from harness.config.proxy import CaptureMode
 from harness.devices import adb_client, attached, device_entry, open_device
 from harness.devices.ca_probe import FIRST_APPLICATION_UID, check_ca, parse_processes
 from harness.devices.capture_probe import check_capture_path
@@ -47,6 +50,9 @@ from harness.errors import (
     InstrumentError,
 )
 from harness.instrument.bridge_probe import check_java_bridge
+from harness.run.capture_choice import resolve_capture_mode
+from harness.run.tunnel_probe import NAME as TUNNEL_CHECK
+from harness.run.tunnel_probe import check_tunnel
 
 
 def _local(handset: Handset, entry: DeviceEntry | None) -> bool:
@@ -122,13 +128,25 @@ def _tries(handset: Handset, lab: LabConfig, entry: DeviceEntry | None, quick: l
     journal_ok = next(c for c in quick if c.name == "journal").status == Status.PASS
     if not journal_ok:
         why = "not tried: an earlier run's changes are not undone (see journal)"
-        return [Check(name, Status.NOT_APPLICABLE, why) for name in ("java bridge", "ca", "capture path")]
+        return [Check(name, Status.NOT_APPLICABLE, why) for name in ("java bridge", "ca", "capture path",
+                                                                      TUNNEL_CHECK)]
     rows = parse_processes(handset.sh(cmd(W("ps"), W("-A"), W("-o"), W("PID,PPID,UID,NAME")), check=False).stdout)
     apps = [(p.pid, p.name) for p in rows if p.uid >= FIRST_APPLICATION_UID]
     checks = [_java_bridge(handset, lab, entry, apps, quick)]
     checks.append(check_ca(handset, _journal(handset, lab)))
-    checks += check_capture_path(handset, _journal(handset, lab))
+    checks += _capture_path(handset, lab)
     return checks
+
+
+def _capture_path(handset: Handset, lab: LabConfig) -> list[Check]:
+    """The capture path a run would use on this handset, tried; the other not applicable."""
+    virtual = handset.virtual is not None
+    mode, why = resolve_capture_mode(handset, lab, virtual)
+    if mode == CaptureMode.WIREGUARD:
+        return [Check("capture path", Status.NOT_APPLICABLE, f"{why}: the handset's proxy setting is not used"),
+                check_tunnel(handset, lab, _journal(handset, lab), virtual=virtual)]
+    return [check_capture_path(handset, _journal(handset, lab)),
+            Check(TUNNEL_CHECK, Status.NOT_APPLICABLE, why)]
 
 
 def _journal(handset: Handset, lab: LabConfig) -> Journal:

@@ -10,6 +10,9 @@ A spec's `faults:` block seeds what cannot be reached through the shell:
                                     # into the zygotes' namespaces after it started misses it
       clock_skew: 3600              # seconds the handset's clock is ahead (negative: behind)
       data_free_mb: 120             # free space on /data
+      wireguard_blocked: true       # a firewall between the handset and the lab's WireGuard
+                                    # port: the tunnel comes up in the WireGuard app, wireguard-go
+                                    # runs, and no datagram reaches the endpoint (udp_relay.py)
 
 The rest changes as on a phone: `input keyevent POWER|SLEEP|WAKEUP|MENU`, `wm
 dismiss-keyguard`, `locksettings set-disabled|set-pin|clear` (shell/screen.py),
@@ -34,6 +37,7 @@ class Faults(BaseModel):
     app_zygote: list[str] = []
     clock_skew: float = 0.0
     data_free_mb: int = Field(default=103_209, ge=0, le=DATA_SIZE_KB // 1024)
+    wireguard_blocked: bool = False
 
 
 @dataclass

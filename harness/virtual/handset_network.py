@@ -8,7 +8,9 @@ namespace; the WireGuard app then logs why its tunnel cannot come up.
 
 from __future__ import annotations
 
+import errno
 import secrets
+import socket
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,8 +21,9 @@ NETNS_FILE = "netns"  # devices/virtual_runtime.py NETNS_NAME reads it
 
 
 class HandsetNetwork:
-    def __init__(self, runtime_dir: Path) -> None:
+    def __init__(self, runtime_dir: Path, blocked: bool = False) -> None:
         self.runtime_dir = runtime_dir
+        self.blocked = blocked  # no datagram reaches the WireGuard server (faults.wireguard_blocked)
         self.reason = unavailable_reason()
         self.name = "labv" + secrets.token_hex(4)
         self.netns: Netns | None = None
@@ -62,7 +65,7 @@ class HandsetNetwork:
         ns = self.contain()
         if self.client is None:
             self.runtime_dir.mkdir(parents=True, exist_ok=True)
-            self.client = TunnelClient(ns, self.runtime_dir / "wireguard-go.log")
+            self.client = TunnelClient(ns, self.runtime_dir / "wireguard-go.log", blocked=self.blocked)
         self.client.up(config)
 
     def down(self) -> None:
@@ -71,6 +74,20 @@ class HandsetNetwork:
             self.client = None
         if self.netns is not None:
             self.netns.resolv_conf.write_text("nameserver 10.0.0.53\n")
+
+    def connect(self, address: tuple[str, int], timeout: float) -> socket.socket:
+        """A TCP connection from inside the handset's namespace (OSError as a phone's socket
+        raises it: unreachable with the tunnel down, timed out when nothing answers)."""
+        if self.netns is None:
+            raise OSError(errno.ENETUNREACH, "Network is unreachable")
+        sock = self.netns.open_socket()
+        try:
+            sock.settimeout(timeout)
+            sock.connect(address)
+        except OSError:
+            sock.close()
+            raise
+        return sock
 
     def preexec(self) -> Callable[[], None] | None:
         """What an app process runs before exec: into the namespace when contained."""

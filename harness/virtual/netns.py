@@ -23,7 +23,9 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -121,6 +123,30 @@ class Netns:
 
     def routes(self) -> list[str]:
         return [line for line in self.ip("route", "show").splitlines() if line.strip()]
+
+    def open_socket(self, family: int = socket.AF_INET, kind: int = socket.SOCK_STREAM) -> socket.socket:
+        """A socket of this namespace, for a caller in another (a virtual shell's `nc`): made
+        by a short-lived thread that joins the namespace (setns changes only that thread)."""
+        out: list[socket.socket | OSError] = []
+
+        def make() -> None:
+            try:
+                fd = os.open(self.path, os.O_RDONLY)
+                try:
+                    if libc().setns(fd, CLONE_NEWNET) != 0:
+                        raise OSError(ctypes.get_errno(), f"setns into {self.name}")
+                finally:
+                    os.close(fd)
+                out.append(socket.socket(family, kind))
+            except OSError as e:
+                out.append(e)
+
+        t = threading.Thread(target=make, name="netns-socket", daemon=True)
+        t.start()
+        t.join()
+        if isinstance(out[0], OSError):
+            raise out[0]
+        return out[0]
 
     def preexec(self) -> Callable[[], None]:
         """For subprocess.Popen(preexec_fn=...): libc is loaded here, before the fork."""

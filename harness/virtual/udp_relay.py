@@ -5,6 +5,10 @@ the namespace: setns changes only the calling thread) receives wireguard-go's da
 a socket in the host namespace sends them to the proxy's WireGuard port and carries the
 answers back. Only datagrams go through, counted; nothing is forwarded or NATed by the
 kernel, and the proxy stays bound to the host's loopback (or the lab interface).
+
+`blocked` (the spec's faults.wireguard_blocked) drops every datagram of the handset, counted
+in `dropped`, as a firewall between a phone and the lab's WireGuard port does: wireguard-go
+and the app see a tunnel that is up, and nothing reaches the proxy.
 """
 
 from __future__ import annotations
@@ -49,14 +53,16 @@ def socket_in_namespace(netns_path: Path, family: int = socket.AF_INET) -> socke
 class UdpRelay:
     """Datagrams between wireguard-go (inside) and the proxy's WireGuard port (outside)."""
 
-    def __init__(self, netns_path: Path, target: tuple[str, int]) -> None:
+    def __init__(self, netns_path: Path, target: tuple[str, int], blocked: bool = False) -> None:
         self.target = target
+        self.blocked = blocked
         self.inside = socket_in_namespace(netns_path)
         family = socket.AF_INET6 if ":" in target[0] else socket.AF_INET
         self.outside = socket.socket(family, socket.SOCK_DGRAM)
         self.outside.connect(target)
         self.sent = 0      # datagrams from the handset to the proxy
         self.received = 0  # datagrams from the proxy to the handset
+        self.dropped = 0  # datagrams from the handset that a blocked relay did not send
         self._peer: tuple[str, int] | None = None
         self._wake_r, self._wake_w = socket.socketpair()
         self._thread = threading.Thread(target=self._loop, name="wg-relay", daemon=True)
@@ -87,6 +93,9 @@ class UdpRelay:
     def _move(self, side: str) -> None:
         if side == "in":
             data, self._peer = self.inside.recvfrom(MAX_DATAGRAM)
+            if self.blocked:
+                self.dropped += 1
+                return
             self.outside.send(data)
             self.sent += 1
         else:

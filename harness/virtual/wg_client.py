@@ -74,8 +74,9 @@ def parse_wg_quick(text: str) -> TunnelConfig:
 class TunnelClient:
     """wireguard-go for one namespace; interface `wg-<namespace>` cut to 15 characters."""
 
-    def __init__(self, netns: Netns, log_path: Path | None = None) -> None:
+    def __init__(self, netns: Netns, log_path: Path | None = None, blocked: bool = False) -> None:
         self.netns = netns
+        self.blocked = blocked  # the relay drops every datagram (faults.wireguard_blocked)
         self.interface = ("wg" + netns.name)[:15]
         self.log_path = log_path
         self._proc: subprocess.Popen[bytes] | None = None
@@ -88,7 +89,7 @@ class TunnelClient:
     def up(self, config: TunnelConfig) -> None:
         if self.is_up:
             self.down()
-        self.relay = UdpRelay(self.netns.path, config.endpoint)
+        self.relay = UdpRelay(self.netns.path, config.endpoint, blocked=self.blocked)
         try:
             self._start_daemon()
             self._configure(config)

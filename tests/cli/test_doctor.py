@@ -207,4 +207,7 @@ def test_a_healthy_android_13_handset_started_by_the_doctor_passes(adb_server, t
     assert checks["ca"]["details"]["store"] == "/system/etc/security/cacerts"
     assert checks["ca"]["details"]["apps"] >= 2  # the firmware's services, started at boot
     assert checks["java bridge"]["status"] == "pass"
+    # proxy.mode auto: the handset has the WireGuard app, so the tunnel is the capture path
+    assert checks["capture path"]["status"] == "not applicable"
+    assert checks["capture path (WireGuard)"]["status"] == "pass"
     assert report["serial"] not in adb_server.run("devices", timeout=10).stdout  # stopped, disconnected

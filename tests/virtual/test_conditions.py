@@ -190,3 +190,15 @@ def test_a_ca_bound_after_an_app_zygote_forked_its_app_misses_that_app(tmp_path)
     assert b"MITM" in b"".join(host.state.trusted_ca_pems(package=NOTES))
     host.state.reboot()
     assert not _sees_ca(host, "369")
+
+
+def test_nc_reaches_the_world_only_through_the_wireguard_tunnel(a14):
+    """With no tunnel up (no WireGuard app holding the network) a world address has no route;
+    nc takes IP addresses only (lab doctor's WireGuard probe: run/tunnel_probe.py)."""
+    assert a14.run("echo x | nc -w 1 192.0.2.1 80") == ("", "nc: connect: Network is unreachable\n", 1)
+    assert a14.run("echo x | nc -w 1 lab-doctor.invalid 80") == ("", "nc: bad address 'lab-doctor.invalid'\n", 1)
+
+
+def test_wireguard_blocked_is_a_spec_fault(tmp_path):
+    host = Host(str(spec_with_faults(tmp_path, "vendor-1.0", wireguard_blocked=True)))
+    assert host.state.spec.faults.wireguard_blocked

@@ -73,7 +73,8 @@ class AppRunner:
         self._training: tuple[subprocess.Popen[bytes], Path, Path] | None = None
         self._answers = StateAnswers(state, self._resolve, self._sends_for, self.pid_of)
         self._install_internet_ca()
-        self.network = HandsetNetwork(self.runtime_dir)  # where the JVMs run: host, or the handset's namespace
+        # where the JVMs run: host, or the handset's namespace (behind a firewall: faults.wireguard_blocked)
+        self.network = HandsetNetwork(self.runtime_dir, blocked=state.spec.faults.wireguard_blocked)
         self.wireguard = WireGuardApp(state, self.network, self._move_apps)
 
     # --- setup -----------------------------------------------------------------------

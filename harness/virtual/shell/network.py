@@ -1,11 +1,17 @@
 """Network commands a technician (and `lab doctor`) uses on a phone: toybox `nc` to the
 handset's own loopback (where `adb reverse` listens), and the `iptables` OUTPUT rules a
-firewall app (AFWall+, NetGuard in root mode) puts on the loopback, which stop it."""
+firewall app (AFWall+, NetGuard in root mode) puts on the loopback, which stop it.
+
+`nc` to any other IP address goes out as a phone's would while its WireGuard app holds
+the network (a tunnel up, or always-on lockdown): from the handset's namespace, so through
+the tunnel (or nowhere, with the tunnel down). Otherwise a virtual handset has no route to
+the world outside its proxy: "Network is unreachable"."""
 
 from __future__ import annotations
 
 import socket
 
+from harness.names import is_ip
 from harness.virtual.shell.command_io import IO, Usage
 from harness.virtual.shell.interp import Shell, command
 
@@ -37,16 +43,23 @@ def nc(sh: Shell, argv: list[str], io: IO) -> int:
     if len(rest) != 2 or not rest[1].isdigit() or not 0 < int(rest[1]) < 65536:
         raise Usage("usage: nc [-46ELlntUu] [-pqWw #] [-s addr] {IPADDR PORTNUM|-f FILENAME|COMMAND...}", 1)
     host, port = rest[0], int(rest[1])
+    network = getattr(sh.host.apps, "network", None)
     if host not in LOOPBACK:
-        io.error("nc: connect: Network is unreachable\n")
-        return 1
-    if sh.state.conditions.loopback_blocked(port):
+        if not is_ip(host):
+            io.error(f"nc: bad address '{host}'\n")
+            return 1
+        if network is None or not network.contained:
+            io.error("nc: connect: Network is unreachable\n")
+            return 1
+    elif sh.state.conditions.loopback_blocked(port):
         io.error("nc: connect: Connection refused\n")
         return 1
     data = io.stdin
     with sh.state.lock.released():  # other sessions go on while this one talks
         try:
-            with socket.create_connection((sh.state.device_loopback, port), timeout=wait) as conn:
+            conn = (socket.create_connection((sh.state.device_loopback, port), timeout=wait)
+                    if host in LOOPBACK else network.connect((host, port), wait))
+            with conn:
                 conn.sendall(data)
                 conn.shutdown(socket.SHUT_WR)
                 reply = bytearray()
