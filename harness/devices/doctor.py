@@ -6,7 +6,8 @@ restore journal, root, SELinux, frida-server (binary: present, version, ABI; pro
 clock, screen (on and unlocked: monkey and taps need it), free space on /data. The slow
 ones, which change the handset and undo it, are in ca_probe.py (the CA where apps look)
 and capture_probe.py (a connection from the handset reaching the host through adb
-reverse); the Java bridge check is Frida's (instrument/bridge_probe.py).
+reverse), or run/tunnel_probe.py in WireGuard mode (one through a probe tunnel to a probe
+proxy); the Java bridge check is Frida's (instrument/bridge_probe.py).
 
 Formats: `getenforce`; `date +%s`; `df /data` (toybox: 1K-blocks, Used, Available);
 `dumpsys window policy` (mShowingLockscreen / mDreamingLockscreen, KeyguardStateMonitor's

@@ -109,13 +109,14 @@ def _probe(handset: Handset, proxy: Proxy, journal: Journal, virtual: bool) -> C
     line = cmd(W("printf"), request) + " | " + cmd(W("nc"), W("-w"), W(str(NC_SECONDS)), W(PROBE_IP),
                                                    W(str(PROBE_PORT)))
     flows = Path(proxy.capture_dir or ".") / FLOWS_JSONL
-    started = time.monotonic()
     said = ""
-    seen = no_nc = False
+    seen = no_nc = installed = False
     consent: str | None = None
     app_said = ""
     try:
         wireguard.set_up(handset, journal, TUNNEL, tunnel.wg_quick())
+        installed = True
+        started = time.monotonic()  # from the tunnel switched on, as a run waits for its first flow
         while not seen and time.monotonic() - started < PROBE_SECONDS:
             result = handset.sh(line, check=False, timeout=NC_SECONDS * 4)
             said = result.output.strip()[:120]
@@ -129,6 +130,9 @@ def _probe(handset: Handset, proxy: Proxy, journal: Journal, virtual: bool) -> C
     except DeviceLostError:
         raise
     except DeviceError as e:
+        if installed:
+            return Check(NAME, Status.FAIL, f"the probe through the tunnel failed: {e}",
+                         "reconnect the cable, `adb kill-server`, then `lab doctor` again")
         return Check(NAME, Status.FAIL, f"the probe tunnel could not be installed through the WireGuard app: {e}",
                      f"open the WireGuard app once (it makes its files folder), then `lab doctor` again; {EXPLICIT}")
     if no_nc:
