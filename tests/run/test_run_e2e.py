@@ -10,12 +10,16 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+import yaml
+from support.full_capture import around_the_proxy
 
 from harness.capture.folder import JsonlStats, iter_jsonl
 from harness.devices.journal import EntryState, Journal, JournalStatus
 from harness.devices.processes import processes
+from harness.virtual.netns import unavailable_reason
 
 pytestmark = pytest.mark.e2e
+REASON = unavailable_reason()  # None: lab.yaml's default (auto) is full capture here
 
 
 def _flows(run: Path) -> list[dict]:
@@ -26,13 +30,45 @@ def _hooks(run: Path) -> list[dict]:
     return list(iter_jsonl(run / "hooks.jsonl"))
 
 
+DEMO_PROFILE = {
+    "name": "short-demo",
+    "description": "make demo, shorter: firmware timer traffic, the hashed IMEI, the pinned bank, the ad SDK "
+                   "and the location upload that go around the proxy.",
+    "apps": [{"package": "com.vendor.telemetry"}, {"package": "com.vendor.weather"},
+             {"package": "com.vendor.bank"}, {"package": "com.vendor.adsdk"}],
+    "hooks": ["sensitive", "network"],
+    "steps": [
+        {"settings": {"location": "off"}},
+        {"idle": "2s"},
+        {"launch": {"package": "com.vendor.weather", "wait": "12s"}},
+        {"launch": {"package": "com.vendor.bank", "wait": "4s"}},
+        {"launch": {"package": "com.vendor.adsdk", "wait": "2s"}},
+        {"settings": {"location": "on"}},
+        {"stop": {"package": "com.vendor.weather"}},
+        {"idle": "2s"},
+    ],
+}
+
+
 def test_demo_run_captures_phone_home_imei_and_pinning(tmp_path, adb_env, lab_files):
-    files = lab_files(tmp_path / "lab", adb_env, [{"serial": "virtual:vendor-1.0", "frida": "local"}], None)
-    result = files.lab_cmd("run", "profile.yaml", "--device", "virtual:vendor-1.0", "--quiet", "--json")
+    """What `make demo` runs: lab.yaml's default capture mode (auto: full capture through the
+    WireGuard tunnel where the machine can make it), with the report."""
+    if REASON is not None:
+        pytest.skip(f"auto is the explicit proxy here (no handset namespace: {REASON}); "
+                    "test_a_run_started_with_nohup_goes_on_after_sighup covers that mode")
+    files = lab_files(tmp_path / "lab", adb_env, [{"serial": "virtual:vendor-1.0", "frida": "local"}], None,
+                      DEMO_PROFILE)
+    lab = yaml.safe_load(files.lab.read_text())
+    del lab["proxy"]["mode"]  # the default, as in the shipped lab.yaml
+    files.lab.write_text(yaml.safe_dump(lab))
+    result = files.lab_cmd("run", "profile.yaml", "--device", "virtual:vendor-1.0", "--quiet", "--json", "--report")
     assert result.returncode == 0, result.stderr + result.stdout
     (summary,) = json.loads(result.stdout)
     run = Path(summary["run_dir"])
     assert summary["status"] == "ok"
+    assert summary["capture"] == ("wireguard capture: auto: the WireGuard app is installed and the handset "
+                                  "reaches the server (loopback)")
+    assert [Path(p).name for p in summary["reports"]] == ["report.html"]
     assert oct(run.stat().st_mode & 0o777) == "0o700"
     loose = [p.name for p in run.iterdir() if p.is_file() and p.stat().st_mode & 0o077]
     assert not loose, f"capture files readable by others: {loose}"
@@ -46,6 +82,13 @@ def test_demo_run_captures_phone_home_imei_and_pinning(tmp_path, adb_env, lab_fi
     assert all("foreign" in f["flags"] for f in analytics)
     pinned = [f for f in flows if f["host"] == "api.bank.example"]
     assert pinned and all(f["kind"] == "tls_failed" and "tls_rejected" in f["flags"] for f in pinned)
+    # full capture: what goes around the proxy setting comes through the tunnel
+    seen = around_the_proxy(flows)
+    assert set(seen) >= {"tcp", "udp", "h3"}, sorted(seen)  # vendor-1.0 makes no DNS lookup of its own
+    assert ("imei", "base64") in {(f["type"], f.get("encoding")) for f in seen["tcp"]["findings"]}, seen["tcp"]
+    assert seen["udp"]["server_ip"] == "8.209.64.20" and seen["h3"]["server_ip"] == "47.88.1.50"
+    beacon = [f for f in flows if f["host"] == "beacon.adsdk.example" and f["kind"] == "http"]
+    assert beacon and any(fd["type"] == "advertising_id" for f in beacon for fd in f["findings"])
 
     hooks = _hooks(run)
     imei_reads = [h for h in hooks if h.get("type") == "hook:event" and h["api"].endswith("getImei")]
@@ -57,7 +100,14 @@ def test_demo_run_captures_phone_home_imei_and_pinning(tmp_path, adb_env, lab_fi
     assert weather[0]["pid"] > 0
 
     manifest = json.loads((run / "run.json").read_text())
-    assert [s["kind"] for s in manifest["steps"]] == ["idle", "launch", "launch", "stop", "idle"]
+    assert [s["kind"] for s in manifest["steps"]] == [
+        "settings", "idle", "launch", "launch", "launch", "settings", "stop", "idle"]
+    assert (manifest["proxy"]["configured_mode"], manifest["proxy"]["mode"]) == ("auto", "wireguard")
+    assert manifest["proxy"]["mode_reason"] == summary["capture"].removeprefix("wireguard capture: ")
+    journal = Journal.load(run / "journal.json")  # the tunnel instead of the proxy setting, all undone
+    kinds = {e.kind for e in journal.entries}
+    assert "wireguard_up" in kinds and "http_proxy" not in kinds and "reverse" not in kinds
+    assert journal.status == JournalStatus.RESTORED and {e.state for e in journal.entries} == {EntryState.RESTORED}
     assert manifest["device"]["fingerprint"].startswith("vendorco/")
     assert manifest["tools"]["frida"] and manifest["tools"]["mitmproxy"] == "11.0.2"
 
@@ -224,7 +274,17 @@ def test_a_run_started_with_nohup_goes_on_after_sighup(tmp_path, adb_env, lab_fi
         proc.send_signal(signal.SIGHUP)
         out, err = proc.communicate(timeout=180)
         assert proc.returncode == 0, out + err
-        assert json.loads((run / "run.json").read_text())["status"] == "ok"
+        manifest = json.loads((run / "run.json").read_text())
+        assert manifest["status"] == "ok"
+        assert (manifest["proxy"]["mode"], manifest["proxy"]["mode_reason"]) == (
+            "explicit", "lab.yaml proxy.mode: explicit")
+        # the explicit proxy sees the proxied apps: the hashed IMEI sent abroad, the pinned bank
+        flows = _flows(run)
+        analytics = [f for f in flows if f["host"] == "analytics.vendor-cloud.example"]
+        assert any(fd["type"] == "imei" and fd["encoding"] == "sha256" for f in analytics for fd in f["findings"])
+        pinned = [f for f in flows if f["host"] == "api.bank.example"]
+        assert pinned and all(f["kind"] == "tls_failed" and "tls_rejected" in f["flags"] for f in pinned)
+        assert not [f for f in flows if f["kind"] in ("dns", "tcp", "udp")]  # nothing around the proxy
     finally:
         if proc.poll() is None:
             proc.kill()
