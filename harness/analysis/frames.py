@@ -26,6 +26,15 @@ from harness.analysis.bypass import (
     responders,
 )
 from harness.analysis.dataflows import canary_index, data_flows, join_distinct, reads_frame
+from harness.analysis.dns_lookups import dns_only_frame
+from harness.analysis.flow_kinds import (
+    capture_mode,
+    flow_kinds,
+    kind_coverage,
+    kinds_summary,
+    protocol_labels,
+    record_columns,
+)
 from harness.analysis.hostnames import MIXED_SCRIPT, add_flag, idn_columns
 from harness.analysis.masked_texts import masked_texts
 from harness.analysis.model import Analysis
@@ -74,6 +83,7 @@ def flows_frame(raw: RawCapture) -> pd.DataFrame:
     cols["flags"] = _joined(t["flags"], ",")
     cols["notes"] = _joined(t["notes"], "; ")
     cols["n_findings"] = pc.fill_null(pc.list_value_length(t["findings"]), 0)
+    cols.update(record_columns(t))  # raw TCP/UDP/QUIC and DNS fields (full-device capture)
     df = pa.table(cols).to_pandas(types_mapper=_INT_MAPPER.get)
     df.insert(0, "run_id", raw.run_id)
     df = df.rename(columns={"id": "flow_id"})
@@ -137,8 +147,14 @@ def destinations_frame(flows: pd.DataFrame, findings: pd.DataFrame, bypassed: pd
     })
     cols = ["destination", "destination_ascii", "server_ip", "country", "country_sources",
             "country_confidence", "org", "org_country", "app", "flags", "kind", "scheme", "coverage", "request_bytes",
-            "response_bytes", "ts_start"]
-    base = flows.reindex(columns=cols)
+            "response_bytes", "ts_start", "protocols", "sni", "dns_names"]
+    # a DNS lookup's destination is the resolver: the names looked up have a table of their own
+    connections = flows[flows["capture_kind"] != "dns"] if "capture_kind" in flows else flows
+    base = connections.reindex(columns=cols)
+    if len(connections) and "capture_kind" in connections:
+        base["protocols"] = protocol_labels(connections)
+        base["sni"] = connections["sni"].fillna(connections["payload_sni"]) if "payload_sni" in connections \
+            else connections["sni"]
     df = pd.concat([base, extra.reindex(columns=cols)], ignore_index=True) if len(extra) else base
     if df.empty:
         return pd.DataFrame(columns=DESTINATION_COLUMNS)
@@ -158,14 +174,18 @@ def destinations_frame(flows: pd.DataFrame, findings: pd.DataFrame, bypassed: pd
         bypassed=("_bypass", "sum"), first_seen=("ts_start", "min"), last_seen=("ts_start", "max"),
     ).reset_index()
     out["flows"] = out["flows"] - out["bypassed"]
+    df["dns_names"] = df["dns_names"].fillna("").astype(str).str.replace(", ", ",", regex=False)
     small = df[["destination", "destination_ascii", "server_ip", "country", "country_sources",
-                "country_confidence", "org", "org_country", "app", "flags"]].drop_duplicates()
+                "country_confidence", "org", "org_country", "app", "flags", "protocols", "sni",
+                "dns_names"]].drop_duplicates()
     for col, src, split in (("destination_ascii", "destination_ascii", False), ("ips", "server_ip", False),
                             ("country", "country", False),
                             ("country_sources", "country_sources", False),
                             ("country_confidence", "country_confidence", False),
                             ("org", "org", False), ("org_country", "org_country", False),
-                            ("apps", "app", False), ("flags", "flags", True)):
+                            ("apps", "app", False), ("flags", "flags", True),
+                            ("protocols", "protocols", False), ("sni", "sni", False),
+                            ("dns_names", "dns_names", True)):
         out = out.merge(join_distinct(small, ["destination"], col=col, src=src, split=split,
                                       sep=", " if not split else ","),
                         how="left", on="destination")
@@ -176,7 +196,7 @@ def destinations_frame(flows: pd.DataFrame, findings: pd.DataFrame, bypassed: pd
     else:
         out["data_types"] = ""
     out = out.fillna({c: "" for c in ("destination_ascii", "ips", "country", "country_sources", "country_confidence", "org",
-                                      "org_country", "apps", "flags", "data_types")})
+                                      "org_country", "apps", "flags", "data_types", "protocols", "sni", "dns_names")})
     out = out.merge(_severity(out, "destination", policy), how="left", on="destination")
     out["severity"] = out["severity"].fillna("info")
     out["severity_rank"] = out["severity_rank"].fillna(0).astype(int)
@@ -189,7 +209,7 @@ def destinations_frame(flows: pd.DataFrame, findings: pd.DataFrame, bypassed: pd
 
 DESTINATION_COLUMNS = [
     "severity", "destination", "destination_ascii", "ips", "country", "country_sources", "country_confidence", "org",
-    "org_country", "apps", "bytes_up", "bytes_down", "flows", "requests", "intercepted",
+    "org_country", "apps", "protocols", "sni", "dns_names", "bytes_up", "bytes_down", "flows", "requests", "intercepted",
     "tls_rejected", "cleartext", "bypassed", "data_types", "flags", "first_seen", "last_seen",
     "severity_rank",
 ]
@@ -242,6 +262,7 @@ def analyse(run_dirs: Iterable[Path | str], policy: Policy | None = None,
     steps = steps_frame({r.run_id: r.run for r in raws})
     flows = attribute(flows, events, steps)
     flows["coverage"] = coverage_classes(flows)
+    flows["capture_kind"] = flow_kinds(flows)
     flows["destination"] = (flows["host"].fillna(flows["sni"]).fillna(flows["server_ip"])
                             .fillna("(unknown)").str.lower())
     flows = _idn(flows)
@@ -283,7 +304,12 @@ def analyse(run_dirs: Iterable[Path | str], policy: Policy | None = None,
         orgs=group_frame(flows, "org"), steps=steps, runs=runs, summary={},
         canary_values=values, warnings=[w for r in raws for w in r.warnings],
     )
+    modes = {r.run_id: capture_mode(r.run) for r in raws}
+    analysis.kind_coverage = kind_coverage(flows, modes)
+    analysis.dns_only = dns_only_frame(flows, findings, [bypassed, events], {r.run_id: r.run for r in raws}, policy)
     analysis.summary = summarise(analysis, raws)
+    analysis.summary["coverage_by_kind"] = kinds_summary(analysis.kind_coverage, modes)
+    analysis.summary["counts"]["dns_only_names"] = int(len(analysis.dns_only))
     table, table_warnings = table_for_runs([r.run for r in raws], requirements, jurisdiction)
     analysis.warnings += table_warnings
     add_reading(analysis, policy, table)

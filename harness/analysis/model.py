@@ -33,6 +33,10 @@ class Analysis:
     app_coverage: pd.DataFrame = field(default_factory=pd.DataFrame)
     sdks: pd.DataFrame = field(default_factory=pd.DataFrame)
     requirements: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # full-device capture (issue 20): flows and bytes per kind of traffic (flow_kinds.py),
+    # names seen only through DNS (dns_lookups.py)
+    kind_coverage: pd.DataFrame = field(default_factory=pd.DataFrame)
+    dns_only: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """The tabular outputs by name (what CSV, XLSX and Parquet write)."""
@@ -42,7 +46,7 @@ class Analysis:
             "flows": self.flows, "findings": self.findings, "reads": self.reads_public(),
             "steps": self.steps, "verdict": self.verdict, "phases": self.phases,
             "recurring": self.recurring, "app_coverage": self.app_coverage, "sdks": self.sdks,
-            "requirements": self.requirements,
+            "requirements": self.requirements, "kind_coverage": self.kind_coverage, "dns_only": self.dns_only,
         }
 
     def reads_public(self) -> pd.DataFrame:

@@ -43,7 +43,8 @@ def coverage_classes(flows: pd.DataFrame) -> np.ndarray:
     - tls_rejected: the client refused the proxy's certificate (pinning?): nothing read;
     - intercepted: TLS the proxy decrypted, or an HTTPS request read elsewhere (an
       imported HAR or flow file), whether or not an answer came;
-    - cleartext: read without TLS: plain HTTP, or raw TCP/UDP with the `cleartext` flag;
+    - cleartext: read without TLS: plain HTTP, a DNS lookup, or raw TCP/UDP with the
+      `cleartext` flag whose payload is not TLS or QUIC;
     - failed: an error before anything was read (a refused CONNECT, a dead upstream);
     - not_http: other traffic the proxy passed on unread (raw TCP/UDP it could not decrypt).
     """
@@ -53,10 +54,14 @@ def coverage_classes(flows: pd.DataFrame) -> np.ndarray:
     scheme, method = pc.utf8_lower(_strings(flows["scheme"])), _strings(flows["method"])
     request = _true(pc.not_equal(method, "CONNECT"))  # null (no request) is not one
     tls = flows["tls_intercepted"].fillna(False).to_numpy(dtype=bool)
+    # raw TLS or QUIC passed on: the `cleartext` flag says only that it was not intercepted
+    opaque = _true(pc.equal(kind, "quic")) | _true(pc.is_in(_strings(flows["protocol"]), pa.array(["tls", "quic"]))) \
+        if "protocol" in flows else _true(pc.equal(kind, "quic"))
     conditions = [
         _true(pc.equal(kind, "tls_failed")) | _true(pc.match_substring_regex(flags, _flag("tls_rejected"))),
         tls | (request & _true(pc.equal(scheme, "https"))),
-        _true(pc.match_substring_regex(flags, _flag("cleartext"))) | (request & _true(pc.equal(scheme, "http"))),
+        (_true(pc.match_substring_regex(flags, _flag("cleartext"))) & ~opaque)
+        | (request & _true(pc.equal(scheme, "http"))) | _true(pc.equal(kind, "dns")),  # DNS is read in clear
         _true(pc.equal(kind, "error")),
     ]
     return np.select(conditions, list(COVERAGE_CLASSES[:4]), default=COVERAGE_CLASSES[4]).astype(object)

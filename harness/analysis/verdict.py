@@ -139,7 +139,7 @@ def _data_lines(data_flows: pd.DataFrame, reads: pd.DataFrame, periods: dict[str
         who = "; ".join(sender["text"] + (f" ({_times(sender['n'])})" if len(senders) > 1 else "")
                         for sender in senders)
         period = _period_of(flow_ids, periods)
-        clear = " over cleartext HTTP" if Flag.CLEARTEXT.value in flags else ""
+        clear = " in cleartext (no TLS)" if Flag.CLEARTEXT.value in flags else ""  # HTTP, or raw TCP/UDP
         finding = (f"sent {spoken(dtype)} ({'+'.join(encodings) or 'plain'}) to {dest}{clear} — "
                    f"{_where(str(org), str(org_country), str(country), flags)} — {_times(len(flow_ids))}"
                    + (f" ({period})" if period else "") + f"; {who}")

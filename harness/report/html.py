@@ -28,8 +28,8 @@ HTML_MAX_ROWS = 2000
 HTML_FLOW_ROWS = 500
 HTML_CELL_CHARS = 600
 
-HTML_TABLES = ("phases", "recurring", "app_coverage", "sdks", "destinations", "data_flows", "bypassed", "apps",
-               "reads", "flows")
+HTML_TABLES = ("phases", "recurring", "app_coverage", "kind_coverage", "sdks", "destinations", "dns_only",
+               "data_flows", "bypassed", "apps", "reads", "flows")
 FLOW_COLUMNS = ["flow_id", "ts_start", "app", "attribution_method", "attribution_confidence", "method",
                 "url", "destination", "server_ip", "server_port", "status", "kind", "coverage", "request_bytes",
                 "response_bytes", "country", "org", "flags", "n_findings", "tls_failure", "notes"]
@@ -136,8 +136,10 @@ def render_html(analysis: Analysis, tables: ReportTables) -> str:
         "phases": t["phases"].drop(columns=["run_id"], errors="ignore") if len(analysis.runs) < 2 else t["phases"],
         "recurring": t["recurring"],
         "app_coverage": t["app_coverage"],
+        "kind_coverage": t["kind_coverage"],
         "sdks": t["sdks"],
         "destinations": t["destinations"],
+        "dns_only": _short_evidence(t["dns_only"]),
         "data_flows": _short_evidence(t["data_flows"]),
         "bypassed": t["bypassed"],
         "apps": t["apps"],

@@ -22,8 +22,8 @@ TIME_COLUMNS = ("first_seen", "last_seen", "ts")
 
 # (name, title, source) of the tables every format carries; `full` ones can be huge and
 # go whole only to CSV and Parquet (HTML and XLSX show the first rows, JSON none).
-SUMMARY_TABLES = ("verdict", "requirements", "phases", "recurring", "app_coverage", "sdks",
-                  "destinations", "data_flows", "bypassed", "apps", "countries", "orgs")
+SUMMARY_TABLES = ("verdict", "requirements", "phases", "recurring", "app_coverage", "kind_coverage", "sdks",
+                  "destinations", "dns_only", "data_flows", "bypassed", "apps", "countries", "orgs")
 FULL_TABLES = ("flows", "findings", "reads", "steps")
 
 TITLES = {
@@ -32,8 +32,10 @@ TITLES = {
     "phases": "Per phase: what the handset sent in each scenario",
     "recurring": "Recurring connections",
     "app_coverage": "Coverage per app: what the audit could read",
+    "kind_coverage": "Coverage by kind: what the capture saw of each kind of traffic",
     "sdks": "Trackers and SDKs",
     "destinations": "Destination servers",
+    "dns_only": "Destinations seen only through DNS (looked up, never connected to)",
     "data_flows": "Data flows: who read what, and where it went",
     "bypassed": "Connections that bypassed the proxy",
     "apps": "Apps and components",
@@ -96,8 +98,10 @@ def build_tables(a: Analysis, *, reveal: bool = False) -> ReportTables:
         "phases": _times(a.phases, ("start", "end")),
         "recurring": _times(a.recurring),
         "app_coverage": a.app_coverage,
+        "kind_coverage": a.kind_coverage,
         "sdks": a.sdks,
         "destinations": _times(dest),
+        "dns_only": _times(a.dns_only),
         "data_flows": _times(a.data_flows),
         "bypassed": _times(a.bypassed),
         "apps": apps_table(a),
