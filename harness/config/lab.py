@@ -126,6 +126,12 @@ class RegressionPolicy(StrictModel):
     new_watchlist_country: bool = True
     new_foreign_destination: bool = False
     new_cleartext_with_data: bool = True
+    new_foreign_raw_destination: bool = Field(
+        default=True, description="a new foreign destination reached over raw TCP, UDP or QUIC (full capture: "
+        "its content is read at best in part)")
+    new_watchlist_lookup: bool = Field(
+        default=True, description="a new name looked up (DNS only, never connected to) whose answers are in a "
+        "watch-list country")
     volume_change_ratio: float = Field(
         default=3.0, gt=1.0, description="bytes to a destination grew or shrank by this factor",
     )

@@ -28,6 +28,7 @@ from harness.capture import FLOWS_JSONL, RUN_JSON
 from harness.config import Policy
 from harness.diff.completeness import Incomplete, check_complete
 from harness.diff.evidence import Verification
+from harness.diff.lookups import lookup_changes, lookups_by_key
 from harness.diff.requirements import requirement_ids, requirement_rows
 from harness.names import is_ip
 
@@ -38,6 +39,8 @@ COVERAGE_POINTS = 10.0
 DEVICE_FIELDS = ("fingerprint", "security_patch", "android_release", "release", "sdk", "build_id",
                  "incremental", "kernel", "model")
 SYSTEM = "system"
+RAW_KINDS = ("tcp", "udp", "quic")  # flow_kinds: traffic the proxy passed on, read at best in part
+EVIDENCE_FLOWS = 5
 
 
 def destination_key(host: str | None, ip: str | None = None, org: str | None = None) -> str:
@@ -120,8 +123,9 @@ class Side:
 
     analysis: Analysis
     dests: pd.DataFrame  # key -> destinations, foreign, watchlist, countries, orgs, apps, bytes, flags
-    pairs: pd.DataFrame  # data_type, key, foreign, encodings, apps
+    pairs: pd.DataFrame  # data_type, key, foreign, encodings, apps, evidence
     uses: set[tuple[str, str]]  # (component, key)
+    lookups: dict[str, dict[str, Any]] = field(default_factory=dict)  # key -> names seen only through DNS
 
 
 def _keys(host: pd.Series, ip: pd.Series, org: pd.Series) -> list[str]:
@@ -150,8 +154,16 @@ def _owners(apps: pd.Series, sure: pd.Series, guess: pd.Series) -> tuple[str, ..
     return tuple(sorted(confident or not_guessed or set(apps)))
 
 
+def _evidence(g: pd.DataFrame) -> list[str]:
+    """The flow ids a change cites: those with findings first."""
+    ordered = g.sort_values(["n_findings", "flow_id"], ascending=[False, True], kind="stable")
+    return [str(i) for i in ordered["flow_id"].dropna().head(EVIDENCE_FLOWS)]
+
+
 def _side(a: Analysis) -> Side:
     flows = a.flows
+    if "capture_kind" in flows:  # a DNS lookup is no destination: the names seen only there are `lookups`
+        flows = flows[flows["capture_kind"] != "dns"]
     f = pd.DataFrame({"key": _keys(flows["host"].fillna(flows["sni"]), flows["server_ip"], flows["org"])},
                      dtype=object)
     f = f.assign(
@@ -161,7 +173,11 @@ def _side(a: Analysis) -> Side:
         country=flows["country"].fillna("").to_numpy(), org=flows["org"].fillna("").to_numpy(),
         flags=flows["flags"].fillna("").to_numpy(),
         bytes=(flows["request_bytes"] + flows["response_bytes"]).to_numpy(),
-        clear_data=((flows["scheme"] == "http") & (flows["n_findings"] > 0)).to_numpy(),
+        clear_data=((flows["scheme"] == "http") | (flows["coverage"] == "cleartext"))
+        .to_numpy() & (flows["n_findings"] > 0).to_numpy(),  # plain HTTP, or raw TCP/UDP read in clear
+        kind=flows.get("capture_kind", flows["kind"]).to_numpy(), protocol=flows.get("protocol", flows["kind"]).to_numpy(),
+        port=flows["server_port"].to_numpy(), flow_id=flows["flow_id"].to_numpy(),
+        n_findings=flows["n_findings"].to_numpy(),
     )
     b = a.bypassed
     if len(b):
@@ -170,6 +186,7 @@ def _side(a: Analysis) -> Side:
             "destination": b["destination"].to_numpy(), "app": b["app"].map(_component).to_numpy(),
             "sure": True, "guess": False, "country": b["country"].fillna("").to_numpy(), "org": b["org"].fillna("").to_numpy(),
             "flags": b["flags"].fillna("bypassed_proxy").to_numpy(), "bytes": 0, "clear_data": False,
+            "kind": "bypass", "protocol": None, "port": b["port"].to_numpy(), "flow_id": None, "n_findings": 0,
         })], ignore_index=True)
     rows = []
     for key, g in f.groupby("key", sort=True):
@@ -180,10 +197,12 @@ def _side(a: Analysis) -> Side:
             "countries": sorted({c for c in pd.unique(g["country"]) if c}),
             "orgs": sorted({o for o in pd.unique(g["org"]) if o}),
             "apps": _owners(g["app"], g["sure"], g["guess"]), "bytes": int(g["bytes"].sum()),
-            "clear_data": bool(g["clear_data"].any()),
+            "clear_data": bool(g["clear_data"].any()), "raw": _raw_label(g), "evidence": _evidence(g),
+            "clear_evidence": _evidence(g[g["clear_data"]]),
         })
     dests = pd.DataFrame(rows, columns=["key", "destinations", "flags", "foreign", "watchlist", "countries",
-                                        "orgs", "apps", "bytes", "clear_data"]).set_index("key", drop=False)
+                                        "orgs", "apps", "bytes", "clear_data", "raw", "evidence",
+                                        "clear_evidence"]).set_index("key", drop=False)
     fi = a.findings
     prow = []
     if len(fi):
@@ -194,10 +213,21 @@ def _side(a: Analysis) -> Side:
             prow.append({"data_type": str(dtype), "key": key,
                          "foreign": bool(g["flags"].str.contains("foreign", regex=False).any()),
                          "encodings": sorted({str(e) for e in g["encoding"].dropna()}),
-                         "apps": _owners(g["component"], g["sure"], g["guess"])})
-    pairs = pd.DataFrame(prow, columns=["data_type", "key", "foreign", "encodings", "apps"])
+                         "apps": _owners(g["component"], g["sure"], g["guess"]),
+                         "evidence": sorted({str(i) for i in g["flow_id"].dropna()})[:EVIDENCE_FLOWS]})
+    pairs = pd.DataFrame(prow, columns=["data_type", "key", "foreign", "encodings", "apps", "evidence"])
     uses = set(zip(f["app"], f["key"], strict=True))
-    return Side(a, dests, pairs, uses)
+    return Side(a, dests, pairs, uses, lookups_by_key(getattr(a, "dns_only", None), destination_key))
+
+
+def _raw_label(g: pd.DataFrame) -> str:
+    """`tcp/xmpp:5222, udp:9999`: how a destination was reached other than over HTTP ('' if not)."""
+    raw = g[g["kind"].isin(RAW_KINDS)]
+    labels = []
+    for kind, protocol, port in raw[["kind", "protocol", "port"]].drop_duplicates().itertuples(index=False):
+        name = kind if not isinstance(protocol, str) or protocol in ("", kind) else f"{kind}/{protocol}"
+        labels.append(f"{name}:{int(port)}" if pd.notna(port) else name)
+    return ", ".join(sorted(set(labels)))
 
 
 def _where(d: pd.Series) -> str:
@@ -222,13 +252,17 @@ def compare(base: Side, new: Side, policy: Policy) -> list[Change]:
         rule = None
         if d["foreign"] and types and rules.new_foreign_destination_with_data:
             rule = "new_foreign_destination_with_data"
+        elif d["foreign"] and d["raw"] and rules.new_foreign_raw_destination:
+            rule = "new_foreign_raw_destination"
         elif d["foreign"] and rules.new_foreign_destination:
             rule = "new_foreign_destination"
         what = "new foreign destination" if d["foreign"] else "new destination"
-        detail = f"{what} {_where(d)}" + (f" receiving {', '.join(types)}" if types else "")
+        detail = (f"{what} {_where(d)}" + (f" over {d['raw']}" if d["raw"] else "")
+                  + (f" receiving {', '.join(types)}" if types else ""))
         changes.append(Change("new_destination", d["apps"], ", ".join(d["destinations"]), detail, rule,
                               {"key": key, "countries": d["countries"], "orgs": d["orgs"],
-                               "foreign": bool(d["foreign"]), "data_types": types}))
+                               "foreign": bool(d["foreign"]), "data_types": types, "raw": d["raw"],
+                               "evidence": d["evidence"]}))
     for key in sorted(base_keys - new_keys):
         d = base.dests.loc[key]
         changes.append(Change("vanished_destination", d["apps"], ", ".join(d["destinations"]),
@@ -247,7 +281,7 @@ def compare(base: Side, new: Side, policy: Policy) -> list[Change]:
                   f"{'foreign ' if r.foreign else ''}{_where(d)}")
         changes.append(Change("new_data_type", r.apps, f"{r.data_type} -> {', '.join(d['destinations'])}",
                               detail, rule, {"data_type": r.data_type, "encodings": r.encodings,
-                                             "key": r.key, "foreign": bool(r.foreign)}))
+                                             "key": r.key, "foreign": bool(r.foreign), "evidence": r.evidence}))
 
     covered = {c.data["key"] for c in changes if c.kind == "new_destination" and c.regression}
     changes += _country_org_changes(base, new, watch, rules.new_watchlist_country, covered)
@@ -261,8 +295,9 @@ def compare(base: Side, new: Side, policy: Policy) -> list[Change]:
                                   None, {"key": key, "gained": sorted(gained), "lost": sorted(lost)}))
         if n["clear_data"] and not b["clear_data"] and rules.new_cleartext_with_data:
             changes.append(Change("new_cleartext_with_data", n["apps"], ", ".join(n["destinations"]),
-                                  f"sensitive data now sent in cleartext to {_where(n)}",
-                                  "new_cleartext_with_data", {"key": key}))
+                                  f"sensitive data now sent in cleartext to {_where(n)}"
+                                  + (f" (over {n['raw']})" if n["raw"] else ""),
+                                  "new_cleartext_with_data", {"key": key, "evidence": n["clear_evidence"]}))
         hi, lo = max(b["bytes"], n["bytes"]), max(min(b["bytes"], n["bytes"]), 1)
         if hi >= MIN_VOLUME_BYTES and hi / lo > rules.volume_change_ratio:
             changes.append(Change("volume_change", n["apps"], ", ".join(n["destinations"]),
@@ -272,8 +307,11 @@ def compare(base: Side, new: Side, policy: Policy) -> list[Change]:
         d = new.dests.loc[key]
         if d["clear_data"] and rules.new_cleartext_with_data:
             changes.append(Change("new_cleartext_with_data", d["apps"], ", ".join(d["destinations"]),
-                                  f"sensitive data sent in cleartext to new {_where(d)}",
-                                  "new_cleartext_with_data", {"key": key}))
+                                  f"sensitive data sent in cleartext to new {_where(d)}"
+                                  + (f" (over {d['raw']})" if d["raw"] else ""),
+                                  "new_cleartext_with_data", {"key": key, "evidence": d["clear_evidence"]}))
+    for c in lookup_changes(base.lookups, new.lookups, base_keys, watch, rules.new_watchlist_lookup):
+        changes.append(Change(**{**c, "components": tuple(sorted({_component(a) for a in c["components"]}))}))
     changes += _coverage_and_device(base.analysis, new.analysis)
     return changes
 

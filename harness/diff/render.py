@@ -18,6 +18,12 @@ def _x(text: object) -> str:
     return _XML_BAD.sub("?", str(text))
 
 
+def evidence_text(change: Change) -> str:
+    """` (evidence: flow A, B)`: the flows a change cites, if it names any."""
+    ids = change.data.get("evidence") if isinstance(change.data, dict) else None
+    return f" (evidence: flow {', '.join(map(str, ids))})" if ids else ""
+
+
 def junit_xml(result: DiffResult, suite: str = "lab diff") -> str:
     """JUnit XML: a test suite of a testcase per component (classname `lab.diff`, as CI
     tooling knows them), then a suite of a testcase per requirement of the new side's
@@ -55,7 +61,7 @@ def junit_xml(result: DiffResult, suite: str = "lab diff") -> str:
         if regressions:
             message = "; ".join(c.detail for c in regressions)
             failure = ET.SubElement(case, "failure", message=_x(message[:1000]), type=_x(regressions[0].rule))
-            failure.text = _x("\n".join(f"[{c.rule}] {c.detail}" for c in regressions))
+            failure.text = _x("\n".join(f"[{c.rule}] {c.detail}{evidence_text(c)}" for c in regressions))
         others = [c for c in changes if not c.regression]
         if others:
             out = ET.SubElement(case, "system-out")
@@ -78,7 +84,8 @@ def _requirement_case(suite: ET.Element, requirement: dict[str, str], changes: l
     if regressions:
         message = f"{requirement['id']}: " + "; ".join(c.detail for c in regressions)
         failure = ET.SubElement(case, "failure", message=_x(message[:1000]), type=_x(regressions[0].rule))
-        failure.text = _x("\n".join([about, *(f"[{c.rule}] {c.component}: {c.detail}" for c in regressions)]))
+        failure.text = _x("\n".join([about, *(f"[{c.rule}] {c.component}: {c.detail}{evidence_text(c)}"
+                                              for c in regressions)]))
     others = [c for c in changes if not c.regression]
     if others or not regressions:
         ET.SubElement(case, "system-out").text = _x("\n".join([about, *(f"{c.kind}: {c.detail}" for c in others)]))
@@ -118,8 +125,8 @@ def diff_markdown(result: DiffResult) -> str:
         lines.insert(-1, f"- evidence: {_md(result.verification.summary())}")
     if result.regressions:
         lines += ["## Regressions", "", "| component | rule | change | requirements |", "|---|---|---|---|"]
-        lines += [f"| {_md(c.component)} | {_md(c.rule)} | {_md(c.detail)} | {_md(', '.join(c.requirements))} |"
-                  for c in result.regressions]
+        lines += [f"| {_md(c.component)} | {_md(c.rule)} | {_md(c.detail + evidence_text(c))} | "
+                  f"{_md(', '.join(c.requirements))} |" for c in result.regressions]
         lines.append("")
     others = [c for c in result.changes if not c.regression]
     if others:
