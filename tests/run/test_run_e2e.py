@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import time
 from pathlib import Path
@@ -69,6 +70,11 @@ def test_demo_run_captures_phone_home_imei_and_pinning(tmp_path, adb_env, lab_fi
     assert summary["capture"] == ("wireguard capture: auto: the WireGuard app is installed and the handset "
                                   "reaches the server (loopback)")
     assert [Path(p).name for p in summary["reports"]] == ["report.html"]
+    html = Path(summary["reports"][0]).read_text()  # the report's coverage by kind shows the new kinds
+    said = re.search(r'<dd id="coverage-by-kind">(.*?)</dd>', html, re.S).group(1)
+    assert said.endswith("(capture mode: wireguard)"), said
+    for kind, label in (("tcp", "TCP (not HTTP)"), ("udp", "UDP"), ("http3", "HTTP/3")):
+        assert re.search(rf'<span data-kind="{kind}">{re.escape(label)}: [1-9][0-9]* flow\(s\)', said), said
     assert oct(run.stat().st_mode & 0o777) == "0o700"
     loose = [p.name for p in run.iterdir() if p.is_file() and p.stat().st_mode & 0o077]
     assert not loose, f"capture files readable by others: {loose}"
