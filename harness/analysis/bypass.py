@@ -7,6 +7,10 @@ around it and its bytes were never seen: `bypassed_proxy`. DNS, adb and Frida's 
 ports are not traffic. An event may also say so itself (`proxied: false` or
 `bypassed_proxy: true`). In contained mode zone.json turns the loopback responder an
 app reached into the host and world IP it meant.
+
+In WireGuard mode (run.json `proxy.mode: wireguard`) no port leads to the proxy: the
+tunnel carries every connection to its real address, so no connect is a bypass; the
+cross-check of those connects against the proxy's flows is tunnel_leaks.py's.
 """
 
 from __future__ import annotations
@@ -27,15 +31,18 @@ from harness.geo import GeoLocator
 DNS_PORT = 53
 NOT_TRAFFIC_PORTS = frozenset({DNS_PORT, ADB_SERVER_PORT, *FRIDA_SERVER_PORTS})
 _TCP = re.compile(r"^tcp:(\d{1,5})$")
+WIREGUARD = "wireguard"
 
 BYPASS_COLUMNS = ["run_id", "ts", "device", "app", "destination", "host", "ip", "port", "server_ip",
                   "country", "org", "org_country", "flags", "hook_id"]
 
 
 def proxy_ports(run: dict[str, Any], journal: dict[str, Any]) -> set[int]:
-    """The device-side ports that lead to the proxy."""
+    """The device-side ports that lead to the proxy (none in WireGuard mode)."""
     ports: set[int] = set()
     proxy = run.get("proxy")
+    if wireguard_mode(run):
+        return ports
     if isinstance(proxy, dict):
         for key in ("port", "device_port"):
             if isinstance(proxy.get(key), int) and not isinstance(proxy.get(key), bool):
@@ -49,6 +56,12 @@ def proxy_ports(run: dict[str, Any], journal: dict[str, Any]) -> set[int]:
         if match:
             ports.add(int(match.group(1)))
     return ports
+
+
+def wireguard_mode(run: dict[str, Any]) -> bool:
+    """Whether the run captured through mitmproxy's WireGuard mode (run.json `proxy.mode`)."""
+    proxy = run.get("proxy")
+    return isinstance(proxy, dict) and proxy.get("mode") == WIREGUARD
 
 
 def responders(zone: Zone | None) -> dict[tuple[str, int], tuple[str, str]]:
@@ -115,7 +128,7 @@ def mark_connects(connects: pd.DataFrame, ports_by_run: dict[str, set[int]],
     return c
 
 
-def _one_per_connect(events: pd.DataFrame) -> pd.DataFrame:
+def one_per_connect(events: pd.DataFrame) -> pd.DataFrame:
     """The Java Socket hook and the libc hook both see one connect(): one row per socket
     (same process, address and port within a second)."""
     if events.empty:
@@ -134,7 +147,7 @@ def bypassed_frame(marked: pd.DataFrame, flows: pd.DataFrame,
     policies = policies or {}
     if marked.empty or "bypass" not in marked:
         return pd.DataFrame(columns=BYPASS_COLUMNS)
-    events = _one_per_connect(marked[marked["bypass"]])
+    events = one_per_connect(marked[marked["bypass"]])
     out = pd.DataFrame({
         "run_id": events["run_id"], "ts": events["ts"], "device": events["device"],
         "app": events["package"].fillna("unattributed"),
@@ -142,6 +155,13 @@ def bypassed_frame(marked: pd.DataFrame, flows: pd.DataFrame,
         "host": events["host"], "ip": events["ip"], "port": events["port"], "server_ip": events["dest_ip"],
         "hook_id": events["hook_id"] if "hook_id" in events else None,
     }).reset_index(drop=True)
+    return located(out, flows, geo_configs, policies, "bypassed_proxy")[BYPASS_COLUMNS]
+
+
+def located(out: pd.DataFrame, flows: pd.DataFrame, geo_configs: dict[str, GeoConfig | None],
+            policies: dict[str, tuple[str | None, frozenset[str]] | None], flag: str) -> pd.DataFrame:
+    """Connect rows (run_id, server_ip) + country, org, org_country (from flows to the same
+    IP, else the lab's geo sources) and `flags`: `flag`, then foreign/watch-list by policy."""
     geo = flows[["server_ip", "country", "org", "org_country"]].dropna(subset=["server_ip"])
     geo = geo.drop_duplicates(subset=["server_ip"])
     out = out.merge(geo, how="left", on="server_ip")
@@ -157,12 +177,13 @@ def bypassed_frame(marked: pd.DataFrame, flows: pd.DataFrame,
             out.at[i, "country"] = answer.country or answer.label
             out.at[i, "org"] = answer.org
             out.at[i, "org_country"] = answer.org_country
-    out["flags"] = [_flags(run, country, policies.get(run)) for run, country in zip(out["run_id"], out["country"], strict=True)]
-    return out[BYPASS_COLUMNS]
+    out["flags"] = [_flags(flag, country, policies.get(run))
+                    for run, country in zip(out["run_id"], out["country"], strict=True)]
+    return out
 
 
-def _flags(run: str, country: Any, policy: tuple[str | None, frozenset[str]] | None) -> str:
-    flags = ["bypassed_proxy"]
+def _flags(first: str, country: Any, policy: tuple[str | None, frozenset[str]] | None) -> str:
+    flags = [first]
     if policy is None or not isinstance(country, str) or len(country) != 2:
         return ",".join(flags)
     jurisdiction, watchlist = policy

@@ -37,6 +37,10 @@ class Analysis:
     # names seen only through DNS (dns_lookups.py)
     kind_coverage: pd.DataFrame = field(default_factory=pd.DataFrame)
     dns_only: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # WireGuard mode: connects Frida saw that the proxy did not (tunnel_leaks.py), and the
+    # cross-check itself ({runs, connections, leaks}; None when no run was in WireGuard mode)
+    tunnel_leaks: pd.DataFrame = field(default_factory=pd.DataFrame)
+    tunnel_check: dict[str, Any] | None = None
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """The tabular outputs by name (what CSV, XLSX and Parquet write)."""
@@ -47,6 +51,7 @@ class Analysis:
             "steps": self.steps, "verdict": self.verdict, "phases": self.phases,
             "recurring": self.recurring, "app_coverage": self.app_coverage, "sdks": self.sdks,
             "requirements": self.requirements, "kind_coverage": self.kind_coverage, "dns_only": self.dns_only,
+            "tunnel_leaks": self.tunnel_leaks,
         }
 
     def reads_public(self) -> pd.DataFrame:

@@ -40,5 +40,5 @@ def add_reading(a: Analysis, policy: Policy, table: RequirementTable, trackers: 
     a.sdks = sdk_table(flows, a.reads, findings, trackers)
     a.verdict = verdict_frame(data_flows=a.data_flows, reads=a.reads, bypassed=a.bypassed,
                               destinations=a.destinations, flows=flows, app_coverage=a.app_coverage,
-                              policy=policy, table=table, trackers=trackers)
+                              policy=policy, table=table, trackers=trackers, tunnel_leaks=a.tunnel_leaks)
     a.requirements = requirements_frame(table, a.verdict)

@@ -1,4 +1,4 @@
-"""The summary at the top of a report, and connections that went around the proxy."""
+"""The summary at the top of a report, and connections that went around the proxy or the tunnel."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pyarrow.compute as pc
 
 from harness.analysis.hostnames import MIXED_SCRIPT, scripts_of
 from harness.analysis.read import RawCapture
+from harness.analysis.tunnel_leaks import check_line
 
 if TYPE_CHECKING:
     from harness.analysis.model import Analysis
@@ -147,6 +148,7 @@ def summarise(a: Analysis, raws: list[RawCapture]) -> dict[str, Any]:
             "foreign_destinations": int(len(foreign)), "findings": int(len(a.findings)),
             "sensitive_reads": int(len(a.reads)), "hook_events": int(len(a.hooks)),
             "data_flows": int(len(a.data_flows)), "bypassed_connections": int(len(a.bypassed)),
+            "tunnel_leaks": int(len(a.tunnel_leaks)),
             "unattributed_flows": int((flows["app"] == "unattributed").sum()),
             "garbled_lines": int(sum(r.flow_stats.garbled + r.hook_stats.garbled for r in raws)),
             "hook_errors": int((a.hooks["type"] == "hook:error").sum()) if "type" in a.hooks else 0,
@@ -168,5 +170,7 @@ def summarise(a: Analysis, raws: list[RawCapture]) -> dict[str, Any]:
             "coverage_percent": round(100.0 * readable / total, 1) if total else 0.0,
         },
         "attribution": {str(k): int(v) for k, v in flows["attribution_method"].value_counts().items()},
+        # WireGuard mode's cross-check of Frida's connects against the proxy's flows, else None
+        "tunnel_check": {**a.tunnel_check, "line": check_line(a.tunnel_check)} if a.tunnel_check else None,
         "warnings": a.warnings,
     }

@@ -6,6 +6,8 @@
 
 The findings, in the order they are ranked within a severity:
 
+0. tunnel leak (WireGuard mode): connections Frida saw that the proxy never did, which
+   went around the tunnel (`N connections went around the tunnel (leak): APP to IP:PORT`);
 1. data: a data type sent to a destination by an app, read by a library (one line per
    data type, destination, sender and reader; watch-list countries, then abroad, first);
 2. bypass: an app's connections to a destination that went around the proxy (unread);
@@ -38,18 +40,20 @@ NOT_READ = ("unknown (not hooked)", "unknown", "")
 VERDICT_COLUMNS = ["n", "severity", "finding", "kind", "requirements", "flows", "hook_events",
                    "evidence_flows", "evidence_hooks", "app", "library", "sdk", "destination", "data_type",
                    "triggers"]
-KIND_ORDER = {"data_to_watchlist": 0, "data_abroad": 1, "data": 2, "bypass": 3, "watchlist": 4,
+KIND_ORDER = {"tunnel_leak": -1, "data_to_watchlist": 0, "data_abroad": 1, "data": 2, "bypass": 3, "watchlist": 4,
               "cleartext": 5, "coverage": 6}
 
 
 def verdict_frame(*, data_flows: pd.DataFrame, reads: pd.DataFrame, bypassed: pd.DataFrame,
                   destinations: pd.DataFrame, flows: pd.DataFrame, app_coverage: pd.DataFrame,
-                  policy: Policy, table: RequirementTable, trackers: TrackerIndex) -> pd.DataFrame:
+                  policy: Policy, table: RequirementTable, trackers: TrackerIndex,
+                  tunnel_leaks: pd.DataFrame | None = None) -> pd.DataFrame:
     """The verdict lines (see the module doc), numbered from 1, most severe first. `flows`
     carries each flow's `recurrence` (the timer it is a beat of: periodicity.py)."""
     ranks = {str(f): SEVERITY_RANK[str(s)] for f, s in policy.severity.items()}
     periods = _periods(flows)
-    lines = (_data_lines(data_flows, reads, periods, ranks, trackers)
+    lines = (_leak_lines(tunnel_leaks, ranks, trackers)
+             + _data_lines(data_flows, reads, periods, ranks, trackers)
              + _bypass_lines(bypassed, ranks, trackers)
              + _destination_lines(destinations, flows, ranks)
              + _coverage_lines(app_coverage, flows, ranks))
@@ -218,6 +222,29 @@ def _bypass_lines(bypassed: pd.DataFrame, ranks: dict[str, int], trackers: Track
         out.append({"finding": finding, "kind": "bypass", "_rank": _rank(flags, ranks), "flows": 0,
                     "hook_events": len(g), "evidence_flows": "", "evidence_hooks": _ids(hooks), "app": app,
                     "library": "", "sdk": tracker.name if tracker else "", "destination": dest, "data_type": "",
+                    "triggers": "bypassed_proxy" + (" foreign" if Flag.FOREIGN.value in flags else "")})
+    return out
+
+
+def _leak_lines(leaks: pd.DataFrame | None, ranks: dict[str, int], trackers: TrackerIndex) -> list[dict[str, Any]]:
+    """A line per app and destination whose connections went around the WireGuard tunnel."""
+    out: list[dict[str, Any]] = []
+    if leaks is None or leaks.empty:
+        return out
+    for (app, dest), g in leaks.groupby(["app", "destination"], sort=True):
+        flags = _flags(g["flags"]) | {Flag.TUNNEL_LEAK.value}
+        hooks = [str(h) for h in g.get("hook_id", pd.Series(dtype=object)).dropna()]
+        tracker = trackers.of_host(str(dest))
+        org, org_country, country = (", ".join(_distinct(g[c])) for c in ("org", "org_country", "country"))
+        ports = ", ".join(sorted({f"{ip}:{int(port)}" for ip, port in zip(g["ip"], g["port"], strict=True)}))
+        to = f"{dest} ({ports})" if str(dest) not in ports else ports
+        n = len(g)
+        finding = (f"{n} connection{'' if n == 1 else 's'} went around the tunnel (leak): {app} to {to} — "
+                   f"{_where(org, org_country, country, flags)}; the proxy never saw {'it' if n == 1 else 'them'}")
+        out.append({"finding": finding, "kind": "tunnel_leak", "_rank": _rank(flags, ranks), "flows": 0,
+                    "hook_events": n, "evidence_flows": "", "evidence_hooks": _ids(hooks), "app": app,
+                    "library": "", "sdk": tracker.name if tracker else "", "destination": dest, "data_type": "",
+                    # a connection around the capture, unread: what bypassed_proxy's requirements ask about
                     "triggers": "bypassed_proxy" + (" foreign" if Flag.FOREIGN.value in flags else "")})
     return out
 

@@ -92,6 +92,7 @@ class Flag(StrEnum):
     CLEARTEXT = "cleartext"
     TLS_REJECTED = "tls_rejected"
     BYPASSED_PROXY = "bypassed_proxy"
+    TUNNEL_LEAK = "tunnel_leak"  # WireGuard mode: a connection Frida saw that the proxy never did
     FOREIGN_ORG = "foreign_org"
     SENSITIVE_DATA = "sensitive_data"
     MIXED_SCRIPT = "mixed_script"  # a host whose letters mix scripts: a possible look-alike
@@ -112,6 +113,7 @@ DEFAULT_SEVERITY: dict[Flag, Severity] = {
     Flag.CLEARTEXT: Severity.MEDIUM,
     Flag.TLS_REJECTED: Severity.LOW,
     Flag.BYPASSED_PROXY: Severity.HIGH,
+    Flag.TUNNEL_LEAK: Severity.HIGH,
     Flag.FOREIGN_ORG: Severity.LOW,
     Flag.SENSITIVE_DATA: Severity.HIGH,
     Flag.MIXED_SCRIPT: Severity.MEDIUM,
@@ -126,6 +128,8 @@ class RegressionPolicy(StrictModel):
     new_watchlist_country: bool = True
     new_foreign_destination: bool = False
     new_cleartext_with_data: bool = True
+    new_tunnel_leak: bool = Field(default=True, description="WireGuard mode: a new destination reached around the "
+                                  "tunnel (a connection Frida saw that the proxy did not)")
     new_foreign_raw_destination: bool = Field(
         default=True, description="a new foreign destination reached over raw TCP, UDP or QUIC (full capture: "
         "its content is read at best in part)")

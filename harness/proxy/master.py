@@ -44,6 +44,8 @@ from harness.errors import ProxyError
 from harness.names import file_name
 from harness.proxy.drain import drain
 from harness.proxy.wireguard import (
+    CLIENT_ADDRESS,
+    CLIENT_ADDRESS6,
     Tunnel,
     WireGuardKeys,
     handset_keys,
@@ -374,7 +376,9 @@ class Proxy:
         }
         if self._keys is not None:
             info["wireguard"] = {"endpoint": self.tunnel.endpoint, "server_public_key": self.tunnel.server_public,
-                                 "client_public_key": self.tunnel.client_public}
+                                 "client_public_key": self.tunnel.client_public,
+                                 # the handset's own addresses in the tunnel: a connect to one is no leak
+                                 "client_addresses": [a.split("/")[0] for a in (CLIENT_ADDRESS, CLIENT_ADDRESS6)]}
         return info
 
     @property

@@ -43,6 +43,8 @@ def test_wireguard_proxy_serves_the_tunnel_it_describes(tmp_path: Path) -> None:
     assert f"PublicKey = {tunnel.server_public}" in text
     assert "AllowedIPs = 0.0.0.0/0, ::/0" in text and "DNS = 10.0.0.53" in text
     assert f"Endpoint = 127.0.0.1:{info['port']}" in text
+    # the handset's own tunnel addresses, for the analysis's leak cross-check (tunnel_leaks.py)
+    assert info["wireguard"]["client_addresses"] == ["10.0.0.1", "fdc8:7f9a:d6b1::1"]
     assert info["mode"] == "wireguard" and info["block_quic"] is False
     assert info["wireguard"]["client_public_key"] == mitmproxy_rs.wireguard.pubkey(keys["client_key"])
 
