@@ -160,6 +160,8 @@ def write_markdown(tables: ReportTables, out: Path) -> list[Path]:
     lines += verdict_lines(tables.tables["verdict"])
     lines += ["## Summary", ""]
     lines += [f"- {md_cell(k)}: {md_cell(v)}" for k, v in s["counts"].items()]
+    if s.get("tunnel_check"):  # WireGuard mode: Frida's connects against the proxy's flows
+        lines.append(f"- tunnel cross-check: {md_cell(s['tunnel_check']['line'])}")
     d = s["decryption"]
     lines.append(f"- decryption: {d['intercepted']} intercepted, {d['cleartext']} cleartext, "
                  f"{d['tls_rejected']} TLS rejected, {d['failed']} failed, {d['not_http']} not HTTP "

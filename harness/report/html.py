@@ -156,7 +156,9 @@ def render_html(analysis: Analysis, tables: ReportTables) -> str:
         sections.append(table)
     template = _ENV.get_template("report.html.j2")
     return template.render(
-        verdict=verdict_view(t["verdict"], t["requirements"], t["flows"], t["reads"], t["bypassed"]),
+        verdict=verdict_view(t["verdict"], t["requirements"], t["flows"], t["reads"],
+                             pd.concat([t["bypassed"], t["tunnel_leaks"]], ignore_index=True)),
+        tunnel=_table(t["tunnel_leaks"], HTML_MAX_ROWS),  # WireGuard mode's cross-check
         summary=tables.summary,
         revealed=tables.revealed,
         charts=charts,

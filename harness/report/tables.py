@@ -23,7 +23,8 @@ TIME_COLUMNS = ("first_seen", "last_seen", "ts")
 # (name, title, source) of the tables every format carries; `full` ones can be huge and
 # go whole only to CSV and Parquet (HTML and XLSX show the first rows, JSON none).
 SUMMARY_TABLES = ("verdict", "requirements", "phases", "recurring", "app_coverage", "kind_coverage", "sdks",
-                  "destinations", "dns_only", "data_flows", "bypassed", "apps", "countries", "orgs")
+                  "destinations", "dns_only", "data_flows", "bypassed", "tunnel_leaks", "apps",
+                  "countries", "orgs")
 FULL_TABLES = ("flows", "findings", "reads", "steps")
 
 TITLES = {
@@ -38,6 +39,7 @@ TITLES = {
     "dns_only": "Destinations seen only through DNS (looked up, never connected to)",
     "data_flows": "Data flows: who read what, and where it went",
     "bypassed": "Connections that bypassed the proxy",
+    "tunnel_leaks": "Connections that went around the WireGuard tunnel (leaks)",
     "apps": "Apps and components",
     "countries": "Countries",
     "orgs": "Organisations",
@@ -104,6 +106,7 @@ def build_tables(a: Analysis, *, reveal: bool = False) -> ReportTables:
         "dns_only": _times(a.dns_only),
         "data_flows": _times(a.data_flows),
         "bypassed": _times(a.bypassed),
+        "tunnel_leaks": _times(a.tunnel_leaks),
         "apps": apps_table(a),
         "countries": a.countries,
         "orgs": a.orgs,
