@@ -28,6 +28,7 @@ from harness.capture import FLOWS_JSONL, RUN_JSON
 from harness.config import Policy
 from harness.diff.completeness import Incomplete, check_complete
 from harness.diff.evidence import Verification
+from harness.diff.leaks import leak_changes, leaks_by_key
 from harness.diff.lookups import lookup_changes, lookups_by_key
 from harness.diff.requirements import requirement_ids, requirement_rows
 from harness.names import is_ip
@@ -283,6 +284,9 @@ def compare(base: Side, new: Side, policy: Policy) -> list[Change]:
                               detail, rule, {"data_type": r.data_type, "encodings": r.encodings,
                                              "key": r.key, "foreign": bool(r.foreign), "evidence": r.evidence}))
 
+    changes += [Change(**c) for c in leak_changes(leaks_by_key(base.analysis.tunnel_leaks, destination_key),
+                                                  leaks_by_key(new.analysis.tunnel_leaks, destination_key),
+                                                  rules.new_tunnel_leak)]
     covered = {c.data["key"] for c in changes if c.kind == "new_destination" and c.regression}
     changes += _country_org_changes(base, new, watch, rules.new_watchlist_country, covered)
     for key in sorted(base_keys & new_keys):

@@ -45,6 +45,8 @@ def change_triggers(kind: str, rule: str | None, data: dict[str, Any]) -> list[s
         return ["watchlist_country", "foreign"] if rule == "new_watchlist_country" else ["foreign"]
     if kind == "new_dns_lookup":  # a name seen only through DNS (diff/lookups.py)
         return ["watchlist_country"] if data.get("watchlist") else []
+    if kind == "new_tunnel_leak":  # a connection around the capture, unread
+        return ["bypassed_proxy"] + (["foreign"] if foreign else [])
     if kind == "new_cleartext_with_data":
         return ["cleartext_data", "cleartext"]
     if kind == "flags_changed":
