@@ -8,16 +8,24 @@ addresses are (the run's geo sources, as the proxy would have located them) and 
 asked. A lookup is news in itself: the code meant to talk there (a connection that was
 blocked, failed, or is still to come), and the name was told to the resolver (a name can
 carry data too: findings in DNS queries are listed with it).
+
+Raw TCP/UDP/QUIC flows that the proxy recorded by an address only (no SNI, no name from
+its DNS map; in contained mode the address of the lab responder that answered) are named
+here from the capture's own DNS answers for their server address, else from the lab
+zone's host of that world address, else by the server address itself: a lab responder's
+loopback address is never where the handset meant to go.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
 
 from harness.analysis.bypass import geo_config, lab_policy
+from harness.capture import Zone
 from harness.config import Policy, Severity
 from harness.geo import GeoLocator
 from harness.names import is_ip
@@ -64,6 +72,67 @@ def lookups_only(flows: pd.DataFrame, elsewhere: Sequence[pd.DataFrame] = ()) ->
     keep = [name != "" and not any((str(run), x) in seen for x in [name, *listed])
             for run, name, listed in zip(dns["run_id"], names, answers, strict=True)]
     return dns.assign(name=names, answer_list=answers)[keep]
+
+
+RAW_KINDS = ("tcp", "udp", "quic")
+
+
+def _loopback(text: str) -> bool:
+    return is_ip(text) and ipaddress.ip_address(text).is_loopback
+
+
+def _answer_names(flows: pd.DataFrame) -> dict[tuple[str, str], str]:
+    """(run id, address) -> the name whose lookup last answered it."""
+    dns = flows[flows["capture_kind"] == "dns"].sort_values("ts_start", kind="stable")
+    names = dns["dns_name"].fillna(dns["host"])
+    out: dict[tuple[str, str], str] = {}
+    for run, name, text in zip(dns["run_id"], names, dns["dns_answers"].fillna(""), strict=True):
+        for answer in str(text).split(","):
+            if isinstance(name, str) and name and is_ip(answer.strip()):
+                out[(str(run), answer.strip())] = name.lower().rstrip(".")
+    return out
+
+
+def _zone_names(zone: Zone | None) -> dict[str, str]:
+    """world address -> the zone's host of it (addresses two hosts share are left out)."""
+    if zone is None:
+        return {}
+    hosts: dict[str, set[str]] = {}
+    for host in zone.hosts.values():
+        hosts.setdefault(host.world_ip, set()).add(host.name)
+    return {ip: next(iter(names)) for ip, names in hosts.items() if len(names) == 1}
+
+
+def name_raw_hosts(flows: pd.DataFrame, zones: Mapping[str, Zone | None]) -> tuple[pd.Series, pd.Series]:
+    """The flows' `host` and `notes`, raw flows recorded by an address named (module doc)."""
+    host, notes = flows["host"].copy(), flows["notes"].copy()
+    if flows.empty:
+        return host, notes
+    text = host.astype(object).where(host.notna(), "").astype(str)
+    named = flows["sni"].notna() | (flows["payload_sni"].notna() if "payload_sni" in flows else False)
+    addressed = text.map(is_ip) | ((text == "") & ~named)  # a TLS/QUIC SNI names it already
+    todo = flows.index[flows["capture_kind"].isin(RAW_KINDS).to_numpy() & addressed.to_numpy()]
+    if not len(todo):
+        return host, notes
+    answers = _answer_names(flows)
+    zone_names = {str(run): _zone_names(zone) for run, zone in zones.items()}
+    for i in todo:
+        run, ip, recorded = str(flows.at[i, "run_id"]), flows.at[i, "server_ip"], text.at[i]
+        if not isinstance(ip, str) or not ip:
+            continue
+        name = answers.get((run, ip))
+        why = f"named {name} by the capture's DNS answer for {ip}" if name else ""
+        if name is None and (name := zone_names.get(run, {}).get(ip)) is not None:
+            why = f"named {name} by the lab zone's host of {ip}"
+        if name is None and (_loopback(recorded) or not recorded):
+            name, why = ip, f"named by its server address {ip}"
+        if name is None or name == recorded:
+            continue
+        if recorded:
+            why += f" (recorded host {recorded}{', a lab responder' if _loopback(recorded) else ''})"
+        host.at[i] = name
+        notes.at[i] = "; ".join(n for n in (str(notes.at[i] or ""), why) if n)
+    return host, notes
 
 
 def _geo(only: pd.DataFrame, runs: Mapping[str, dict[str, Any]]) -> dict[tuple[str, str], tuple[str, str, str]]:

@@ -26,7 +26,7 @@ from harness.analysis.bypass import (
     responders,
 )
 from harness.analysis.dataflows import canary_index, data_flows, join_distinct, reads_frame
-from harness.analysis.dns_lookups import dns_only_frame
+from harness.analysis.dns_lookups import dns_only_frame, name_raw_hosts
 from harness.analysis.flow_kinds import (
     capture_mode,
     flow_kinds,
@@ -42,7 +42,6 @@ from harness.analysis.read import GEO_SOURCES, RawCapture, read_capture
 from harness.analysis.reading import add_reading
 from harness.analysis.standards import table_for_runs
 from harness.analysis.summary import coverage_classes, run_info, summarise
-from harness.analysis.tunnel_leaks import tunnel_leaks
 from harness.config import Policy, Severity
 from harness.config.requirements import RequirementsConfig
 
@@ -264,6 +263,7 @@ def analyse(run_dirs: Iterable[Path | str], policy: Policy | None = None,
     flows = attribute(flows, events, steps)
     flows["coverage"] = coverage_classes(flows)
     flows["capture_kind"] = flow_kinds(flows)
+    flows["host"], flows["notes"] = name_raw_hosts(flows, {r.run_id: r.zone for r in raws})  # raw flows by address
     flows["destination"] = (flows["host"].fillna(flows["sni"]).fillna(flows["server_ip"])
                             .fillna("(unknown)").str.lower())
     flows = _idn(flows)
@@ -308,10 +308,6 @@ def analyse(run_dirs: Iterable[Path | str], policy: Policy | None = None,
     modes = {r.run_id: capture_mode(r.run) for r in raws}
     analysis.kind_coverage = kind_coverage(flows, modes)
     analysis.dns_only = dns_only_frame(flows, findings, [bypassed, events], {r.run_id: r.run for r in raws}, policy)
-    leaks, analysis.tunnel_check = tunnel_leaks(  # WireGuard runs: Frida's connects the proxy did not see
-        events, flows, {r.run_id: r.run for r in raws}, {r.run_id: geo_config(r.run) for r in raws},
-        {r.run_id: lab_policy(r.run) for r in raws})
-    analysis.tunnel_leaks = _idn(leaks)
     analysis.summary = summarise(analysis, raws)
     analysis.summary["coverage_by_kind"] = kinds_summary(analysis.kind_coverage, modes)
     analysis.summary["counts"]["dns_only_names"] = int(len(analysis.dns_only))

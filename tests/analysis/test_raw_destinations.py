@@ -4,7 +4,15 @@ HTTP's are; DNS lookups are not destinations (the resolver is not where data wen
 
 from __future__ import annotations
 
-from support.raw_capture import BEACON_HOST, CLOCK_HOST, H3_HOST, PUSH_HOST, build_full
+from support.raw_capture import (
+    BEACON_HOST,
+    CLOCK_HOST,
+    CN,
+    H3_HOST,
+    PUSH_HOST,
+    FullCaptureBuilder,
+    build_full,
+)
 
 from harness.analysis.frames import analyse
 from harness.config import Policy
@@ -47,3 +55,27 @@ def test_findings_in_raw_payloads_are_reported_as_for_http(tmp_path) -> None:
     assert lines.iloc[0]["severity"] == "high"
     beacon = a.verdict[a.verdict["destination"] == BEACON_HOST]
     assert beacon["finding"].iloc[0].startswith(f"sent the IMEI (plain) to {BEACON_HOST}")
+
+
+def test_raw_flows_recorded_by_an_address_are_named(tmp_path) -> None:
+    """Contained mode records a raw flow's host as the lab responder that answered it:
+    the analysis names it by the capture's DNS answer, else the zone, else the world address."""
+    b = FullCaptureBuilder(tmp_path / "run").vendor_scenario()
+    b.extra_zone = {"xmpp.vendor-cloud.example": {"world_ip": "203.0.113.44", "ports": {"5222": "127.0.0.24:41071"}}}
+    by_zone = b.raw("tcp", "127.0.0.24", "203.0.113.44", 5222, at=50, geo=CN, up=44, down=5)
+    b.dns("mqtt.vendor-cloud.example", ["203.0.113.45"], at=51)
+    by_dns = b.raw("tcp", "203.0.113.45", "203.0.113.45", 1883, at=52, geo=CN, up=30, down=2)
+    unknown = b.raw("udp", "127.0.0.40", "203.0.113.46", 9999, at=53, geo=CN, up=10, down=0)
+    by_sni = b.raw("tcp", None, "203.0.113.45", 8883, at=54, geo=CN, up=10, down=0, protocol="tls",
+                   sni="broker.vendor-cloud.example")
+    by_sni.update(host=None, sni="broker.vendor-cloud.example")  # the recorded SNI names it
+    a = analyse([b.write()], POLICY)
+    flows = a.flows.set_index("flow_id")
+    assert flows.loc[by_zone["id"], "destination"] == "xmpp.vendor-cloud.example"
+    assert "recorded host 127.0.0.24, a lab responder" in flows.loc[by_zone["id"], "notes"]
+    assert flows.loc[by_dns["id"], "destination"] == "mqtt.vendor-cloud.example"
+    assert flows.loc[unknown["id"], "destination"] == "203.0.113.46"  # never the responder's loopback address
+    assert flows.loc[by_sni["id"], "destination"] == "broker.vendor-cloud.example"
+    d = a.destinations.set_index("destination")
+    assert d.loc["xmpp.vendor-cloud.example", "bytes_up"] == 44 and "127.0.0.24" not in d.index
+    assert "mqtt.vendor-cloud.example" not in set(a.dns_only["name"])  # its lookup led to the connection

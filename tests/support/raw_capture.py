@@ -38,6 +38,7 @@ class FullCaptureBuilder(CaptureBuilder):
     def __init__(self, *args: Any, mode: str = "wireguard", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.mode = mode
+        self.extra_zone: dict[str, dict[str, Any]] = {}  # more hosts of zone.json: name -> {world_ip, ports}
 
     def dns(self, name: str, answers: list[str], *, at: float, app: str | None = None,
             findings: list[dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -86,6 +87,11 @@ class FullCaptureBuilder(CaptureBuilder):
             for i in range(3):
                 self.dns(PARTNER_HOST, [PARTNER_IP], at=60 + 10 * i, app="com.vendor.weather")
         return self
+
+    def zone(self) -> dict[str, Any]:
+        zone = super().zone()
+        zone["hosts"].update(self.extra_zone)
+        return zone
 
     def run_json(self) -> dict[str, Any]:
         run = super().run_json()
