@@ -42,6 +42,7 @@ from harness.analysis.read import GEO_SOURCES, RawCapture, read_capture
 from harness.analysis.reading import add_reading
 from harness.analysis.standards import table_for_runs
 from harness.analysis.summary import coverage_classes, run_info, summarise
+from harness.analysis.tunnel_leaks import tunnel_leaks
 from harness.config import Policy, Severity
 from harness.config.requirements import RequirementsConfig
 
@@ -308,6 +309,10 @@ def analyse(run_dirs: Iterable[Path | str], policy: Policy | None = None,
     modes = {r.run_id: capture_mode(r.run) for r in raws}
     analysis.kind_coverage = kind_coverage(flows, modes)
     analysis.dns_only = dns_only_frame(flows, findings, [bypassed, events], {r.run_id: r.run for r in raws}, policy)
+    leaks, analysis.tunnel_check = tunnel_leaks(  # WireGuard runs: Frida's connects the proxy did not see
+        events, flows, {r.run_id: r.run for r in raws}, {r.run_id: geo_config(r.run) for r in raws},
+        {r.run_id: lab_policy(r.run) for r in raws})
+    analysis.tunnel_leaks = _idn(leaks)
     analysis.summary = summarise(analysis, raws)
     analysis.summary["coverage_by_kind"] = kinds_summary(analysis.kind_coverage, modes)
     analysis.summary["counts"]["dns_only_names"] = int(len(analysis.dns_only))
