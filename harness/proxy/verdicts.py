@@ -104,8 +104,8 @@ def flow_host(flow: mflow.Flow) -> str | None:
     for key in ("payload_sni", "dns_host"):  # a ClientHello we did not intercept; a DNS answer
         if audit.get(key):
             return clean_host(str(audit[key]))
-    sni = flow.server_conn.sni  # containment sets it to the address asked for, an IP included
-    if sni and not is_ip(sni):
+    sni = flow.server_conn.sni  # containment sets it to the address asked for, an IP included:
+    if sni:  # the name of what the client asked for, never the lab responder it was sent to
         return clean_host(sni)
     address = flow.server_conn.address
     return clean_host(address[0]) if address else None

@@ -262,3 +262,28 @@ def test_quic_is_left_alone_unless_blocked(tmp_path: Path) -> None:
         picked = nl.layer
         quic.next_layer(nl)
         assert nl.layer is picked
+
+
+def test_a_contained_raw_connection_without_a_lookup_is_named_by_the_address_asked_for(
+        tmp_path: Path, canaries_file: Path) -> None:
+    """An app that connects to an IP it never looked up (no DNS flow to name it): the record
+    names the address it asked for, never the lab responder containment sent it to."""
+    zone = tmp_path / "zone.json"
+    zone.write_text(json.dumps(ZONE))
+    audit = Audit.standard()
+    with taddons.context(audit) as tctx:
+        tctx.configure(audit, audit_jurisdiction="IN", audit_watchlist=["CN"], audit_zone=str(zone),
+                       audit_geo_overrides=[f"{WORLD_IP}/32=CN:Watch Cloud:CN"],
+                       audit_canaries=str(canaries_file), audit_capture_dir=str(tmp_path / "cap"),
+                       audit_device="virtual:vendor-1.0", audit_max_body_bytes=8192)
+        flow = raw_flow(tcp.TCPFlow, (WORLD_IP, 5222), [])
+        audit.server_connect(server_hooks.ServerConnectionHookData(server=flow.server_conn, client=flow.client_conn))
+        assert flow.server_conn.address == ("127.0.0.21", 15222)  # the lab responder
+        flow.server_conn.peername = flow.server_conn.address
+        audit.tcp_start(flow)
+        flow.messages.append(tcp.TCPMessage(True, b"<stream:stream to='vendor'>"))
+        audit.tcp_message(flow)
+        audit.tcp_end(flow)
+    record = records(tmp_path / "cap")[-1]
+    assert (record["host"], record["server_ip"], record["server_port"]) == (WORLD_IP, WORLD_IP, 5222)
+    assert record["country"] == "CN"
