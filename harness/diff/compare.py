@@ -26,6 +26,7 @@ import pandas as pd
 from harness.analysis import Analysis, analyse
 from harness.capture import FLOWS_JSONL, RUN_JSON
 from harness.config import Policy
+from harness.diff.capture_modes import mode_change
 from harness.diff.completeness import Incomplete, check_complete
 from harness.diff.evidence import Verification
 from harness.diff.leaks import leak_changes, leaks_by_key
@@ -317,6 +318,8 @@ def compare(base: Side, new: Side, policy: Policy) -> list[Change]:
     for c in lookup_changes(base.lookups, new.lookups, base_keys, watch, rules.new_watchlist_lookup):
         changes.append(Change(**{**c, "components": tuple(sorted({_component(a) for a in c["components"]}))}))
     changes += _coverage_and_device(base.analysis, new.analysis)
+    modes = mode_change(base.analysis.summary, new.analysis.summary)
+    changes += [Change(**modes)] if modes else []
     return changes
 
 

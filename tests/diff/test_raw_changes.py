@@ -112,3 +112,15 @@ def test_a_watch_list_lookup_fails_its_component_and_maps_like_a_watch_list_coun
     root = ET.fromstring(junit_xml(result))
     failures = [f.text for f in root.iter("failure")]
     assert any("[new_watchlist_lookup]" in (t or "") for t in failures)
+
+
+def test_a_baseline_captured_in_the_other_mode_is_said(tmp_path) -> None:
+    base = FullCaptureBuilder(tmp_path / "base", mode="explicit", run_id="run-base").vendor_scenario().write()
+    new = build_full(tmp_path / "new")
+    result = diff_captures([base], [new], POLICY)
+    [change] = [c for c in result.changes if c.kind == "capture_mode_change"]
+    assert change.detail.startswith("capture mode explicit -> wireguard: DNS, raw TCP/UDP and QUIC are recorded "
+                                    "only in the new captures")
+    assert not change.regression and change.data == {"baseline": ["explicit"], "new": ["wireguard"]}
+    same = diff_captures([build_full(tmp_path / "again")], [new], POLICY)
+    assert not [c for c in same.changes if c.kind == "capture_mode_change"]
