@@ -12,14 +12,15 @@ from __future__ import annotations
 
 from typing import Any
 
-FULL = "wireguard"
+FULL, UNKNOWN = "wireguard", "unknown"
 
 
 def modes_of(summary: dict[str, Any]) -> list[str]:
-    """The capture modes of one side (harness.analysis.flow_kinds.kinds_summary)."""
+    """The capture modes one side recorded (harness.analysis.flow_kinds.kinds_summary);
+    a capture that did not record its mode (older, imported) says nothing either way."""
     said = summary.get("coverage_by_kind") if isinstance(summary, dict) else None
     modes = said.get("capture_modes") if isinstance(said, dict) else None
-    return [str(m) for m in modes] if isinstance(modes, list) else []
+    return [str(m) for m in modes if m != UNKNOWN] if isinstance(modes, list) else []
 
 
 def mode_change(base: dict[str, Any], new: dict[str, Any]) -> dict[str, Any] | None:

@@ -124,3 +124,7 @@ def test_a_baseline_captured_in_the_other_mode_is_said(tmp_path) -> None:
     assert not change.regression and change.data == {"baseline": ["explicit"], "new": ["wireguard"]}
     same = diff_captures([build_full(tmp_path / "again")], [new], POLICY)
     assert not [c for c in same.changes if c.kind == "capture_mode_change"]
+    unrecorded = FullCaptureBuilder(tmp_path / "old", run_id="run-old").vendor_scenario()
+    unrecorded.run_json = super(FullCaptureBuilder, unrecorded).run_json  # a capture from before modes were recorded
+    old = diff_captures([unrecorded.write()], [new], POLICY)
+    assert not [c for c in old.changes if c.kind == "capture_mode_change"]
