@@ -19,7 +19,6 @@ import java.net.ConnectException;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.URI;
-import java.net.UnknownHostException;
 import java.nio.charset.StandardCharsets;
 import java.security.KeyStore;
 import java.security.cert.Certificate;
@@ -84,7 +83,7 @@ public final class HttpClient {
     }
 
     /** Where a connection to host:port goes: the handset's proxy when one is set (and the
-     * request does not ignore it), else the address the zone's resolver gives. */
+     * request does not ignore it), else where the resolver says the host is (RawSockets.address). */
     public static InetSocketAddress route(Request r, String host, int port) throws IOException {
         String proxy = r.ignoreProxy ? null : (String) Device.query("proxy", null);
         if (proxy != null) {
@@ -92,13 +91,7 @@ public final class HttpClient {
             return new InetSocketAddress(mapLoopback(proxy.substring(0, colon)),
                     Integer.parseInt(proxy.substring(colon + 1)));
         }
-        String addr = (String) Device.query("resolve", host + ":" + port);
-        if (addr == null) {
-            throw new UnknownHostException("Unable to resolve host \"" + host
-                    + "\": No address associated with hostname");
-        }
-        int colon = addr.lastIndexOf(':');
-        return new InetSocketAddress(addr.substring(0, colon), Integer.parseInt(addr.substring(colon + 1)));
+        return RawSockets.address(host, port);
     }
 
     /** Whether route() leads to the proxy (then TLS goes through a CONNECT tunnel). */

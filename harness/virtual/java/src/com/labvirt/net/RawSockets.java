@@ -52,8 +52,13 @@ public final class RawSockets {
         return "1".equals(System.getProperty("labvirt.netns"));
     }
 
-    /** The zone's address for host:port (the world IP in the namespace, else a responder). */
+    /** Where host:port is. In the namespace, as on a phone: the system resolver, which asks
+     * the tunnel's DNS (the proxy answers from the lab's zone: a world IP). Outside it, the
+     * zone's responder on loopback, asked of the handset (never the machine's resolver). */
     static InetSocketAddress address(String host, int port) throws UnknownHostException {
+        if (contained()) {
+            return new InetSocketAddress(InetAddress.getByName(host), port);
+        }
         String addr = (String) Device.query("resolve", host + ":" + port);
         if (addr == null) {
             throw new UnknownHostException("Unable to resolve host \"" + host + "\": No address associated with hostname");
@@ -125,7 +130,7 @@ public final class RawSockets {
         String python = System.getProperty("labvirt.python");
         if (python == null) throw new IOException("no QUIC client (labvirt.python unset)");
         List<String> argv = new ArrayList<>(List.of(python, "-m", "harness.virtual.quic_send",
-                "--connect", to.getHostString() + ":" + to.getPort(), "--url",
+                "--connect", to.getAddress().getHostAddress() + ":" + to.getPort(), "--url",
                 "https://" + u.getHost() + (u.getPort() < 0 ? "" : ":" + u.getPort()) + u.getRawPath()));
         String ua = r.headers.get("User-Agent");
         if (ua != null) argv.addAll(List.of("--user-agent", ua));
