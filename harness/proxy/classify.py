@@ -16,7 +16,9 @@ from harness.config.countries import is_country
 from harness.errors import ConfigError
 from harness.geo import GeoAnswer, GeoLocator
 from harness.names import clean_host
-from harness.proxy.verdicts import add_flags, audit_of, connected_ip, flow_host
+from harness.proxy.verdicts import add_flags, audit_of, connected_ip, flow_host, raw_fields
+
+OPAQUE_PROTOCOLS = frozenset({"tls", "quic"})  # encrypted payloads: passed on unread, not cleartext
 
 
 @dataclass(frozen=True)
@@ -135,5 +137,12 @@ def _cleartext(flow: mflow.Flow) -> bool:
             return False
         return flow.request.scheme == "http"
     if isinstance(flow, tcp.TCPFlow | udp.UDPFlow):
-        return not flow.client_conn.tls_established and bool(flow.messages)
+        if flow.client_conn.tls_established or not flow.messages:
+            return False
+        # TLS or QUIC passed on undecrypted is unread, not cleartext: only other payloads are
+        audit = audit_of(flow)
+        if audit.get("kind") == "quic" or audit.get("quic") or audit.get("payload_sni"):
+            return False
+        fields = raw_fields(flow, audit)
+        return fields["protocol"] not in OPAQUE_PROTOCOLS and not fields["payload_sni"]
     return False

@@ -287,3 +287,28 @@ def test_a_contained_raw_connection_without_a_lookup_is_named_by_the_address_ask
     record = records(tmp_path / "cap")[-1]
     assert (record["host"], record["server_ip"], record["server_port"]) == (WORLD_IP, WORLD_IP, 5222)
     assert record["country"] == "CN"
+
+
+@pytest.mark.parametrize(("port", "first", "cleartext"), [
+    (8883, tls_client_hello("mqtt.vendor-cloud.example"), False),  # TLS passed on undecrypted
+    (4070, tls_client_hello("opaque.vendor-cloud.example"), False),  # TLS on a port that says nothing
+    (5222, b"<stream:stream to='vendor'>", True),  # XMPP in clear
+])
+def test_only_a_raw_tcp_payload_that_is_not_tls_is_cleartext(chain, port, first, cleartext) -> None:
+    audit, folder = chain
+    flow = raw_flow(tcp.TCPFlow, (WORLD_IP, port), [(True, first), (False, b"\x17\x03\x03\x00\x01x")])
+    audit.tcp_end(flow)
+    record = records(folder)[-1]
+    assert ("cleartext" in record["flags"]) is cleartext
+    assert (record["protocol"] == "tls") is not cleartext
+
+
+def test_quic_passed_on_is_not_cleartext(chain) -> None:
+    audit, folder = chain
+    quic = raw_flow(udp.UDPFlow, (WORLD_IP, 443), [(True, quic_initial("h3.vendor-cloud.example"))])
+    audit.udp_end(quic)
+    beacon = raw_flow(udp.UDPFlow, (WORLD_IP, 9999), [(True, b"beacon")])
+    audit.udp_end(beacon)
+    quic_record, beacon_record = records(folder)[-2:]
+    assert quic_record["kind"] == "quic" and "cleartext" not in quic_record["flags"]
+    assert "cleartext" in beacon_record["flags"]
