@@ -14,6 +14,7 @@ import pytest
 import yaml
 from support.full_capture import around_the_proxy
 
+from harness.analysis import analyse
 from harness.capture.folder import JsonlStats, iter_jsonl
 from harness.devices.journal import EntryState, Journal, JournalStatus
 from harness.devices.processes import processes
@@ -35,7 +36,7 @@ DEMO_PROFILE = {
     "name": "short-demo",
     "description": "make demo, shorter: firmware timer traffic, the hashed IMEI, the pinned bank, the ad SDK "
                    "and the location upload that go around the proxy.",
-    "apps": [{"package": "com.vendor.telemetry"}, {"package": "com.vendor.weather"},
+    "apps": [{"package": "com.vendor.telemetry"}, {"package": "com.vendor.services"}, {"package": "com.vendor.weather"},
              {"package": "com.vendor.bank"}, {"package": "com.vendor.adsdk"}],
     "hooks": ["sensitive", "network"],
     "steps": [
@@ -96,6 +97,10 @@ def test_demo_run_captures_phone_home_imei_and_pinning(tmp_path, adb_env, lab_fi
     looked_up = {(f.get("dns") or {}).get("name") for f in flows if f["kind"] == "dns"}
     assert {"push.vendor-cloud.example", "beacon.adsdk.example", "lbs.vendor-cloud.example"} <= looked_up
     assert (seen["tcp"]["host"], seen["udp"]["host"]) == ("push.vendor-cloud.example", "beacon.adsdk.example")
+    # the hooked firmware service's connect() names the app of its raw push channel
+    analysed = analyse([run]).flows
+    push = analysed[(analysed["kind"] == "tcp") & (analysed["server_port"] == 5222)]
+    assert set(push["app"]) == {"com.vendor.services"}, push[["app", "attribution_method"]]
     assert ("imei", "base64") in {(f["type"], f.get("encoding")) for f in seen["tcp"]["findings"]}, seen["tcp"]
     assert seen["udp"]["server_ip"] == "8.209.64.20" and seen["h3"]["server_ip"] == "47.88.1.50"
     beacon = [f for f in flows if f["host"] == "beacon.adsdk.example" and f["kind"] == "http"]
