@@ -41,12 +41,15 @@ def _true(mask: pa.Array) -> np.ndarray:
 def coverage_classes(flows: pd.DataFrame) -> np.ndarray:
     """Each flow's coverage class, the first of these that fits:
 
-    - tls_rejected: the client refused the proxy's certificate (pinning?): nothing read;
+    - tls_rejected: the client refused the proxy's certificate (pinning?): nothing read.
+      Only the client's side: a handshake that failed upstream (the lab's server side,
+      tls.failure side `server`) is `failed`;
     - intercepted: TLS the proxy decrypted, or an HTTPS request read elsewhere (an
       imported HAR or flow file), whether or not an answer came;
     - cleartext: read without TLS: plain HTTP, a DNS lookup, or raw TCP/UDP with the
       `cleartext` flag whose payload is not TLS or QUIC;
-    - failed: an error before anything was read (a refused CONNECT, a dead upstream);
+    - failed: an error before anything was read (a refused CONNECT, a dead upstream, an
+      upstream TLS handshake that failed);
     - not_http: other traffic the proxy passed on unread (raw TCP/UDP it could not decrypt).
     """
     if flows.empty:
@@ -58,14 +61,32 @@ def coverage_classes(flows: pd.DataFrame) -> np.ndarray:
     # raw TLS or QUIC passed on: the `cleartext` flag says only that it was not intercepted
     opaque = _true(pc.equal(kind, "quic")) | _true(pc.is_in(_strings(flows["protocol"]), pa.array(["tls", "quic"]))) \
         if "protocol" in flows else _true(pc.equal(kind, "quic"))
+    tls_failed = _true(pc.equal(kind, "tls_failed"))
     conditions = [
-        _true(pc.equal(kind, "tls_failed")) | _true(pc.match_substring_regex(flags, _flag("tls_rejected"))),
+        (tls_failed & _client_side(flows)) | _true(pc.match_substring_regex(flags, _flag("tls_rejected"))),
         tls | (request & _true(pc.equal(scheme, "https"))),
         (_true(pc.match_substring_regex(flags, _flag("cleartext"))) & ~opaque)
         | (request & _true(pc.equal(scheme, "http"))) | _true(pc.equal(kind, "dns")),  # DNS is read in clear
-        _true(pc.equal(kind, "error")),
+        _true(pc.equal(kind, "error")) | tls_failed,
     ]
     return np.select(conditions, list(COVERAGE_CLASSES[:4]), default=COVERAGE_CLASSES[4]).astype(object)
+
+
+# tls.failure as addons/flowlog.py records it (read as JSON text: {"error": .., "side": .., "sni": ..}),
+# or a plain reason: the client's side says it refused; an upstream failure says so
+_CLIENT_SIDE = r'"side":\s*"client"|^client rejected'
+_UPSTREAM = r'"side":\s*"server"|^upstream TLS handshake failed'
+
+
+def _client_side(flows: pd.DataFrame) -> np.ndarray:
+    """A failed TLS handshake the client refused (not the lab's upstream side): its tls.failure
+    says side `client`, or names no side and no upstream failure (older records)."""
+    if "tls_failure" not in flows:
+        return np.ones(len(flows), dtype=bool)
+    failure = _strings(flows["tls_failure"])
+    client = _true(pc.match_substring_regex(failure, _CLIENT_SIDE))
+    upstream = _true(pc.match_substring_regex(failure, _UPSTREAM))
+    return client | ~upstream
 
 
 def _flag(name: str) -> str:

@@ -58,3 +58,30 @@ def test_destination_coverage_columns_count_each_flow_once(mixed):
     assert dest.loc["down.example", ["intercepted", "cleartext", "tls_rejected"]].tolist() == [1, 0, 0]
     assert dest.loc["secure.bank.example.in", ["intercepted", "tls_rejected"]].tolist() == [0, 1]
     assert dest.loc["198.51.100.7", "cleartext"] == 1
+
+
+def test_only_a_client_side_tls_failure_is_pinned(tmp_path):
+    """A TLS handshake that failed on the lab's upstream side is a failure, not the app
+    pinning: only the client's rejection counts as tls_rejected (and as the kind `pinned`)."""
+    b = CaptureBuilder(tmp_path / "run").vendor_scenario()
+    # as addons/flowlog.py records them: the failure's side, and no tls_rejected flag upstream
+    b.flow("upstream.example", at=46, server_ip="198.51.100.10", geo=US, kind="tls_failed",
+           tls={"intercepted": False, "version": None,
+                "failure": {"side": "server", "error": "connection reset", "sni": "upstream.example"}})
+    b.flow("old-upstream.example", at=47, server_ip="198.51.100.11", geo=US, kind="tls_failed",
+           tls={"intercepted": False, "version": None, "failure": "upstream TLS handshake failed: reset"})
+    b.flow("pins.example", at=48, server_ip="198.51.100.12", geo=US, kind="tls_failed",  # no flag: no classifier
+           tls={"intercepted": False, "version": None,
+                "failure": {"side": "client", "error": "unknown ca", "sni": "pins.example"}})
+    a = analyse([b.write()])
+    by_host = a.flows.set_index("host")
+    assert by_host.loc["upstream.example", "coverage"] == "failed"
+    assert by_host.loc["old-upstream.example", "coverage"] == "failed"
+    assert by_host.loc["pins.example", "coverage"] == "tls_rejected"
+    assert by_host.loc["secure.bank.example.in", "coverage"] == "tls_rejected"  # flagged tls_rejected
+    assert by_host.loc["upstream.example", "capture_kind"] == "failed"
+    assert by_host.loc["pins.example", "capture_kind"] == "pinned"
+    d = a.summary["decryption"]
+    assert (d["tls_rejected"], d["failed"]) == (2, 2)
+    dest = a.destinations.set_index("destination")
+    assert dest.loc["upstream.example", "tls_rejected"] == 0
