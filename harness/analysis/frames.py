@@ -136,6 +136,12 @@ def _severity(flags: pd.DataFrame, key: str, policy: Policy) -> pd.DataFrame:
                          "severity_rank": best.to_numpy()})
 
 
+def connections_only(flows: pd.DataFrame) -> pd.DataFrame:
+    """The flows that went to a destination: a DNS lookup's destination is the resolver
+    asked, so lookups are left out (the names looked up have a table of their own)."""
+    return flows[flows["capture_kind"] != "dns"] if "capture_kind" in flows else flows
+
+
 def destinations_frame(flows: pd.DataFrame, findings: pd.DataFrame, bypassed: pd.DataFrame,
                        policy: Policy) -> pd.DataFrame:
     """One row per destination, most severe first."""
@@ -149,8 +155,7 @@ def destinations_frame(flows: pd.DataFrame, findings: pd.DataFrame, bypassed: pd
     cols = ["destination", "destination_ascii", "server_ip", "country", "country_sources",
             "country_confidence", "org", "org_country", "app", "flags", "kind", "scheme", "coverage", "request_bytes",
             "response_bytes", "ts_start", "protocols", "sni", "dns_names"]
-    # a DNS lookup's destination is the resolver: the names looked up have a table of their own
-    connections = flows[flows["capture_kind"] != "dns"] if "capture_kind" in flows else flows
+    connections = connections_only(flows)
     base = connections.reindex(columns=cols)
     if len(connections) and "capture_kind" in connections:
         base["protocols"] = protocol_labels(connections)
@@ -217,7 +222,9 @@ DESTINATION_COLUMNS = [
 
 
 def group_frame(flows: pd.DataFrame, key: str) -> pd.DataFrame:
-    """Flows and bytes per country or organisation (for the charts)."""
+    """Flows and bytes per country or organisation (for the charts). DNS lookups are left
+    out: their country is the resolver's, not a destination's (they have dns_only)."""
+    flows = connections_only(flows)
     label = flows[key].astype(object).where(flows[key].notna() & (flows[key].astype(str) != ""), "unknown")
     out = flows.assign(**{key: label}).groupby(key).agg(
         flows=("flow_id", "size"), bytes_up=("request_bytes", "sum"),

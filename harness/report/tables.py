@@ -15,6 +15,7 @@ import pandas as pd
 
 from harness.analysis import Analysis
 from harness.analysis.dataflows import join_distinct
+from harness.analysis.frames import connections_only
 from harness.analysis.masking import Masker, mask_whole
 from harness.analysis.summary import iso
 
@@ -59,16 +60,22 @@ def _times(df: pd.DataFrame, columns: tuple[str, ...] = TIME_COLUMNS) -> pd.Data
 
 
 def apps_table(a: Analysis) -> pd.DataFrame:
+    """Per app its connections (flows, bytes, destinations: DNS lookups left out, their
+    destination is the resolver) and, apart, how many names it looked up."""
     flows = a.flows
-    cols = ["app", "flows", "bytes_up", "bytes_down", "destinations", "foreign_destinations",
+    cols = ["app", "flows", "bytes_up", "bytes_down", "destinations", "foreign_destinations", "dns_lookups",
             "attribution", "data_types_sent"]
     if flows.empty:
         return pd.DataFrame(columns=cols)
-    g = flows.groupby("app")
+    connections = connections_only(flows)
+    g = connections.groupby("app")
     out = g.agg(flows=("flow_id", "size"), bytes_up=("request_bytes", "sum"),
-                bytes_down=("response_bytes", "sum"), destinations=("destination", "nunique")).reset_index()
-    foreign = flows.loc[flows["flags"].str.contains("foreign", regex=False), ["app", "destination"]]
+                bytes_down=("response_bytes", "sum"), destinations=("destination", "nunique"))
+    out = out.reindex(flows["app"].drop_duplicates().sort_values(), fill_value=0).rename_axis("app").reset_index()
+    foreign = connections.loc[connections["flags"].str.contains("foreign", regex=False), ["app", "destination"]]
     out["foreign_destinations"] = out["app"].map(foreign.groupby("app")["destination"].nunique()).fillna(0).astype(int)
+    lookups = flows.loc[~flows.index.isin(connections.index), "app"].value_counts()
+    out["dns_lookups"] = out["app"].map(lookups).fillna(0).astype(int)
     out = out.merge(join_distinct(flows, ["app"], col="attribution", src="attribution_method"), how="left", on="app")
     if not a.findings.empty:
         out = out.merge(join_distinct(a.findings, ["app"], col="data_types_sent", src="data_type"),

@@ -17,6 +17,7 @@ from support.raw_capture import (
     build_full,
 )
 
+from harness.analysis.frames import analyse
 from harness.config import LabConfig
 from harness.report import write_reports
 
@@ -83,3 +84,30 @@ def test_explicit_capture_shows_not_captured_not_zero(tmp_path) -> None:
     header = sheet[0]
     dns = next(r for r in sheet[1:] if r[header.index("kind")] == "dns")
     assert dns[header.index("flows")] is None and dns[header.index("status")] == "not captured (explicit proxy)"
+
+
+def test_dns_lookups_are_not_traffic_in_the_country_org_and_app_counts(tmp_path) -> None:
+    """A lookup's destination is the resolver (the tunnel's 10.0.0.53, or a foreign one):
+    the countries and organisations charts and the apps table count connections only."""
+    b = FullCaptureBuilder(tmp_path / "run").vendor_scenario().full_scenario()
+    lookup = b.dns("maps.example", ["198.51.100.77"], at=56, app="com.vendor.weather")
+    lookup.update(server_ip="8.8.8.8", country="US", org="Google LLC", org_country="US")
+    lookup["dns"]["resolver"] = "8.8.8.8:53"
+    run = b.write()
+    out = tmp_path / "report"
+    write_reports([run], "json", out=out, lab=LAB)
+    data = json.loads((out / "report.json").read_text())
+    connections = [r for r in b.flows if r["kind"] != "dns"]
+    assert sum(r["flows"] for r in data["countries"]) == len(connections)
+    assert sum(r["flows"] for r in data["orgs"]) == len(connections)
+    assert "Google LLC" not in {r["org"] for r in data["orgs"]}
+    assert "unknown" not in {r["country"] for r in data["countries"]}  # the tunnel resolver, not located
+    apps = {r["app"]: r for r in data["apps"]}
+    assert sum(r["flows"] for r in data["apps"]) == len(connections)
+    assert sum(r["dns_lookups"] for r in data["apps"]) == len(b.flows) - len(connections)
+    flows = analyse([run]).flows
+    weather = flows[(flows["app"] == "com.vendor.weather") & (flows["kind"] != "dns")]
+    assert apps["com.vendor.weather"]["bytes_up"] == weather["request_bytes"].sum()
+    assert apps["com.vendor.weather"]["destinations"] == weather["destination"].nunique()
+    assert apps["com.vendor.weather"]["dns_lookups"] == ((flows["app"] == "com.vendor.weather")
+                                                         & (flows["kind"] == "dns")).sum() >= 2
