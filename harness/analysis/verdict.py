@@ -12,7 +12,8 @@ The findings, in the order they are ranked within a severity:
    data type, destination, sender and reader; watch-list countries, then abroad, first);
 2. bypass: an app's connections to a destination that went around the proxy (unread);
 3. watch list: a destination in a watch-list country that received no data found;
-4. cleartext: a destination talked to without TLS, no data found in it;
+4. cleartext: a destination talked to without TLS, no data found in it (`without TLS
+   (cleartext HTTP)`, or `in cleartext (no TLS)` when raw TCP/UDP went to it);
 5. coverage: an app whose connections the audit could not read (pinned, passed on, ...).
 
 A line's severity is the lab policy's for its flags (data always counts as
@@ -253,6 +254,14 @@ def _flow_ids(flows: pd.DataFrame, mask: pd.Series) -> list[str]:
     return [str(i) for i in flows.loc[mask, "flow_id"].head(EVIDENCE_IDS)]
 
 
+def _raw_cleartext(flows: pd.DataFrame, destination: str) -> bool:
+    """Some of the destination's cleartext flows are raw TCP/UDP (not HTTP)."""
+    if "capture_kind" not in flows:
+        return False
+    mask = (flows["destination"] == destination) & (flows["coverage"] == "cleartext")
+    return bool(flows.loc[mask, "capture_kind"].isin(("tcp", "udp")).any())
+
+
 def _destination_lines(destinations: pd.DataFrame, flows: pd.DataFrame, ranks: dict[str, int]) -> list[dict[str, Any]]:
     """Watch-list destinations and cleartext ones that received no data found."""
     out = []
@@ -272,7 +281,8 @@ def _destination_lines(destinations: pd.DataFrame, flows: pd.DataFrame, ranks: d
                        "no sensitive data found in what could be read")
             kind, triggers = "watchlist", "watchlist_country foreign"
         else:
-            finding = f"talked to {d.destination} without TLS (cleartext HTTP) — {where} — {_times(int(d.cleartext))}"
+            how = "in cleartext (no TLS)" if _raw_cleartext(flows, d.destination) else "without TLS (cleartext HTTP)"
+            finding = f"talked to {d.destination} {how} — {where} — {_times(int(d.cleartext))}"
             kind, triggers = "cleartext", "cleartext"
         rank = _rank(flags if watch else {Flag.CLEARTEXT.value}, ranks)
         out.append({"finding": finding, "kind": kind, "_rank": rank, "flows": int(d.flows), "hook_events": 0,

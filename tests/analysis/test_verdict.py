@@ -7,6 +7,7 @@ import re
 
 import pytest
 from support.capture_builder import FW_TELEMETRY_HOST, CaptureBuilder, build_capture
+from support.raw_capture import FullCaptureBuilder
 
 from harness.analysis.frames import analyse
 from harness.analysis.verdict import VERDICT_COLUMNS
@@ -103,6 +104,19 @@ def test_cleartext_and_watch_list_destinations_without_data_are_lines_too(tmp_pa
     clear = line(a, "cdn.example.in")
     assert clear["finding"].startswith("talked to cdn.example.in without TLS (cleartext HTTP)")
     assert "MASVS-NETWORK-1" in clear["requirements"] and "MASWE-0050" in clear["requirements"]
+
+
+def test_a_raw_cleartext_destination_without_data_is_said_in_cleartext_not_http(tmp_path):
+    b = FullCaptureBuilder(tmp_path / "run")
+    b.raw("tcp", "mqtt.example.in", "192.0.2.10", 1883, at=5, geo={"country": "IN", "org": "Y", "org_country": "IN"},
+          up=60, down=4, protocol="mqtt", flags=["cleartext"])
+    b.raw("udp", "beacon.example.in", "192.0.2.11", 9999, at=6, geo={"country": "IN", "org": "Y", "org_country": "IN"},
+          up=20, down=0, flags=["cleartext"])
+    a = analyse([b.write()])
+    for host in ("mqtt.example.in", "beacon.example.in"):
+        clear = line(a, re.escape(host))
+        assert clear["finding"].startswith(f"talked to {host} in cleartext (no TLS) — "), clear["finding"]
+        assert "HTTP" not in clear["finding"] and clear["kind"] == "cleartext"
 
 
 def test_nothing_found_is_an_empty_verdict(tmp_path):
