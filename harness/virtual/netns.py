@@ -58,6 +58,32 @@ def unavailable_reason() -> str | None:
     return None
 
 
+def socket_in(netns_path: Path, family: int = socket.AF_INET, kind: int = socket.SOCK_STREAM) -> socket.socket:
+    """A socket of the namespace at netns_path, made by a short-lived thread that joins it
+    (setns changes only the calling thread); the socket stays in that namespace wherever it
+    is used from."""
+    out: list[socket.socket | OSError] = []
+
+    def make() -> None:
+        try:
+            fd = os.open(netns_path, os.O_RDONLY)
+            try:
+                if libc().setns(fd, CLONE_NEWNET) != 0:
+                    raise OSError(ctypes.get_errno(), f"setns into {netns_path}")
+            finally:
+                os.close(fd)
+            out.append(socket.socket(family, kind))
+        except OSError as e:
+            out.append(e)
+
+    t = threading.Thread(target=make, name="netns-socket", daemon=True)
+    t.start()
+    t.join()
+    if isinstance(out[0], OSError):
+        raise out[0]
+    return out[0]
+
+
 def run(argv: list[str], input_: bytes | None = None) -> str:
     try:
         done = subprocess.run(argv, input=input_, capture_output=True, timeout=10, check=False)
@@ -125,28 +151,8 @@ class Netns:
         return [line for line in self.ip("route", "show").splitlines() if line.strip()]
 
     def open_socket(self, family: int = socket.AF_INET, kind: int = socket.SOCK_STREAM) -> socket.socket:
-        """A socket of this namespace, for a caller in another (a virtual shell's `nc`): made
-        by a short-lived thread that joins the namespace (setns changes only that thread)."""
-        out: list[socket.socket | OSError] = []
-
-        def make() -> None:
-            try:
-                fd = os.open(self.path, os.O_RDONLY)
-                try:
-                    if libc().setns(fd, CLONE_NEWNET) != 0:
-                        raise OSError(ctypes.get_errno(), f"setns into {self.name}")
-                finally:
-                    os.close(fd)
-                out.append(socket.socket(family, kind))
-            except OSError as e:
-                out.append(e)
-
-        t = threading.Thread(target=make, name="netns-socket", daemon=True)
-        t.start()
-        t.join()
-        if isinstance(out[0], OSError):
-            raise out[0]
-        return out[0]
+        """A socket of this namespace, for a caller in another (a virtual shell's `nc`)."""
+        return socket_in(self.path, family, kind)
 
     def preexec(self) -> Callable[[], None]:
         """For subprocess.Popen(preexec_fn=...): libc is loaded here, before the fork."""

@@ -13,41 +13,25 @@ and the app see a tunnel that is up, and nothing reaches the proxy.
 
 from __future__ import annotations
 
-import os
 import selectors
 import socket
 import threading
 from pathlib import Path
 
-from harness.virtual.netns import CLONE_NEWNET, libc
+from harness.virtual.netns import socket_in
 
 MAX_DATAGRAM = 65535
 
 
 def socket_in_namespace(netns_path: Path, family: int = socket.AF_INET) -> socket.socket:
     """A UDP socket bound to loopback:0 inside the namespace at netns_path."""
-    out: list[socket.socket | BaseException] = []
-
-    def make() -> None:
-        try:
-            fd = os.open(netns_path, os.O_RDONLY)
-            try:
-                if libc().setns(fd, CLONE_NEWNET) != 0:
-                    raise OSError("setns into the handset namespace failed")
-            finally:
-                os.close(fd)
-            sock = socket.socket(family, socket.SOCK_DGRAM)
-            sock.bind(("127.0.0.1" if family == socket.AF_INET else "::1", 0))
-            out.append(sock)
-        except OSError as e:
-            out.append(e)
-
-    t = threading.Thread(target=make, name="netns-socket", daemon=True)
-    t.start()
-    t.join()
-    if isinstance(out[0], BaseException):
-        raise out[0]
-    return out[0]
+    sock = socket_in(netns_path, family, socket.SOCK_DGRAM)
+    try:
+        sock.bind(("127.0.0.1" if family == socket.AF_INET else "::1", 0))
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 class UdpRelay:

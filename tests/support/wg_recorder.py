@@ -11,9 +11,9 @@ from pathlib import Path
 
 from mitmproxy import ctx, dns, http
 
-ZONE = {"telemetry.vendor-cloud.example": "47.88.1.20", "collect.partner-metrics.example": "39.156.66.10",
-        "push.vendor-cloud.example": "47.88.1.40", "lbs.vendor-cloud.example": "47.88.1.50",
-        "beacon.adsdk.example": "8.209.64.20"}  # as harness/virtual/internet/zone.py
+from harness.virtual.internet.zone import ZONE as VIRTUAL_ZONE
+
+ZONE = {h.hostname: h.world_ip for h in VIRTUAL_ZONE}  # the apps look these up through the tunnel
 
 
 class Recorder:
