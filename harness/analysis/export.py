@@ -1,5 +1,6 @@
 """A capture's Parquet export: its analysed, attributed flows, findings, reads and
-destinations, and a one-row run table, masked (export_schema.py says what each holds).
+destinations, its verdict lines, coverage by kind, names seen only through DNS and
+tunnel leaks, and a one-row run table, masked (export_schema.py says what each holds).
 
 Written at the end of each run, by `lab report` when a capture has none, and by
 `lab campaign report` for the captures of a store that have none. It goes to
@@ -218,6 +219,8 @@ def export_tables(analysis: Analysis, run: dict[str, Any]) -> dict[str, pa.Table
     verdict = getattr(analysis, "verdict", None)  # issue 22's verdict lines, where the analysis has them
     if isinstance(verdict, pd.DataFrame):
         frames["verdicts"] = verdict.assign(run_id=run_id)
+    for name in ("kind_coverage", "dns_only", "tunnel_leaks"):  # full-device capture (issue 20)
+        frames[name] = getattr(analysis, name).assign(run_id=run_id)
     return {name: to_arrow(masker.frame(frames[name]), table) for name, table in TABLES.items() if name in frames}
 
 

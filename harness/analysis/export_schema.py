@@ -15,7 +15,10 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-EXPORT_FORMAT_VERSION = 1
+# 2: destinations' protocols, sni and dns_names; the kind_coverage, dns_only and tunnel_leaks
+# tables (full-device capture, issue 20). The store reads a version-1 export's missing
+# columns as null and its missing tables as empty.
+EXPORT_FORMAT_VERSION = 2
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 TEXT_LIST = pa.list_(pa.string())
 
@@ -104,7 +107,7 @@ FLOWS = Table("flows", "one row per flow the proxy saw", (
     _c("attribution_confidence", S, "high | medium | low | none"),
     _c("step", N, "index of the profile step it happened in"),
     _c("step_kind", S, "that step's kind (launch, idle, reboot, ...)"),
-    _c("kind", S, "http | tls_failed | error | tcp"),
+    _c("kind", S, "http | tls_failed | error | tcp | udp | quic | dns (full-device capture: dns, tcp, udp, quic)"),
     _c("coverage", S, "tls_rejected | intercepted | cleartext | failed | not_http"),
     _c("destination", S, "host (Unicode form), else SNI, else server IP, lower case"),
     _c("destination_ascii", S, "the destination's ASCII (punycode) form when it is internationalised"),
@@ -112,7 +115,7 @@ FLOWS = Table("flows", "one row per flow the proxy saw", (
     _c("sni", S, "TLS server name"),
     _c("server_ip", S, "server address (the world IP in contained mode)"),
     _c("server_port", N, "server port"),
-    _c("scheme", S, "http | https"),
+    _c("scheme", S, "http | https (tcp | udp | tls | dns for the records of full-device capture)"),
     _c("method", S, "HTTP method"),
     _c("url", S, "request URL (masked)"),
     _c("http_version", S, "HTTP/1.1, HTTP/2.0, HTTP/3"),
@@ -172,9 +175,12 @@ DESTINATIONS = Table("destinations", "one row per destination of a run", (
     _c("ips", L, "server addresses"),
     *_GEO,
     _c("apps", L, "apps that talked to it"),
+    _c("protocols", L, "what it was talked to over: http, http3, tcp/xmpp, udp, quic, ... (`kind/guess` for raw TCP/UDP)"),
+    _c("sni", L, "TLS/QUIC server names seen (intercepted, or read from a ClientHello passed on)"),
+    _c("dns_names", L, "names DNS gave its addresses (full-device capture): what the handset looked up to reach it"),
     _c("bytes_up", N, "bytes sent"),
     _c("bytes_down", N, "bytes received"),
-    _c("flows", N, "flows through the proxy"),
+    _c("flows", N, "flows through the proxy (DNS lookups are not flows to a destination: see dns_only)"),
     _c("requests", N, "HTTP requests"),
     _c("intercepted", N, "flows decrypted"),
     _c("tls_rejected", N, "flows whose client refused the proxy's certificate"),
@@ -202,7 +208,64 @@ VERDICTS = Table("verdicts", "the single-run report's verdict lines (issue 22), 
     _c("hook_events", N, "hook events behind the line"),
 ), optional=True)
 
-TABLES: dict[str, Table] = {t.name: t for t in (RUNS, FLOWS, FINDINGS, READS, DESTINATIONS, VERDICTS)}
+KIND_COVERAGE = Table(
+    "kind_coverage",
+    "coverage by kind (issue 20): per run, flows and bytes of each kind of traffic, all apps (`(all)`) "
+    "then per app; a kind the run's capture mode cannot see has null counts, not 0", (
+        _c("run_id", S, "-> runs.run_id"),
+        _c("app", S, "`(all)`: every app (one row per kind); else the app (the kinds it used)"),
+        _c("kind", S, "http | http3 | pinned | dns | tcp | udp | quic | failed"),
+        _c("label", S, "the kind in words, as the report says it"),
+        _c("flows", N, "flows of the kind (null: not captured in this capture mode)"),
+        _c("bytes_up", N, "bytes sent (null: not captured)"),
+        _c("bytes_down", N, "bytes received (null: not captured)"),
+        _c("destinations", N, "distinct destinations (for dns: names looked up; null: not captured)"),
+        _c("status", S, "captured | not captured (explicit proxy) | captured only what was sent through the proxy "
+                        "(explicit proxy) | ..."),
+    ), optional=True)
+
+DNS_ONLY = Table(
+    "dns_only",
+    "names a run looked up and never connected to (full-device capture, issue 20), one row per name of a run", (
+        _c("run_id", S, "-> runs.run_id"),
+        _c("severity", S, "info | low | medium | high | critical, by the lab's policy (of its flags)"),
+        _c("name", S, "the name looked up (masked if it carries a canary)"),
+        _c("answers", L, "what the resolver answered: addresses, CNAMEs"),
+        _c("country", S, "where the answers are located (ISO codes, `, ` between), by the run's geo sources"),
+        _c("org", S, "the organisations running those addresses (`, ` between)"),
+        _c("org_country", S, "their home countries (ISO codes, `, ` between)"),
+        _c("apps", L, "apps that looked it up"),
+        _c("lookups", N, "lookups of the name"),
+        _c("resolvers", L, "resolvers asked (ip:port): the tunnel's, or one the app chose"),
+        _c("rcodes", L, "the answers' response codes (NOERROR, NXDOMAIN, ...)"),
+        _c("data_types", L, "data types found in the lookups (a name can carry data)"),
+        _c("flags", L, "foreign, watchlist_country, ... of the answers' countries"),
+        _c("first_seen", T, "first lookup"),
+        _c("last_seen", T, "last lookup"),
+        _c("evidence", S, "flow ids of the lookups (space between; the first ten)"),
+    ), optional=True)
+
+TUNNEL_LEAKS = Table(
+    "tunnel_leaks",
+    "connections that went around the WireGuard tunnel (issue 20): an app's connect (Frida) the proxy "
+    "never saw, one row per connect; expected: none", (
+        _c("run_id", S, "-> runs.run_id"),
+        _c("ts", T, "when the app connected"),
+        _c("device", S, "the handset (adb serial, masked when it is one of its identifiers)"),
+        _c("app", S, "the app that connected"),
+        _c("destination", S, "the name the app gave, else a name of the address, else the address"),
+        _c("host", S, "the host the app gave, if any"),
+        _c("ip", S, "the address connected to"),
+        _c("port", N, "the port connected to"),
+        _c("country", S, "where the address is (ISO code)"),
+        _c("org", S, "the organisation running it"),
+        _c("org_country", S, "the organisation's home country"),
+        _c("flags", L, "tunnel_leak, foreign, watchlist_country, ..."),
+        _c("hook_id", S, "the hook event (RUN#hN)"),
+    ), optional=True)
+
+TABLES: dict[str, Table] = {t.name: t for t in (RUNS, FLOWS, FINDINGS, READS, DESTINATIONS, VERDICTS, KIND_COVERAGE,
+                                                 DNS_ONLY, TUNNEL_LEAKS)}
 STORE_ONLY = {"runs": ("capture", "superseded")}  # columns the store adds when it reads the files
 
 CAMPAIGN_RUNS = Table("campaign_runs", "the runs the store's campaign.json lists (none without one)", (

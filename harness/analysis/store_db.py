@@ -53,15 +53,16 @@ def _name(column: str) -> str:
 
 def _empty(table: Table) -> str:
     columns = ", ".join(f"CAST(NULL AS {sql_type(c.type)}) AS {_name(c.name)}" for c in table.columns)
-    return f"SELECT {columns} LIMIT 0"
+    return f"SELECT {columns} WHERE false"
 
 
 def _view(table: Table, files: list[str], root: Path) -> str:
     if not files:
         return _empty(table)
     source = f"read_parquet([{', '.join(_quoted(f) for f in files)}], union_by_name = true, filename = true)"
-    if table.name != "runs":
-        return f"SELECT {', '.join(_name(c.name) for c in table.columns)} FROM {source}"
+    if table.name != "runs":  # an export made before a column existed reads it as null
+        return (f"SELECT {', '.join(_name(c.name) for c in table.columns)} "
+                f"FROM ({_empty(table)} UNION ALL BY NAME SELECT * FROM {source})")
     prefix, suffix = len(str(root)) + 1, len(f"/{EXPORT_DIR}/{table.file}")
     columns = []
     for c in table.columns:

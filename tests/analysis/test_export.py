@@ -187,3 +187,52 @@ def test_a_campaign_runs_placement_is_in_the_run_table(tmp_path):
            "host": {"name": "lab-pc-7", "worker": "bench-east"}}
     (row,) = pq.read_table(export_capture(builder.write(run_json=run)) / "runs.parquet").to_pylist()
     assert (row["campaign_id"], row["run_key"], row["host"]) == ("camp-3", "demo/virtual:vendor-1.0/2", "bench-east")
+
+
+def _full_store(root):
+    """Two full-device captures (vendor-1.1 looks up a watch-list partner it never contacts)
+    and an older capture whose export predates the full-capture columns and tables."""
+    from support.raw_capture import FullCaptureBuilder
+
+    runs = {}
+    for variant, serial in (("vendor-1.0", "R58FULL010"), ("vendor-1.1", "R58FULL011")):
+        builder = FullCaptureBuilder(root / f"run-{variant}", variant=variant, serial=serial, t0=T0)
+        runs[variant] = export_capture(builder.vendor_scenario().full_scenario().write()).parent.parent
+    old = export_capture(CaptureBuilder(root / "run-old", run_id="run-old", serial="R58OLD0001").vendor_scenario().write())
+    for table in ("kind_coverage", "dns_only", "tunnel_leaks"):
+        (old / TABLES[table].file).unlink()
+    legacy = pq.read_table(old / "destinations.parquet").drop_columns(["protocols", "sni", "dns_names"])
+    pq.write_table(legacy, old / "destinations.parquet")
+    return runs
+
+
+def test_the_store_answers_which_handsets_look_up_watch_list_names(tmp_path):
+    from support.raw_capture import PARTNER_HOST, PUSH_HOST
+
+    from harness.analysis.store import scan_store
+    from harness.analysis.store_db import read_only_query, store_database
+
+    _full_store(tmp_path / "store")
+    with store_database(scan_store(tmp_path / "store"), sandbox=True) as db:
+        def rows(sql):
+            return read_only_query(db, sql).read_all().to_pylist()
+
+        assert db.files["dns_only"] == db.files["kind_coverage"] == 2 and len(db.exported) == 3
+        watched = rows("SELECT r.handset, d.name, d.lookups, d.country FROM dns_only d JOIN runs r USING (run_id) "
+                       "WHERE list_contains(d.flags, 'watchlist_country') ORDER BY ALL")
+        assert watched == [{"handset": "R58FULL011", "name": PARTNER_HOST, "lookups": 3, "country": "CN"}]
+        push = rows(f"SELECT run_id, protocols, dns_names FROM destinations WHERE destination = '{PUSH_HOST}' "
+                    "ORDER BY run_id")
+        assert [r["protocols"] for r in push] == [["tcp/xmpp"], ["tcp/xmpp"]]
+        assert all(PUSH_HOST in r["dns_names"] for r in push)
+        kinds = rows("SELECT run_id, flows, bytes_up FROM kind_coverage WHERE app = '(all)' AND kind = 'tcp' "
+                     "ORDER BY run_id")
+        assert [(r["flows"], r["bytes_up"]) for r in kinds] == [(1, 180), (1, 180)]
+        # the older export: its destinations read with null protocols, and no rows of the new tables
+        old = rows("SELECT count(*) AS n, count(protocols) AS with_protocols FROM destinations "
+                   "WHERE run_id = 'run-old'")
+        assert old[0]["n"] > 0 and old[0]["with_protocols"] == 0
+        assert rows("SELECT count(*) AS n FROM tunnel_leaks")[0]["n"] == 0
+    with store_database(scan_store(tmp_path / "store" / "run-old"), sandbox=True) as db:  # only older exports
+        old = read_only_query(db, "SELECT count(*) AS n, count(protocols) AS p FROM destinations").read_all()
+        assert old.to_pylist()[0]["n"] > 0 and old.to_pylist()[0]["p"] == 0
