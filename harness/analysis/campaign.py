@@ -4,8 +4,8 @@ aggregated where they lie.
 
 - `handset_countries`: per handset and destination organisation's home country
   (`org_country`; `unknown` when the organisation's country is not known), the flows,
-  the flows carrying sensitive data, the bytes; `matrix` is the same flows pivoted,
-  handsets x countries;
+  the flows carrying sensitive data, the bytes (DNS lookups left out: their organisation
+  is the resolver's); `matrix` is the same flows pivoted, handsets x countries;
 - `data_types`: per maker, model and firmware (fingerprint), each data type that left:
   runs, handsets, transmissions (flows carrying it), and how many went abroad, where to;
 - `firmware_changes`: per model, each firmware version against the one before it (by
@@ -33,7 +33,7 @@ WITH per_run AS (
     SELECT run_id, coalesce(nullif(org_country, ''), '{UNKNOWN_COUNTRY}') AS org_country,
            count(*) AS flows, count(*) FILTER (WHERE n_findings > 0) AS flows_with_data,
            sum(request_bytes) AS bytes_up, sum(response_bytes) AS bytes_down
-    FROM flows GROUP BY ALL)
+    FROM flows WHERE kind IS DISTINCT FROM 'dns' GROUP BY ALL)  -- a lookup's country is its resolver's
 SELECT r.handset, r.manufacturer, r.model, p.org_country,
        sum(p.flows)::BIGINT AS flows, sum(p.flows_with_data)::BIGINT AS flows_with_data,
        sum(p.bytes_up)::BIGINT AS bytes_up, sum(p.bytes_down)::BIGINT AS bytes_down,

@@ -184,3 +184,21 @@ def test_the_runners_index_is_read_and_a_superseded_attempt_left_out(tmp_path):
         len(analyse([p]).flows) for p in counted)
     assert list(figures.missing_runs["key"]) == ["idle/B/1"]
     assert list(figures.missing_runs["error"]) == ["worker died mid-run"]
+
+
+def test_dns_lookups_are_not_counted_as_flows_to_a_country(tmp_path):
+    """A lookup's org and country are the resolver's: like the single-run report's
+    countries chart, the campaign's handset x country figures count connections only."""
+    from support.raw_capture import FullCaptureBuilder
+
+    root = tmp_path / "store"
+    captures = [FullCaptureBuilder(root / f"run-{v}", variant=v, serial=f"R58FULL{i}").vendor_scenario()
+                .full_scenario().write() for i, v in enumerate(("vendor-1.0", "vendor-1.1"))]
+    export_missing(captures)
+    with store_database(scan_store(root)) as db:
+        figures = campaign_figures(db)
+    for i, capture in enumerate(captures):
+        flows = analyse([capture]).flows
+        mine = figures.handset_countries[figures.handset_countries["handset"] == f"R58FULL{i}"]
+        assert mine["flows"].sum() == (flows["kind"] != "dns").sum() < len(flows)
+        assert "unknown" not in set(mine["org_country"])  # the tunnel's resolver, not located
