@@ -58,7 +58,7 @@ def coverage_classes(flows: pd.DataFrame) -> np.ndarray:
     scheme, method = pc.utf8_lower(_strings(flows["scheme"])), _strings(flows["method"])
     request = _true(pc.not_equal(method, "CONNECT"))  # null (no request) is not one
     tls = flows["tls_intercepted"].fillna(False).to_numpy(dtype=bool)
-    # raw TLS or QUIC passed on: the `cleartext` flag says only that it was not intercepted
+    # raw TLS or QUIC passed on: unread, whatever its flags (older captures flagged it `cleartext`)
     opaque = _true(pc.equal(kind, "quic")) | _true(pc.is_in(_strings(flows["protocol"]), pa.array(["tls", "quic"]))) \
         if "protocol" in flows else _true(pc.equal(kind, "quic"))
     tls_failed = _true(pc.equal(kind, "tls_failed"))
