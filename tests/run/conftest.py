@@ -62,6 +62,21 @@ class LabFiles:
         threading.Thread(target=_terminal, args=(master, hang_up), daemon=True).start()
         return proc, hang_up
 
+    def interactive(self, *args: str) -> tuple[subprocess.Popen[bytes], int]:
+        """`lab ARGS` on a pseudo-terminal the test plays the technician at: the process and
+        the terminal's master side (support.terminal.read_until reads it; close it after)."""
+        master, slave = os.openpty()
+        proc = subprocess.Popen(["setsid", "--ctty", LAB_BIN, *args], env=self.env, cwd=self.root,
+                                stdin=slave, stdout=slave, stderr=slave)
+        os.close(slave)
+        return proc, master
+
+    def set_proxy(self, **values: object) -> None:
+        """Change lab.yaml's proxy section (e.g. mode="wireguard")."""
+        lab = yaml.safe_load(self.lab.read_text())
+        lab["proxy"].update(values)
+        self.lab.write_text(yaml.safe_dump(lab))
+
     def runs(self) -> list[Path]:
         return sorted(p for p in self.captures.iterdir() if p.is_dir()) if self.captures.exists() else []
 

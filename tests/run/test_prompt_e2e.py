@@ -6,16 +6,12 @@ from __future__ import annotations
 
 import json
 import os
-import select
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
+from support.terminal import read_until
 
 pytestmark = pytest.mark.e2e
-LAB_BIN = str(Path(sys.executable).parent / "lab")
 
 PROFILE = {
     "name": "prompts",
@@ -28,26 +24,10 @@ PROFILE = {
 }
 
 
-def read_until(master: int, marker: bytes, timeout: float) -> bytes:
-    seen = b""
-    deadline = time.monotonic() + timeout
-    while marker not in seen and time.monotonic() < deadline:
-        if select.select([master], [], [], 0.2)[0]:
-            try:
-                seen += os.read(master, 65536)
-            except OSError:
-                break
-    return seen
-
-
 def test_a_run_on_a_terminal_asks_and_records_the_answers(tmp_path, adb_env, lab_files):
     files = lab_files(tmp_path / "lab", adb_env, [{"serial": "virtual:vendor-1.0", "frida": "local"}], None,
                       PROFILE)
-    master, slave = os.openpty()
-    proc = subprocess.Popen(["setsid", "--ctty", LAB_BIN, "run", "profile.yaml",
-                             "--device", "virtual:vendor-1.0", "--quiet", "--json"],
-                            env=files.env, cwd=files.root, stdin=slave, stdout=slave, stderr=slave)
-    os.close(slave)
+    proc, master = files.interactive("run", "profile.yaml", "--device", "virtual:vendor-1.0", "--quiet", "--json")
     try:
         shown = read_until(master, b"press Enter when done", 120)
         assert b">>> Plug the charger in" in shown, shown[-2000:]

@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 
 import pytest
-import yaml
 
 from harness.analysis import analyse
 from harness.virtual.netns import unavailable_reason
@@ -28,9 +27,7 @@ def test_a_wireguard_run_reports_zero_tunnel_leaks(tmp_path, adb_env, virtual_ha
     handset = virtual_handset("vendor-1.1")
     files = lab_files(tmp_path / "lab", adb_env, [{"serial": handset.serial, "frida": "local"}],
                       handset.process.zone_path, PROFILE)
-    lab = yaml.safe_load(files.lab.read_text())
-    lab["proxy"]["mode"] = "wireguard"
-    files.lab.write_text(yaml.safe_dump(lab))
+    files.set_proxy(mode="wireguard")
 
     result = files.lab_cmd("run", "profile.yaml", "--device", handset.serial, "--quiet", "--json")
     assert result.returncode == 0, result.stderr + result.stdout

@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-import select
 import shlex
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -20,6 +17,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 from support.full_capture import around_the_proxy
+from support.terminal import read_until
 
 from harness.capture.folder import iter_jsonl
 from harness.cli.main import main
@@ -29,7 +27,6 @@ from harness.virtual.netns import unavailable_reason
 from harness.virtual.spec import HANDSETS_DIR
 
 REASON = unavailable_reason()
-LAB_BIN = str(Path(sys.executable).parent / "lab")
 pytestmark = [pytest.mark.e2e,
               pytest.mark.skipif(REASON is not None, reason=f"no handset namespace here: {REASON}")]
 
@@ -57,12 +54,6 @@ def _spec(tmp_path: Path, name: str, **changes) -> str:
     return str(path)
 
 
-def _wireguard_lab(files) -> None:
-    lab = yaml.safe_load(files.lab.read_text())
-    lab["proxy"]["mode"] = "wireguard"
-    files.lab.write_text(yaml.safe_dump(lab))
-
-
 def _state(handset) -> dict:
     """state_dump plus what the WireGuard procedure touches (app op, the app's files)."""
     wg_files = "su -c " + shlex.quote("ls -lZR /data/data/com.wireguard.android")
@@ -76,9 +67,7 @@ def test_lab_run_in_wireguard_mode_records_what_goes_around_the_proxy(tmp_path, 
     handset = virtual_handset("vendor-1.1")
     files = lab_files(tmp_path / "lab", adb_env, [{"serial": handset.serial, "frida": "local"}],
                       handset.process.zone_path, PROFILE)
-    lab = yaml.safe_load(files.lab.read_text())
-    lab["proxy"]["mode"] = "wireguard"
-    files.lab.write_text(yaml.safe_dump(lab))
+    files.set_proxy(mode="wireguard")
     before = _state(handset)
 
     result = files.lab_cmd("run", "profile.yaml", "--device", handset.serial, "--quiet", "--json")
@@ -116,9 +105,7 @@ def test_a_handset_without_the_wireguard_app_fails_before_the_profile_and_is_res
     handset = virtual_handset("rooted-a14")  # no com.wireguard.android
     files = lab_files(tmp_path / "lab", adb_env, [{"serial": handset.serial, "frida": "local"}],
                       handset.process.zone_path, {"name": "full-capture", "steps": [{"idle": "1s"}]})
-    lab = yaml.safe_load(files.lab.read_text())
-    lab["proxy"]["mode"] = "wireguard"
-    files.lab.write_text(yaml.safe_dump(lab))
+    files.set_proxy(mode="wireguard")
     before = handset.state_dump()
     result = files.lab_cmd("run", "profile.yaml", "--device", handset.serial, "--quiet", "--json")
     assert result.returncode != 0, result.stdout
@@ -139,7 +126,7 @@ def test_a_tunnel_that_carries_nothing_stops_the_run_with_the_fix_and_restores_t
     handset = virtual_handset(_spec(tmp_path, "vendor-1.0", faults={"wireguard_blocked": True}))
     files = lab_files(tmp_path / "lab", adb_env, [{"serial": handset.serial, "frida": "local"}],
                       handset.process.zone_path, {"name": "never", "steps": [{"idle": "1s"}]})
-    _wireguard_lab(files)
+    files.set_proxy(mode="wireguard")
     before = _state(handset)
     monkeypatch.setattr(run_session, "TUNNEL_PROBE_SECONDS", 3.0)  # 30 s in a real run
     started = time.monotonic()
@@ -165,18 +152,6 @@ def test_a_tunnel_that_carries_nothing_stops_the_run_with_the_fix_and_restores_t
     assert time.monotonic() - started < 25
 
 
-def _read_until(master: int, marker: bytes, timeout: float) -> bytes:
-    seen = b""
-    deadline = time.monotonic() + timeout
-    while marker not in seen and time.monotonic() < deadline:
-        if select.select([master], [], [], 0.2)[0]:
-            try:
-                seen += os.read(master, 65536)
-            except OSError:  # EIO: the program closed the terminal
-                break
-    return seen
-
-
 def test_an_unrooted_handset_shows_the_tunnel_as_a_qr_code_and_waits_for_the_technician(
         tmp_path, adb_env, virtual_handset, lab_files):
     """No root: the run cannot write the app's files, so the technician imports the tunnel
@@ -186,15 +161,11 @@ def test_an_unrooted_handset_shows_the_tunnel_as_a_qr_code_and_waits_for_the_tec
     handset = virtual_handset(_spec(tmp_path, "reference", packages=[*packages, WIREGUARD_APP]))
     files = lab_files(tmp_path / "lab", adb_env, [{"serial": handset.serial, "frida": "local"}],
                       handset.process.zone_path, {"name": "never", "steps": [{"idle": "1s"}]})
-    _wireguard_lab(files)
+    files.set_proxy(mode="wireguard")
     before = {**handset.state_dump(), "appops": handset.device.shell("appops get com.wireguard.android")}
-    master, slave = os.openpty()
-    proc = subprocess.Popen(["setsid", "--ctty", LAB_BIN, "run", "profile.yaml", "--device", handset.serial,
-                             "--quiet", "--json"], env=files.env, cwd=files.root, stdin=slave, stdout=slave,
-                            stderr=slave)
-    os.close(slave)
+    proc, master = files.interactive("run", "profile.yaml", "--device", handset.serial, "--quiet", "--json")
     try:
-        shown = _read_until(master, b"press Enter when done", 60)
+        shown = read_until(master, b"press Enter when done", 60)
         assert b"in the WireGuard app: + > Scan from QR code, name it lab" in shown, shown[-3000:]
         qr = [line for line in shown.decode("utf-8", "replace").splitlines() if "\u2588\u2588" in line]
         assert len(qr) > 20, shown[-3000:]  # the tunnel as a terminal QR code
@@ -204,7 +175,7 @@ def test_an_unrooted_handset_shows_the_tunnel_as_a_qr_code_and_waits_for_the_tec
         assert "ACTIVATE_VPN: allow" in handset.device.shell("appops get com.wireguard.android")
         assert handset.device.shell("settings get secure always_on_vpn_lockdown").strip() == "1"
         os.write(master, b"s\n")
-        rest = _read_until(master, b'"run_dir"', 60)
+        rest = read_until(master, b'"run_dir"', 60)
         assert proc.wait(60) == 3, rest[-3000:]
     finally:
         if proc.poll() is None:
