@@ -209,45 +209,44 @@ def _read_hooks(reads: pd.DataFrame, app: Any, library: str, canaries: set[Any])
     return [str(h) for h in mine.sort_values("ts")["hook_id"].dropna()]
 
 
-def _bypass_lines(bypassed: pd.DataFrame, ranks: dict[str, int], trackers: TrackerIndex) -> list[dict[str, Any]]:
-    out = []
-    if bypassed.empty:
+def _unread_connection_lines(connects: pd.DataFrame | None, flag: Flag, kind: str, ranks: dict[str, int],
+                             trackers: TrackerIndex, say: Any) -> list[dict[str, Any]]:
+    """A line per app and destination of Frida-seen connections whose content the capture
+    never read (around the proxy, or around the tunnel); `say(app, dest, g, where)` words it."""
+    out: list[dict[str, Any]] = []
+    if connects is None or connects.empty:
         return out
-    for (app, dest), g in bypassed.groupby(["app", "destination"], sort=True):
-        flags = _flags(g["flags"]) | {Flag.BYPASSED_PROXY.value}
+    for (app, dest), g in connects.groupby(["app", "destination"], sort=True):
+        flags = _flags(g["flags"]) | {flag.value}
         hooks = [str(h) for h in g.get("hook_id", pd.Series(dtype=object)).dropna()]
         tracker = trackers.of_host(str(dest))
         org, org_country, country = (", ".join(_distinct(g[c])) for c in ("org", "org_country", "country"))
-        finding = (f"{app} connected to {dest} around the proxy — {_where(org, org_country, country, flags)} — "
-                   f"{_times(len(g))}; nothing it sent there was read")
-        out.append({"finding": finding, "kind": "bypass", "_rank": _rank(flags, ranks), "flows": 0,
-                    "hook_events": len(g), "evidence_flows": "", "evidence_hooks": _ids(hooks), "app": app,
-                    "library": "", "sdk": tracker.name if tracker else "", "destination": dest, "data_type": "",
+        out.append({"finding": say(app, dest, g, _where(org, org_country, country, flags)), "kind": kind,
+                    "_rank": _rank(flags, ranks), "flows": 0, "hook_events": len(g), "evidence_flows": "",
+                    "evidence_hooks": _ids(hooks), "app": app, "library": "",
+                    "sdk": tracker.name if tracker else "", "destination": dest, "data_type": "",
+                    # a connection around the capture, unread: what bypassed_proxy's requirements ask about
                     "triggers": "bypassed_proxy" + (" foreign" if Flag.FOREIGN.value in flags else "")})
     return out
+
+
+def _bypass_lines(bypassed: pd.DataFrame, ranks: dict[str, int], trackers: TrackerIndex) -> list[dict[str, Any]]:
+    def say(app: str, dest: str, g: pd.DataFrame, where: str) -> str:
+        return f"{app} connected to {dest} around the proxy — {where} — {_times(len(g))}; nothing it sent there was read"
+
+    return _unread_connection_lines(bypassed, Flag.BYPASSED_PROXY, "bypass", ranks, trackers, say)
 
 
 def _leak_lines(leaks: pd.DataFrame | None, ranks: dict[str, int], trackers: TrackerIndex) -> list[dict[str, Any]]:
     """A line per app and destination whose connections went around the WireGuard tunnel."""
-    out: list[dict[str, Any]] = []
-    if leaks is None or leaks.empty:
-        return out
-    for (app, dest), g in leaks.groupby(["app", "destination"], sort=True):
-        flags = _flags(g["flags"]) | {Flag.TUNNEL_LEAK.value}
-        hooks = [str(h) for h in g.get("hook_id", pd.Series(dtype=object)).dropna()]
-        tracker = trackers.of_host(str(dest))
-        org, org_country, country = (", ".join(_distinct(g[c])) for c in ("org", "org_country", "country"))
+    def say(app: str, dest: str, g: pd.DataFrame, where: str) -> str:
         ports = ", ".join(sorted({f"{ip}:{int(port)}" for ip, port in zip(g["ip"], g["port"], strict=True)}))
         to = f"{dest} ({ports})" if str(dest) not in ports else ports
         n = len(g)
-        finding = (f"{n} connection{'' if n == 1 else 's'} went around the tunnel (leak): {app} to {to} — "
-                   f"{_where(org, org_country, country, flags)}; the proxy never saw {'it' if n == 1 else 'them'}")
-        out.append({"finding": finding, "kind": "tunnel_leak", "_rank": _rank(flags, ranks), "flows": 0,
-                    "hook_events": n, "evidence_flows": "", "evidence_hooks": _ids(hooks), "app": app,
-                    "library": "", "sdk": tracker.name if tracker else "", "destination": dest, "data_type": "",
-                    # a connection around the capture, unread: what bypassed_proxy's requirements ask about
-                    "triggers": "bypassed_proxy" + (" foreign" if Flag.FOREIGN.value in flags else "")})
-    return out
+        return (f"{n} connection{'' if n == 1 else 's'} went around the tunnel (leak): {app} to {to} — "
+                f"{where}; the proxy never saw {'it' if n == 1 else 'them'}")
+
+    return _unread_connection_lines(leaks, Flag.TUNNEL_LEAK, "tunnel_leak", ranks, trackers, say)
 
 
 def _flow_ids(flows: pd.DataFrame, mask: pd.Series) -> list[str]:
