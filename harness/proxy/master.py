@@ -25,11 +25,9 @@ handset comes through it: HTTP(S), HTTP/3, DNS, raw TCP and UDP, each recorded.
 from __future__ import annotations
 
 import asyncio
-import collections
 import ipaddress
 import logging
 import threading
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -43,6 +41,7 @@ from harness.config.proxy import CaptureMode
 from harness.errors import ProxyError
 from harness.names import file_name
 from harness.proxy.drain import drain
+from harness.proxy.stats import LogTail, ProxyStats
 from harness.proxy.wireguard import (
     CLIENT_ADDRESS,
     CLIENT_ADDRESS6,
@@ -55,50 +54,6 @@ from harness.proxy.wireguard import (
 
 CA_CERT = "mitmproxy-ca-cert.pem"  # the certificate alone: what a handset installs
 CA_KEYPAIR = "mitmproxy-ca.pem"  # certificate and private key: never leaves the host
-
-
-@dataclass
-class ProxyStats:
-    """Live counters for progress displays; safe to read from any thread."""
-
-    flows: int = 0
-    findings: int = 0
-    flagged: int = 0
-    tls_failed: int = 0
-    errors: int = 0
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def record(self, record: dict[str, Any]) -> None:
-        with self._lock:
-            self.flows += 1
-            self.findings += len(record.get("findings") or ())
-            self.flagged += 1 if record.get("flags") else 0
-            self.tls_failed += 1 if record.get("kind") == "tls_failed" else 0
-            self.errors += 1 if record.get("kind") == "error" else 0
-
-    def snapshot(self) -> dict[str, int]:
-        with self._lock:
-            return {
-                "flows": self.flows, "findings": self.findings, "flagged": self.flagged,
-                "tls_failed": self.tls_failed, "errors": self.errors,
-            }
-
-
-class _LogTail(logging.Handler):
-    """Keeps mitmproxy's recent log lines (for error messages) instead of printing them."""
-
-    def __init__(self, size: int = 200):
-        super().__init__(logging.INFO)
-        self.lines: collections.deque[str] = collections.deque(maxlen=size)
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            self.lines.append(f"{record.levelname.lower()}: {record.getMessage()}")
-        except (TypeError, ValueError):
-            self.lines.append(f"{record.levelname.lower()}: {record.msg!r}")
-
-    def errors(self) -> list[str]:
-        return [line for line in self.lines if line.startswith(("error", "critical"))]
 
 
 class _Ready:
@@ -200,7 +155,7 @@ class Proxy:
         self._ready = threading.Event()
         self._listen: list[tuple[str, int]] = []
         self._failure: BaseException | None = None
-        self._log = _LogTail()
+        self._log = LogTail()
         self._owns_process_slot = False
 
     # -- options --------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from mitmproxy.test import taddons, tflow
 from addons.destinations import Destinations
 from addons.flowlog import FlowLog
 from harness.capture.folder import FLOW_FIELDS, iter_jsonl
-from harness.proxy.master import ProxyStats
+from harness.proxy.stats import ProxyStats
 
 
 def records(directory: Path) -> list[dict]:
