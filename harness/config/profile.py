@@ -293,6 +293,16 @@ def step_phase(step: BaseModel) -> str | None:
     return getattr(step, "phase", None)
 
 
+SCREEN_STEPS = ("launch", "monkey", "input", "intent")  # they act on what the screen shows
+
+
+def needs_screen(step: BaseModel) -> bool:
+    """The step acts on the screen (an app in front, taps, keys), so a locked or dark one
+    would swallow it; idle, reboot, waits and switches by shell command do not."""
+    kind = step_kind(step)
+    return kind in SCREEN_STEPS or (kind == "settings" and bool(getattr(step, kind).open))
+
+
 def step_seconds(step: BaseModel) -> float:
     """The least time a step takes (its waits, idles, boot capture, monkey throttle); a
     manual step's timeout is the most it takes, not counted."""

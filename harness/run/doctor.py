@@ -74,9 +74,19 @@ def quick_checks(handset: Handset, lab: LabConfig, entry: DeviceEntry | None, *,
     ]
 
 
-def preflight(handset: Handset, lab: LabConfig, entry: DeviceEntry | None) -> Report:
-    """What `lab run` checks before it changes anything on the handset."""
-    return Report(handset.serial, tuple(quick_checks(handset, lab, entry, quick=True)), _device(handset))
+def preflight(handset: Handset, lab: LabConfig, entry: DeviceEntry | None, *, screen_used: bool = True) -> Report:
+    """What `lab run` checks before it changes anything on the handset. A profile whose
+    steps never act on the screen (idle, reboot, switches by shell command) runs on a
+    locked or dark one, as a phone lies in a drawer: its screen check only warns."""
+    checks = quick_checks(handset, lab, entry, quick=True)
+    if not screen_used:
+        checks = [_screen_unused(c) if c.name == "screen" and c.status is Status.FAIL else c for c in checks]
+    return Report(handset.serial, tuple(checks), _device(handset))
+
+
+def _screen_unused(check: Check) -> Check:
+    return Check(check.name, Status.WARN, check.summary.split(":")[0] + ": no step of this profile needs the screen",
+                 check.fix, check.details)
 
 
 def diagnose(requested: str | None, lab: LabConfig, client: AdbClient | None = None) -> Report:

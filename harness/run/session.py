@@ -16,6 +16,7 @@ from typing import Any
 
 from harness.capture import CANARIES_JSON, ZONE_JSON
 from harness.config import DeviceEntry, FridaMode, LabConfig, NetworkMode, Profile
+from harness.config.profile import needs_screen
 from harness.config.proxy import CaptureMode
 from harness.devices import (
     Handset,
@@ -88,7 +89,8 @@ class HandsetSession:
         """`lab doctor`'s quick checks, kept in run.json's events; PreflightError (the run stops
         before anything on the handset changes) when one fails."""
         assert self.handset is not None
-        report = preflight(self.handset, self.lab, self.entry)
+        report = preflight(self.handset, self.lab, self.entry,
+                           screen_used=any(needs_screen(step) for step in self.profile.steps))
         self.timeline.event("doctor", status=report.status.value, checks=[c.as_dict() for c in report.checks])
         if report.failed:
             raise PreflightError("lab doctor: " + " / ".join(
