@@ -3,6 +3,9 @@
 Frida's callbacks (messages, detach) arrive on frida's thread; they only hand things to
 the HookSink's queue. Teardown flushes the agent, unloads the script (frida reverts every
 Interceptor and Java hook with it), detaches the session, and removes our handlers.
+
+Every call that needs the agent to answer is bounded: an app that is frozen (or stopped
+with SIGSTOP) never answers, and frida's own calls would wait for it forever.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -28,7 +32,53 @@ _FRIDA_ERRORS = (
     frida.InvalidOperationError, frida.TransportError, frida.ProcessNotFoundError,
     frida.ProcessNotRespondingError, frida.PermissionDeniedError, frida.NotSupportedError,
     frida.InvalidArgumentError, frida.TimedOutError, frida.ProtocolError,
+    frida.OperationCancelledError,
 )
+_STEP_FLOOR = 1.0  # seconds each teardown step gets even when the flush used up the timeout
+
+
+class _NoAnswer(InstrumentError):
+    """The agent (or frida on its behalf) did not answer within the time given."""
+
+
+def _rpc_within(script: frida.core.Script, name: str, args: tuple[Any, ...], timeout: float) -> Any:
+    """Call one rpc export, waiting at most `timeout` seconds for the answer.
+
+    frida's exports_sync waits without a limit, so the call runs on a short-lived daemon
+    thread; one left waiting ends when the script is destroyed (unload, detach, app exit).
+    """
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = getattr(script.exports_sync, name)(*args)
+        except (*_FRIDA_ERRORS, frida.core.RPCException) as e:
+            outcome["error"] = e
+
+    thread = threading.Thread(target=run, name=f"rpc-{name}", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        raise _NoAnswer(f"no answer to rpc {name} within {timeout:.1f} s")
+    if "error" in outcome:
+        raise outcome["error"]
+    if "value" not in outcome:
+        raise InstrumentError(f"rpc {name} ended without an answer")
+    return outcome["value"]
+
+
+def _within(operation: Callable[[], None], timeout: float) -> None:
+    """Run a frida operation (unload, detach), cancelling it after `timeout` seconds:
+    raises frida.OperationCancelledError then."""
+    cancellable = frida.Cancellable()
+    timer = threading.Timer(timeout, cancellable.cancel)
+    timer.daemon = True
+    timer.start()
+    try:
+        with cancellable:
+            operation()
+    finally:
+        timer.cancel()
 
 
 class SessionState(StrEnum):
@@ -150,27 +200,40 @@ class AppSession:
 
     # -- control ---------------------------------------------------------------------------
 
-    def call(self, name: str, *args: Any) -> Any:
-        """Call one of the agent's rpc exports (flush, stats, set_enabled, stop)."""
+    def call(self, name: str, *args: Any, timeout: float = 10.0) -> Any:
+        """Call one of the agent's rpc exports (flush, stats, set_enabled, stop); an agent
+        that does not answer within `timeout` seconds is an InstrumentError."""
         script = self._script
         if script is None or self.state is not SessionState.ATTACHED:
             raise InstrumentError(f"{self.origin.package} is not attached ({self.state.value})")
         try:
-            return getattr(script.exports_sync, name)(*args)
+            return _rpc_within(script, name, args, timeout)
+        except _NoAnswer as e:
+            raise InstrumentError(f"rpc {name} to {self.origin.package}: {e}") from e
         except (*_FRIDA_ERRORS, frida.core.RPCException) as e:
             raise InstrumentError(f"rpc {name} to {self.origin.package} failed: {e}") from e
 
-    def _final_flush(self, script: frida.core.Script, timeout: float = 5.0) -> dict[str, Any] | None:
-        """Stop the agent's hooks and take every event it holds; count what cannot come."""
+    def _final_flush(self, script: frida.core.Script, deadline: float) -> dict[str, Any] | None:
+        """Stop the agent's hooks and take every event it holds (until `deadline`, a
+        time.monotonic() value); count what cannot come."""
         final: dict[str, Any] | None = None
-        deadline = time.monotonic() + timeout
+        pending = 0
         try:
             while True:
-                final = script.exports_sync.stop()
+                wait = max(deadline - time.monotonic(), _STEP_FLOOR)
+                final = _rpc_within(script, "stop", (), wait)
                 pending = int(final.get("pending", 0)) if isinstance(final, dict) else 0
                 if pending == 0 or time.monotonic() > deadline:
                     break
                 self._sink.drain(0.5)  # the writer acknowledges; the window reopens
+        except _NoAnswer as e:
+            log.warning("%s (pid %s): the agent did not answer at teardown (%s); detaching anyway",
+                        self.origin.package, self.origin.pid, e)
+            self._sink.submit_record(self.origin, {
+                "type": "hook:error", "ts": time.time(), "api": "agent", "category": "agent",
+                "value": f"the agent did not answer stop at teardown ({e}); events it held are lost",
+                "stack": [], "thread": None, "where": "teardown",
+            })
         except (*_FRIDA_ERRORS, frida.core.RPCException) as e:
             log.debug("final flush of %s failed: %s", self.origin.package, e)
             return final
@@ -178,25 +241,34 @@ class AppSession:
             self._sink.record_loss(self.origin, pending, "teardown")
         return final
 
-    def close(self) -> dict[str, Any] | None:
-        """Flush the agent, unload it, detach; safe to call twice and after the app died."""
+    def close(self, timeout: float = 5.0) -> dict[str, Any] | None:
+        """Flush the agent, unload it, detach; safe to call twice and after the app died.
+
+        Returns within about `timeout` seconds (each step gets at least _STEP_FLOOR) even
+        when the app never answers: what did not answer is logged and left behind."""
+        deadline = time.monotonic() + timeout
         final: dict[str, Any] | None = None
         script, session = self._script, self._session
         if script is not None and self.state is SessionState.ATTACHED:
-            final = self._final_flush(script)
+            final = self._final_flush(script, deadline)
         with self._lock:
             if self.state is SessionState.ATTACHED:
                 self.state = SessionState.DETACHED
                 self.detach_reason = "application-requested"
         if script is not None:
             try:
-                script.unload()
+                _within(script.unload, max(deadline - time.monotonic(), _STEP_FLOOR))
+            except frida.OperationCancelledError:
+                log.warning("%s: unload got no answer; the hooks stay until the app answers",
+                            self.origin.package)
             except _FRIDA_ERRORS as e:
                 log.debug("unload in %s: %s", self.origin.package, e)
             script.off("message", self._on_message)
         if session is not None:
             try:
-                session.detach()
+                _within(session.detach, max(deadline - time.monotonic(), _STEP_FLOOR))
+            except frida.OperationCancelledError:
+                log.warning("%s: detach got no answer; leaving the session behind", self.origin.package)
             except _FRIDA_ERRORS as e:
                 log.debug("detach from %s: %s", self.origin.package, e)
             session.off("detached", self._on_detached)
