@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.frida_attach import attach
 
 from harness.capture.folder import FLOWS_JSONL, iter_jsonl
 from harness.instrument import Instrumentation, SessionState
@@ -52,8 +53,8 @@ def test_vendor_imei_read_is_traced_and_a_killed_app_is_recorded(virtual_handset
     telemetry = _wait_for(lambda: _pidof(handset, "com.vendor.telemetry"), 30)  # a boot service
     assert telemetry
     with Instrumentation("local", handset.serial, tmp_path, ["sensitive", "network"]) as inst:
-        inst.attach("com.vendor.weather", weather)
-        inst.attach("com.vendor.telemetry", telemetry)
+        attach(inst, "com.vendor.weather", weather)
+        attach(inst, "com.vendor.telemetry", telemetry)
         # the analytics SDK inside the weather app reads the IMEI every 10 s and sends its SHA-256
         reads = _wait_for(lambda: _events(inst, package="com.vendor.weather", category="imei"), 25)
         assert reads, "no IMEI read traced"
@@ -155,7 +156,7 @@ def test_pinned_app_fails_through_the_proxy_until_unpinned(pinned_bank: Any, tmp
     hooks_dir = tmp_path / "hooks"
     hooks_dir.mkdir()
     with Instrumentation("local", "virtual:pin-test", hooks_dir, ["sensitive"], [BANK]) as inst:
-        info = inst.attach(BANK, pid)
+        info = attach(inst, BANK, pid)
         assert "unpin" in info.parts
         decrypted = _wait_for(lambda: [f for f in bank_flows() if f.get("kind") == "http"], 30)
         assert decrypted, "no decrypted flow after unpinning"
@@ -219,7 +220,7 @@ def test_vendor_1_1_address_book_read_is_traced_with_the_rows(virtual_handset, t
     telemetry = _wait_for(lambda: _pidof(handset, "com.vendor.telemetry"), 30)
     assert telemetry
     with Instrumentation("local", handset.serial, tmp_path, ["sensitive"]) as inst:
-        inst.attach("com.vendor.telemetry", telemetry)
+        attach(inst, "com.vendor.telemetry", telemetry)
         reads = _wait_for(lambda: _events(inst, category="contacts"), 25)
         assert reads, "no contacts query traced"
         read = reads[0]

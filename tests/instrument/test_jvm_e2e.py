@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.frida_attach import attach
 from support.jvm_app import stop_process
 
 from harness.capture.folder import iter_jsonl
@@ -69,7 +70,7 @@ def test_imei_read_is_traced_with_package_pid_api_and_calling_class(
     collector = Collector()
     app = jvm_app("read", IMEI, "localhost", str(collector.port))
     with Instrumentation("local", SERIAL, tmp_path, ["sensitive", "network"]) as inst:
-        info = inst.attach("com.vendor.analytics", app.pid)
+        info = attach(inst, "com.vendor.analytics", app.pid)
         assert info.installed["java"]["sensitive"]["android.telephony.TelephonyManager.getImei"] == 1
 
         def complete() -> bool:
@@ -128,7 +129,7 @@ def test_a_hooked_call_that_throws_is_recorded_and_the_app_gets_its_exception(
     assert app.stdout is not None
     threading.Thread(target=lambda: lines.extend(iter(app.stdout.readline, "")), daemon=True).start()
     with Instrumentation("local", SERIAL, tmp_path, ["network"]) as inst:
-        inst.attach("com.vendor.analytics", app.pid)
+        attach(inst, "com.vendor.analytics", app.pid)
 
         def threw() -> list[dict[str, Any]]:
             inst.flush()
@@ -159,7 +160,7 @@ def test_java_stacks_and_threads_are_the_same_through_jvmti_and_jni(
         capture.mkdir()
         with Instrumentation("local", SERIAL, capture, ["sensitive"],
                              options=AgentOptions(fast_java=fast)) as inst:
-            info = inst.attach("com.vendor.analytics", app.pid)
+            info = attach(inst, "com.vendor.analytics", app.pid)
             assert info.installed["javaStacks"] == mode
             assert _wait_for(lambda: inst.flush() and sum(
                 r["type"] == "hook:event" for r in _records(inst.hooks_path)) >= 6)
@@ -181,7 +182,7 @@ def test_concurrent_threads_keep_their_own_names_and_stacks(
     app = jvm_app("threads", IMEI)
     with Instrumentation("local", SERIAL, tmp_path, ["sensitive"],
                          options=AgentOptions(fast_java=mode == "jvmti")) as inst:
-        info = inst.attach("com.vendor.analytics", app.pid)
+        info = attach(inst, "com.vendor.analytics", app.pid)
         assert info.installed["javaStacks"] == mode
         assert _wait_for(lambda: inst.flush() and len({r.get("thread") for r in _records(
             inst.hooks_path) if r["type"] == "hook:event"}) >= 4, 30)
@@ -204,7 +205,7 @@ def test_hot_method_losses_are_counted_not_silent(tmp_path: Path, jvm_app: Calla
     app = jvm_app("hot", IMEI)
     assert app.stdout is not None and app.stdout.readline().startswith("calls ")
     inst = Instrumentation("local", SERIAL, tmp_path, ["sensitive"])
-    inst.attach("com.vendor.hot", app.pid)
+    attach(inst, "com.vendor.hot", app.pid)
     assert _wait_for(lambda: inst.agent_stats("com.vendor.hot")["emitted"] > 1000, 30)
     stats = inst.close()
     final = inst.agent_stats("com.vendor.hot")
@@ -234,7 +235,7 @@ def test_native_connects_take_the_fast_path_and_every_loss_is_counted(tmp_path: 
     try:
         inst = Instrumentation("local", SERIAL, tmp_path, ["network"],
                                options=AgentOptions(java_bridge=False))
-        info = inst.attach("bench.native", process.pid)
+        info = attach(inst, "bench.native", process.pid)
         assert info.installed["native"]["network"]["libc.connect"] == "cmodule"
         assert _wait_for(lambda: inst.agent_stats("bench.native")["emitted"] > 5000, 20)
         stats = inst.close()

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from support.frida_attach import attach
 from support.jvm_app import stop_process
 
 from harness.capture.folder import iter_jsonl
@@ -26,7 +27,7 @@ def test_close_returns_when_the_app_is_frozen_and_notes_the_silent_agent(tmp_pat
     try:
         inst = Instrumentation("local", "virtual:test", tmp_path, ["network"],
                                options=AgentOptions(java_bridge=False))
-        inst.attach("com.vendor.frozen", process.pid)
+        attach(inst, "com.vendor.frozen", process.pid)
         os.kill(process.pid, signal.SIGSTOP)  # the agent's thread stops with the app: no rpc answers
         closer = threading.Thread(target=inst.close, daemon=True)
         started = time.monotonic()

@@ -10,12 +10,11 @@ from typing import Any
 import pytest
 from cryptography import x509
 from support.apps_kit import Mitm, apps, internet  # noqa: F401 - fixtures
+from support.frida_attach import attach
 
 from harness.capture.folder import iter_jsonl
-from harness.errors import InstrumentError
 from harness.instrument import Instrumentation
 from harness.instrument.instrumentation import AgentOptions
-from harness.run.session import ATTACH_TRIES
 from harness.virtual.apps.runner import wait_for
 from harness.virtual.internet.ca import subject_hash_old
 
@@ -66,13 +65,7 @@ def _unpinned(apps_factory: Any, mitm: Any, tmp_path: Path, package: str, path: 
     assert not _read(mitm, path)
     with Instrumentation("local", f"virtual:{package}", tmp_path, (), [package],
                          options=AgentOptions(unpin_libraries=libraries)) as inst:
-        for attempt in range(1, ATTACH_TRIES + 1):  # as the run session does: a loaded machine
-            try:                                     # can time out an attach ("sync up with agent")
-                inst.attach(package, pid)
-                break
-            except InstrumentError:
-                if attempt == ATTACH_TRIES:
-                    raise
+        attach(inst, package, pid)
         assert wait_for(lambda: _read(mitm, path), 30), runner.log_path.read_text()[-800:]
         inst.flush()
     records = list(iter_jsonl(inst.hooks_path))
@@ -160,7 +153,7 @@ def test_a_trust_manager_handed_over_after_attach_is_patched(apps, mitm, tmp_pat
     assert wait_for(lambda: runner.log_path.exists() and f"Start proc {pid}:" in runner.log_path.read_text(), 30)
     with Instrumentation("local", f"virtual:{package}", tmp_path, (), [package],
                          options=AgentOptions(unpin_libraries=("trustmanager",))) as inst:
-        inst.attach(package, pid)
+        attach(inst, package, pid)
         assert wait_for(lambda: _read(mitm, path), 30), runner.log_path.read_text()[-800:]
         inst.flush()
     records = list(iter_jsonl(inst.hooks_path))
@@ -200,13 +193,7 @@ def test_every_trust_check_shape_is_unpinned_on_each_release(apps, mitm, tmp_pat
     libraries = ("conscrypt", "okhttp3", "hostname-verifier", "boringssl-symbol")
     with Instrumentation("local", f"virtual:{package}", tmp_path, (), [package],
                          options=AgentOptions(unpin_libraries=libraries)) as inst:
-        for attempt in range(1, ATTACH_TRIES + 1):
-            try:
-                inst.attach(package, pid)
-                break
-            except InstrumentError:
-                if attempt == ATTACH_TRIES:
-                    raise
+        attach(inst, package, pid)
         assert wait_for(lambda: all(_read(mitm, path) for path in paths), 30), log()[-800:]
         inst.flush()
     records = list(iter_jsonl(inst.hooks_path))
