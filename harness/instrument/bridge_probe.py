@@ -3,8 +3,9 @@
 A Google Play system update can replace ART (the com.android.art APEX) under a Frida
 release that does not know it yet; the bridge then fails inside every app. The probe
 attaches to one harmless app process (a candidate from `ps`, UID >= 10000), loads a script
-made of frida-tools' Java bridge and a few lines that check `Java.available` and use one
-class (java.lang.System) in `Java.performNow`, then detaches. Virtual handsets: Frida's
+made of frida-tools' Java bridge and agents/bridge_probe.js (it checks `Java.available`
+and uses one class, java.lang.System, in `Java.performNow`), then detaches; an attach that
+times out is tried again. Virtual handsets: Frida's
 local device and the app's JVM (a candidate is taken only if the local process of that
 PID carries the app's name).
 """
@@ -19,25 +20,11 @@ import frida
 from harness.config import FridaMode
 from harness.devices.doctor import Check, Status, passed
 from harness.errors import InstrumentError
-from harness.instrument.agents import java_bridge_path
+from harness.instrument.agents import AGENTS_DIR, java_bridge_path
 from harness.instrument.device import AdbServer, ResolvedDevice, resolve_device
 
-PROBE_JS = """
-const J = (typeof bridge !== "undefined") ? bridge : null;
-rpc.exports = {
-  probe() {
-    if (J === null || !J.available) {
-      return {available: false};
-    }
-    const out = {available: true};
-    J.performNow(function () {
-      const System = J.use("java.lang.System");
-      out.vm = String(System.getProperty("java.vm.name")) + " " + String(System.getProperty("java.vm.version"));
-    });
-    return out;
-  }
-};
-"""
+PROBE_AGENT = AGENTS_DIR / "bridge_probe.js"  # loaded after frida-tools' Java bridge
+ATTACH_TRIES = 3  # a loaded phone or machine can time an attach out: try again, as a run does
 TIMEOUT = 60.0
 AVOID = ("com.android.systemui", "system_server", "com.android.phone")  # attach where a hiccup costs nothing
 _ERRORS = (frida.InvalidOperationError, frida.TransportError, frida.ProcessNotFoundError,
@@ -80,18 +67,28 @@ def _target(resolved: ResolvedDevice, mode: FridaMode, candidates: list[tuple[in
     return next((c for c in ordered if names.get(c[0]) == c[1]), None)
 
 
+def _attach(device: Any, pid: int) -> Any:
+    """A session in `pid`; an attach that timed out is tried again (the last error stands)."""
+    for _ in range(ATTACH_TRIES - 1):
+        try:
+            return device.attach(pid)
+        except frida.TimedOutError:
+            continue
+    return device.attach(pid)
+
+
 def _probe(device: Any, pid: int, name: str, art: str) -> Check:
     where = f"{name} (pid {pid})" + (f" on {art}" if art else "")
     try:
-        session = device.attach(pid)
+        session = _attach(device, pid)
     except _ERRORS as e:
         return Check("java bridge", Status.FAIL, f"Frida cannot attach to {where}: {e}", FIX)
     outcome: dict[str, Any] = {}
 
     def call() -> None:
         try:
-            script = session.create_script(java_bridge_path().read_text(encoding="utf-8") + PROBE_JS,
-                                           name="lab-doctor-java")
+            source = java_bridge_path().read_text(encoding="utf-8") + PROBE_AGENT.read_text(encoding="utf-8")
+            script = session.create_script(source, name="lab-doctor-java")
             script.load()
             outcome["result"] = script.exports_sync.probe()
         except (*_ERRORS, InstrumentError, OSError) as e:
