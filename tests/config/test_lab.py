@@ -13,7 +13,6 @@ from harness.config.lab import (
     HookSet,
     LabConfig,
     NetworkMode,
-    Profile,
     Severity,
     load_lab,
     load_profile,
@@ -325,86 +324,3 @@ def test_models_are_frozen():
     lab = LabConfig(name="t", jurisdiction="IN")
     with pytest.raises(ValueError):
         lab.name = "u"
-
-
-# --- shipped files -------------------------------------------------------------------------
-
-SHIPPED_PROFILES = sorted((ROOT / "profiles").glob("*.yaml"))
-
-
-def test_shipped_lab_validates():
-    lab = load_lab(ROOT / "lab.yaml")
-    assert lab.jurisdiction == "IN"
-
-
-@pytest.mark.parametrize("path", SHIPPED_PROFILES, ids=[p.name for p in SHIPPED_PROFILES])
-def test_shipped_profiles_validate_and_stay_short(path):
-    profile = load_profile(path)
-    assert isinstance(profile, Profile)
-    assert profile.name == path.stem
-    assert profile.description
-    assert profile.estimated_seconds() <= 150  # each runs in ~1-2 minutes on the virtual handset
-
-
-def test_required_profiles_are_shipped():
-    names = {p.stem for p in SHIPPED_PROFILES}
-    assert {"demo", "idle-baseline", "app-audit", "firmware-regression"} <= names
-
-
-def test_firmware_regression_is_fixed():
-    profile = load_profile(ROOT / "profiles" / "firmware-regression.yaml")
-    kinds = [step_kind(s) for s in profile.steps]
-    assert kinds[0] == "reboot" and "idle" in kinds
-    monkeys = [s.monkey for s in profile.steps if step_kind(s) == "monkey"]
-    assert monkeys and all(m.seed == 7 for m in monkeys)
-    launched = [s.launch.package for s in profile.steps if step_kind(s) == "launch"]
-    assert launched == ["com.vendor.weather", "com.vendor.bank"]
-
-
-# --- a trailing newline is not part of a valid value (`$` matches before it) ---------------
-
-TRAILING_NEWLINE_PROFILE = {
-    "apps[0].package": 'apps:\n  - package: "com.x\\n"\n',
-    "apps[0].grant[0]": 'apps:\n  - package: com.x.y\n    grant: ["android.permission.CAMERA\\n"]\n',
-    "unpin[0]": 'unpin: ["com.x\\n"]\n',
-    "steps[1].launch.package": 'steps:\n  - idle: 1s\n  - launch: {package: "com.x\\n"}\n',
-    "steps[1].launch.activity": 'steps:\n  - idle: 1s\n  - launch: {package: com.x.y, activity: ".Main\\n"}\n',
-    "steps[1].input.text": 'steps:\n  - idle: 1s\n  - input: {text: "hello\\n"}\n',
-    "steps[1].input.keyevent": 'steps:\n  - idle: 1s\n  - input: {keyevent: "KEYCODE_HOME\\n"}\n',
-    "steps[1].intent.action": 'steps:\n  - idle: 1s\n  - intent: {action: "android.intent.action.VIEW\\n"}\n',
-    "steps[1].intent.data": 'steps:\n  - idle: 1s\n  - intent: {action: a.b, data: "https://x.example/\\n"}\n',
-    "name": 'name: "p\\n"\nsteps:\n  - idle: 1s\n',
-}
-TRAILING_NEWLINE_LAB = {
-    "devices[0].serial": 'devices:\n  - serial: "emulator-5554\\n"\n',
-    "policy.allowed_domains[0]": 'policy:\n  allowed_domains: ["example.com\\n"]\n',
-    "canaries.prefix": 'canaries:\n  prefix: "CANARY\\n"\n',
-    "proxy.auth": 'proxy:\n  listen_host: 10.0.0.1\n  auth: "user:secret\\n"\n',
-}
-
-
-def check_one(tmp_path: Path, name: str, text: str) -> str:
-    from click.testing import CliRunner
-
-    from harness.cli.main import main
-
-    path = tmp_path / name
-    path.write_text(text)
-    result = CliRunner().invoke(main, ["config", "check", str(path)])
-    assert result.exit_code == 2, (text, result.output, result.exception)
-    return result.stdout
-
-
-@pytest.mark.parametrize("key", TRAILING_NEWLINE_PROFILE, ids=list(TRAILING_NEWLINE_PROFILE))
-def test_config_check_refuses_a_trailing_newline_in_a_profile(tmp_path, key):
-    text = TRAILING_NEWLINE_PROFILE[key]
-    if not text.startswith("name:"):
-        text = "name: p\n" + text + ("" if "steps:" in text else "steps:\n  - idle: 1s\n")
-    out = check_one(tmp_path, "p.yaml", text)
-    assert f": {key}: " in out, out
-
-
-@pytest.mark.parametrize("key", TRAILING_NEWLINE_LAB, ids=list(TRAILING_NEWLINE_LAB))
-def test_config_check_refuses_a_trailing_newline_in_lab_yaml(tmp_path, key):
-    out = check_one(tmp_path, "lab.yaml", LAB + TRAILING_NEWLINE_LAB[key])
-    assert f": {key}: " in out, out
