@@ -5,14 +5,13 @@ COMMANDS with the `command` decorator, and `Shell.run_argv` looks names up there
 
 from __future__ import annotations
 
-import fnmatch
 import logging
 import posixpath
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from harness.virtual.fs import File, FsError, norm
-from harness.virtual.shell import access
+from harness.virtual.shell import access, expand
 from harness.virtual.shell.command_io import IO, Usage
 from harness.virtual.shell.executables import elf_problem
 from harness.virtual.shell.parser import (
@@ -338,48 +337,10 @@ class Shell:
         return "".join(self._part_text(p, io) for p in word.parts)
 
     def expand_words(self, words: list[Word] | None, io: IO) -> list[str]:
-        out: list[str] = []
-        for word in words or []:
-            fields: list[list[tuple[str, bool]]] = [[]]
-            quoted_any = False
-            for part in word.parts:
-                if part.kind == "lit":
-                    fields[-1].append((part.text, True))
-                elif part.kind in ("sq", "dq"):
-                    fields[-1].append((self._part_text(part, io), False))
-                    quoted_any = True
-                else:
-                    value = self._part_text(part, io)
-                    pieces = value.split()
-                    if not pieces:
-                        continue
-                    if value[:1].isspace() and fields[-1]:
-                        fields.append([])
-                    fields[-1].append((pieces[0], False))
-                    for piece in pieces[1:]:
-                        fields.append([(piece, False)])
-                    if value[-1:].isspace():
-                        fields.append([])
-            for f in fields:
-                if not f and not quoted_any:
-                    continue
-                text = "".join(t for t, _ in f)
-                globbable = any(g and any(ch in t for ch in "*?[") for t, g in f)
-                out.extend(self.glob(text) if globbable else [text])
-        return out
+        return expand.words(words, lambda part: self._part_text(part, io), self.glob)
 
     def glob(self, pattern: str) -> list[str]:
-        head, tail = posixpath.split(pattern)
-        if any(ch in head for ch in "*?["):
-            return [pattern]
-        try:
-            names = [n for n, _ in self.state.files.listdir(self.path(head or "."))]
-        except FsError:
-            return [pattern]
-        hits = sorted(n for n in names if fnmatch.fnmatchcase(n, tail) and (tail.startswith(".") or not n.startswith(".")))
-        if not hits:
-            return [pattern]
-        return [posixpath.join(head, n) if head else n for n in hits]
+        return expand.glob(self.state.files, self.path, pattern)
 
     # --- helpers for commands --------------------------------------------------------
     def path(self, p: str) -> str:
