@@ -256,9 +256,8 @@ def _spread(match: pd.DataFrame, conn: np.ndarray, rows: np.ndarray) -> pd.DataF
     """A match of a connection's first flow, given to every open flow of that connection."""
     if match.empty:
         return match
-    of_row = dict(zip(rows.tolist(), conn.tolist(), strict=True))
-    by_conn = match.assign(_conn=[of_row[r] for r in match["_row"].tolist()]).drop(columns="_row")
     members = pd.DataFrame({"_row": rows, "_conn": conn})
+    by_conn = match.merge(members, on="_row", how="inner").drop(columns="_row")
     return members.merge(by_conn, on="_conn", how="inner")[["_row", "package", "_gap", "type", "_eid"]]
 
 
